@@ -1,0 +1,210 @@
+"""``ingest``: read the files analysts hold into the store's canonical tables.
+
+One module per format (see :data:`FORMATS`); this module finds each file's format, stages the
+file in a scratch database beside the store, and hands it to :mod:`~swarmscope.ingest.merge`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from swarmscope.errors import SwarmscopeError, UnusableInputError
+from swarmscope.ingest import (cnt, coortweet, fivethirtyeight, io_archive, snap_higgs, table,
+                               twitter_v1, twitter_v2)
+from swarmscope.ingest.merge import FileCounts, commit, map_records, prepare
+from swarmscope.ingest.normalize import register_functions
+from swarmscope.ingest.reader import Reader
+from swarmscope.ingest.sources import (InputFile, fingerprint, list_inputs, parquet_columns,
+                                       sniff_columns, stage_csv, stage_json, stage_parquet)
+from swarmscope.store import Store
+
+FORMATS: dict[str, Reader] = {r.name: r for r in (
+    io_archive.TWEETS, io_archive.USERS, twitter_v1.V1, twitter_v1.OSOME, twitter_v2.V2,
+    coortweet.READER, cnt.READER, fivethirtyeight.READER, snap_higgs.READER, table.READER)}
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one ``ingest`` call: a :class:`FileCounts` per file."""
+
+    run_id: int
+    files: list[FileCounts] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        keys = ("read", "stored", "duplicates", "rejected")
+        return {k: sum(getattr(f, k) for f in self.files) for k in keys}
+
+
+def ingest(store: Store, paths: list[str | Path], *, format: str | None = None,
+           mappings: dict[str, str] | None = None, platform: str | None = None,
+           on_file: Callable[[FileCounts], None] | None = None) -> IngestReport:
+    """Ingest files into ``store``; each file is its own transaction.
+
+    Parameters
+    ----------
+    store : Store
+        An open, writable store.
+    paths : list of paths
+        Files or directories (their files are read in name order, e.g. numbered parts).
+    format : str, optional
+        One of :data:`FORMATS`; detected per file from its header or first record when omitted.
+    mappings : dict, optional
+        ``FIELD -> SQL expression`` for the ``table`` format.
+    platform : str, optional
+        The platform name stored with every record (default: the format's own).
+    on_file : callable, optional
+        Called with each file's counts as soon as it is done.
+
+    A file that cannot be read at all (empty, corrupt, wrong format) is listed in
+    ``IngestReport.failed`` with the reason, and the other files are still ingested.
+    """
+    if format is not None and format not in FORMATS:
+        raise SwarmscopeError(f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
+    if mappings and format != "table":
+        raise SwarmscopeError("--map applies to --format table only")
+    files = list_inputs(paths)
+    if not files:
+        raise UnusableInputError("no input files given")
+    params = {"paths": [str(p) for p in paths], "format": format, "map": mappings or {},
+              "platform": platform}
+    run_id = store.start_run("ingest", params)
+    report = IngestReport(run_id)
+    scratch_dir = Path(str(store.path) + ".ingest-tmp")
+    con = store.con
+    register_functions(con)
+    try:
+        for path in files:
+            try:
+                f = fingerprint(path)
+                store.add_run_input(run_id, str(path), f.sha256, f.size)
+                counts = _ingest_file(con, f, format, mappings or {}, platform, run_id,
+                                      scratch_dir)
+            except UnusableInputError as exc:
+                report.failed.append((str(path), str(exc)))
+                continue
+            report.files.append(counts)
+            if on_file:
+                on_file(counts)
+    except BaseException as exc:
+        store.finish_run(run_id, "failed", {"error": str(exc)[:500], **report.totals})
+        raise
+    finally:
+        _drop_scratch(con, scratch_dir)
+    store.finish_run(run_id, "failed" if report.failed else "ok",
+                     {**report.totals, "failed": report.failed})
+    return report
+
+
+def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | None,
+                 mappings: dict[str, str], platform: str | None, run_id: int,
+                 scratch_dir: Path) -> FileCounts:
+    _drop_scratch(con, scratch_dir)
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    con.execute(f"ATTACH '{scratch_dir / 'scratch.duckdb'}' AS scratch")
+    kind = f.kind
+    columns: list[str] = []
+    delim = None
+    if kind == "parquet":
+        columns = parquet_columns(con, f)
+    elif kind == "text" and format not in ("snap-higgs",):
+        columns, delim = sniff_columns(con, f)
+    reader = FORMATS[format] if format else detect_format(f, kind, columns)
+    if kind == "parquet" and reader.shape not in ("parquet", "csv-or-parquet"):
+        raise UnusableInputError(f"{f.path}: format {reader.name} is not read from Parquet")
+    if kind == "json" and reader.shape != "json":
+        raise UnusableInputError(f"{f.path}: this is a JSON file; format {reader.name} expects "
+                                 "delimited text. Pass --format twitter-v1, osome-hashed or "
+                                 "twitter-v2, or leave --format out")
+    if kind == "text" and reader.shape in ("json", "parquet"):
+        raise UnusableInputError(f"{f.path}: format {reader.name} expects "
+                                 f"{reader.shape.upper()}, but the file is delimited text")
+    _check_required(f, reader, columns, delim, mappings)
+    if reader.shape == "json":
+        stage_json(con, f)
+    elif kind == "parquet":
+        stage_parquet(con, f)
+    elif reader.shape == "text":
+        reader.stage(con, f)
+    else:
+        stage_csv(con, f, reader.csv_options(columns))
+    staged_cols = [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = 'scratch' "
+        "AND table_name = 'raw'").fetchall()]
+    m = reader.mapping(staged_cols, mappings)
+    plat = platform or reader.default_platform
+    counts = FileCounts(str(f.path), reader.name)
+    try:
+        map_records(con, reader, m)
+    except duckdb.Error as exc:
+        raise UnusableInputError(f"{f.path}: cannot map its records as {reader.name}: "
+                                 f"{str(exc).splitlines()[0]}") from None
+    prepare(con, reader, m, f, plat)
+    commit(con, reader, f, plat, run_id, counts)
+    if counts.read and counts.rejected == counts.read:
+        top = counts.reasons.most_common(1)[0][0]
+        raise UnusableInputError(
+            f"{f.path}: every one of its {counts.read} records was rejected (first reason: "
+            f"{top[1]} in field {top[0]}); is it really format {reader.name}? The rejects are in "
+            "the store's rejects table")
+    if counts.read == 0:
+        raise UnusableInputError(f"{f.path}: the file holds no records (only a header?)")
+    return counts
+
+
+def detect_format(f: InputFile, kind: str, columns: list[str]) -> Reader:
+    """Pick the reader whose signature the file matches, or explain what was seen."""
+    if kind == "json":
+        from swarmscope.ingest.sources import iter_json_records
+        import json
+        for _, text, err in iter_json_records(f):
+            if err is None:
+                obj = json.loads(text)
+                for r in FORMATS.values():
+                    if r.detect_json and r.detect_json(obj):
+                        return r
+                raise UnusableInputError(
+                    f"{f.path}: cannot tell the JSON format (first object has keys "
+                    f"{', '.join(list(obj)[:12])}); pass --format, one of: {', '.join(FORMATS)}")
+        raise UnusableInputError(f"{f.path}: no readable JSON object in the file")
+    if kind == "text" and snap_higgs.looks_like(f):
+        return snap_higgs.READER
+    present = {c.lower() for c in columns}
+    for r in FORMATS.values():
+        if r.signature and set(r.signature) <= present and (
+                kind != "parquet" or r.shape in ("parquet", "csv-or-parquet")):
+            return r
+    shown = ", ".join(columns[:12]) + (" …" if len(columns) > 12 else "")
+    raise UnusableInputError(
+        f"{f.path}: cannot tell the format: saw columns [{shown}]; pass --format, one of: "
+        f"{', '.join(FORMATS)} (table with --map FIELD=EXPR for any other table)")
+
+
+def _check_required(f: InputFile, reader: Reader, columns: list[str], delim: str | None,
+                    mappings: dict[str, str]) -> None:
+    if not columns or not reader.required:
+        return
+    present = {c.lower() for c in columns}
+    missing = [c for c in reader.required if c not in present]
+    if missing:
+        hint = ""
+        if len(columns) == 1 and any(d in columns[0] for d in ";\t|"):
+            hint = " (the whole header is one column: is the delimiter something other than ','?)"
+        raise UnusableInputError(
+            f"{f.path}: line 1: missing required column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} for format {reader.name}; saw [{', '.join(columns[:12])}]"
+            f"{hint}")
+
+
+def _drop_scratch(con: duckdb.DuckDBPyConnection, scratch_dir: Path) -> None:
+    try:
+        con.execute("DETACH DATABASE IF EXISTS scratch")
+    except duckdb.Error:
+        pass
+    shutil.rmtree(scratch_dir, ignore_errors=True)

@@ -1,0 +1,44 @@
+"""``cnt``: the CSV of coordination-network-toolkit (Graham et al., QUT Digital Observatory).
+
+Columns ``message_id, user_id, username, repost_id, reply_id, message, timestamp, urls``; the
+header is optional (a file without it is read in that column order); ``urls`` holds
+space-separated URLs; ``timestamp`` is epoch seconds (fractions allowed). A BOM and CRLF line
+ends are tolerated.
+"""
+
+from swarmscope.ingest.normalize import timestamp_sql
+from swarmscope.ingest.reader import Mapping, Reader
+from swarmscope.ingest.sources import csv_options
+
+COLUMNS = ["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp",
+           "urls"]
+
+
+def _options(columns: list[str]) -> str:
+    if "message_id" in [c.lower() for c in columns]:
+        return csv_options()
+    return csv_options(header=False, columns=COLUMNS)
+
+
+def mapping(columns: list[str], _: dict) -> Mapping:
+    return Mapping(
+        fields={
+            "post_id": "message_id",
+            "account_id": "user_id",
+            "handle": "nullif(username, '')",
+            "created_at": timestamp_sql("timestamp"),
+            "kind": "CASE WHEN nullif(trim(repost_id), '') IS NOT NULL THEN 'repost' "
+                    "WHEN nullif(trim(reply_id), '') IS NOT NULL THEN 'reply' ELSE 'post' END",
+            "parent_post_id": "coalesce(nullif(trim(repost_id), ''), nullif(trim(reply_id), ''))",
+            "text": "message",
+        },
+        entities={"url": "regexp_split_to_array(trim(coalesce(urls, '')), '\\s+')"},
+        time_raw="timestamp", time_field="timestamp", time_hint="epoch seconds",
+    )
+
+
+READER = Reader(
+    name="cnt", summary="coordination-network-toolkit CSV (message_id, user_id, …, urls)",
+    shape="csv", default_platform="twitter", mapping=mapping, required=(),
+    signature=("message_id", "user_id", "repost_id", "reply_id", "timestamp"),
+    csv_options=_options)

@@ -1,0 +1,301 @@
+"""Validate, normalise, de-duplicate and store the records a reader maps, the same for every format.
+
+The accounting rule (checked by tests): every input record is exactly one of
+
+- **rejected**: the parser or a check refused it; a ``rejects`` row names file, line, field, reason;
+- **stored**: it created a post (the first record of a new post id and record key), added an
+  entity to a post that was already stored, or (account files) created or completed an account;
+- **duplicate**: everything it carries is already in the store.
+
+All heavy work is SQL over scratch tables on disk. The writes to the store happen in one
+transaction, so a killed process leaves the store as it was before the file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import duckdb
+
+from swarmscope.ingest.normalize import canonical_urls_sql
+from swarmscope.ingest.reader import ENTITY_KINDS, POST_KINDS, RECORD_FIELDS, Mapping, Reader
+from swarmscope.ingest.sources import InputFile, locate_csv_lines
+
+FIELD_TYPES = {"created_at": "TIMESTAMP", "account_created_at": "TIMESTAMP",
+               "followers": "BIGINT", "following": "BIGINT", "latitude": "DOUBLE",
+               "longitude": "DOUBLE"}
+STRING_FIELDS = [f for f in RECORD_FIELDS if f not in FIELD_TYPES]
+ACCOUNT_FIELDS = ("handle", "display_name", "description", "account_created_at", "followers",
+                  "following", "reported_location")
+MAX_FIELD_CHARS = 1_000_000
+
+
+@dataclass
+class FileCounts:
+    """What happened to the records of one file: ``read == stored + duplicates + rejected``."""
+
+    path: str
+    format: str
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    posts: int = 0
+    accounts: int = 0
+    entities: int = 0
+
+
+def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping) -> None:
+    """Evaluate the reader's expressions into ``scratch.rec`` and split off ``scratch.bad``."""
+    cols = ["_row", "_line"]
+    for f in RECORD_FIELDS:
+        expr = m.fields.get(f, "NULL")
+        cols.append(f"CAST({expr} AS {FIELD_TYPES.get(f, 'VARCHAR')}) AS {f}")
+    key = m.record_key or m.fields["post_id" if reader.posts else "account_id"]
+    cols.append(f"CAST({key} AS VARCHAR) AS _key")
+    cols.append(f"CAST({m.time_raw} AS VARCHAR) AS _time_raw")
+    cols.append(f"CAST({m.excerpt or 'NULL'} AS VARCHAR) AS _excerpt")
+    cols.append(f"{_case(m.checks, 1)} AS _check_field")
+    cols.append(f"{_case(m.checks, 2)} AS _check_reason")
+    for kind, expr in m.entities.items():
+        assert kind in ENTITY_KINDS, kind
+        cols.append(f"CAST({expr} AS VARCHAR[]) AS _e_{kind}")
+    for name, expr in m.labels.items():
+        cols.append(f"CAST({expr} AS VARCHAR) AS \"_l_{name}\"")
+    con.execute(f"CREATE TABLE scratch.rec AS SELECT {', '.join(cols)} FROM {m.source}")
+    checks = [("_check_reason IS NOT NULL", "_check_field", "_check_reason")]
+    checks += _central_checks(reader, m)
+    con.execute(f"""
+        CREATE TABLE scratch.bad AS
+        SELECT _row, _line, field, reason, excerpt FROM (
+            SELECT _row, _line, {_case(checks, 1)} AS field,
+                   {_case(checks, 2)} AS reason,
+                   left(coalesce(_excerpt, text, post_id, account_id, ''), 200) AS excerpt
+            FROM scratch.rec) WHERE reason IS NOT NULL""")
+
+
+def _case(checks: list[tuple[str, str, str]], part: int) -> str:
+    """``CASE WHEN cond THEN field-or-reason … END`` over (condition, field, reason) checks;
+    the first condition that holds wins. Fields are names (quoted unless a column)."""
+    if not checks:
+        return "NULL::VARCHAR"
+    whens = []
+    for check in checks:
+        value = check[part]
+        if part == 1 and not value.startswith("_check"):
+            value = _lit(value)
+        whens.append(f"WHEN {check[0]} THEN {value}")
+    return "CASE " + " ".join(whens) + " END"
+
+
+def _central_checks(reader: Reader, m: Mapping) -> list[tuple[str, str, str]]:
+    checks = []
+    if reader.posts:
+        checks.append(("post_id IS NULL OR trim(post_id) = ''", "post_id",
+                       "'missing post id: every post needs an id'"))
+    checks.append(("account_id IS NULL OR trim(account_id) = ''", "account_id",
+                   "'missing account id: every record needs its author'"))
+    if reader.posts:
+        checks.append(("created_at IS NULL", m.time_field,
+                       "CASE WHEN _time_raw IS NULL OR trim(_time_raw) = '' THEN 'missing time' "
+                       "ELSE 'unparseable timestamp ' || left(_time_raw, 60) END || "
+                       f"{_lit(': expected ' + m.time_hint)}"))
+        checks.append((f"kind NOT IN {tuple(POST_KINDS)}", "kind",
+                       "'unknown post kind ' || coalesce(kind, 'NULL') || "
+                       "': expected post, repost, reply or quote'"))
+    for f in STRING_FIELDS:
+        checks.append((f"contains({f}, chr(0))", f,
+                       "'contains a NUL byte: the file is corrupt or binary; clean it and retry'"))
+    for f in ("text", "description", "display_name"):
+        checks.append((f"length({f}) > {MAX_FIELD_CHARS}", f,
+                       f"'is ' || length({f}) || ' characters long (more than {MAX_FIELD_CHARS:,}"
+                       "): a quoting error in the file? fix it and retry'"))
+    return checks
+
+
+def prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFile,
+            platform: str) -> None:
+    """Compute, in scratch tables, everything the store transaction will insert."""
+    if reader.shape in ("csv", "csv-or-parquet") and f.kind == "text":
+        _locate_reject_lines(con, f)
+    con.execute("CREATE VIEW scratch.valid AS SELECT * FROM scratch.rec "
+                "WHERE _row NOT IN (SELECT _row FROM scratch.bad)")
+    p = _lit(platform)
+    if reader.posts:
+        con.execute(f"""
+            CREATE TABLE scratch.batch_posts AS
+            SELECT post_id, min(_row) AS first_row,
+                   post_id IN (SELECT post_id FROM posts WHERE platform = {p}) AS existed
+            FROM scratch.valid GROUP BY post_id""")
+        _prepare_entities(con, m, p)
+        con.execute("""
+            CREATE TABLE scratch.stored_rows AS
+            SELECT min(v._row) AS _row FROM scratch.valid v
+            JOIN scratch.batch_posts b USING (post_id) WHERE NOT b.existed GROUP BY v._key
+            UNION
+            SELECT owner FROM scratch.new_entities WHERE existed""")
+    _prepare_accounts(con, m, p, reader.posts)
+
+
+def _prepare_entities(con: duckdb.DuckDBPyConnection, m: Mapping, p: str) -> None:
+    parts = [f"SELECT _row, post_id, {_lit(kind)} AS kind, "
+             f"unnest(_e_{kind}) AS value, unnest(generate_series(0, len(_e_{kind}) - 1)) AS position "
+             f"FROM scratch.valid WHERE len(_e_{kind}) > 0" for kind in m.entities]
+    if not parts:
+        parts = ["SELECT NULL::BIGINT AS _row, NULL AS post_id, NULL AS kind, NULL AS value, "
+                 "NULL::BIGINT AS position WHERE false"]
+    con.execute("CREATE TABLE scratch.ent0 AS SELECT _row, post_id, kind, trim(value) AS value, "
+                f"position FROM ({' UNION ALL '.join(parts)}) WHERE trim(value) <> ''")
+    con.execute("CREATE TABLE scratch.urlmap0 AS " + canonical_urls_sql(
+        "(SELECT DISTINCT value AS raw FROM scratch.ent0 WHERE kind = 'url')"))
+    con.execute("""
+        CREATE TABLE scratch.urlmap AS
+        SELECT u.raw, coalesce(u.url, u.raw) AS url, h.domain
+        FROM scratch.urlmap0 u LEFT JOIN (
+            SELECT host, swarmscope_registered_domain(host) AS domain
+            FROM (SELECT DISTINCT host FROM scratch.urlmap0 WHERE host IS NOT NULL)) h
+        USING (host)""")
+    con.execute("""
+        CREATE TABLE scratch.tagmap AS
+        SELECT raw, swarmscope_hashtag(raw) AS tag
+        FROM (SELECT DISTINCT value AS raw FROM scratch.ent0 WHERE kind = 'hashtag')""")
+    con.execute("""
+        CREATE TABLE scratch.ent AS
+        SELECT e._row, e.post_id, e.kind,
+               CASE e.kind WHEN 'url' THEN u.url WHEN 'hashtag' THEN t.tag
+                           WHEN 'mention' THEN ltrim(e.value, '@') ELSE e.value END AS value,
+               e.position
+        FROM scratch.ent0 e
+        LEFT JOIN scratch.urlmap u ON e.kind = 'url' AND u.raw = e.value
+        LEFT JOIN scratch.tagmap t ON e.kind = 'hashtag' AND t.raw = e.value
+        UNION ALL
+        SELECT e._row, e.post_id, 'domain', u.domain, e.position
+        FROM scratch.ent0 e JOIN scratch.urlmap u ON e.kind = 'url' AND u.raw = e.value
+        WHERE u.domain IS NOT NULL""")
+    con.execute(f"""
+        CREATE TABLE scratch.new_entities AS
+        SELECT e.post_id, e.kind, e.value, min(e.position) AS position, min(e._row) AS owner,
+               any_value(b.existed) AS existed
+        FROM scratch.ent e JOIN scratch.batch_posts b USING (post_id)
+        WHERE e.value IS NOT NULL AND e.value <> ''
+        GROUP BY e.post_id, e.kind, e.value
+        HAVING NOT any_value(b.existed) OR NOT EXISTS (
+            SELECT 1 FROM entities s WHERE s.platform = {p} AND s.post_id = e.post_id
+            AND s.kind = e.kind AND s.value = e.value)""")
+
+
+def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts: bool) -> None:
+    latest = ", ".join(f"max_by({c}, _row) FILTER (WHERE {c} IS NOT NULL) AS {c}"
+                       for c in ACCOUNT_FIELDS)
+    con.execute(f"""
+        CREATE TABLE scratch.acct AS
+        SELECT a.*, s.account_id IS NULL AS is_new,
+               s.account_id IS NOT NULL AND ({' OR '.join(
+                   f'(s.{c} IS NULL AND a.{c} IS NOT NULL)' for c in ACCOUNT_FIELDS)}) AS fills
+        FROM (SELECT account_id, min(_row) AS first_row, {latest}
+              FROM scratch.valid GROUP BY account_id) a
+        LEFT JOIN (SELECT * EXCLUDE (created_at), created_at AS account_created_at
+                   FROM accounts WHERE platform = {p}) s USING (account_id)""")
+    labels = [f"SELECT account_id, {_lit(n)} AS name, max_by(\"_l_{n}\", _row) AS value "
+              f"FROM scratch.valid WHERE \"_l_{n}\" IS NOT NULL AND \"_l_{n}\" <> '' "
+              "GROUP BY account_id" for n in m.labels]
+    con.execute("CREATE TABLE scratch.labels AS " + (" UNION ALL ".join(labels) if labels else
+                "SELECT NULL AS account_id, NULL AS name, NULL AS value WHERE false"))
+    if not posts:
+        con.execute("""
+            CREATE TABLE scratch.stored_rows AS
+            SELECT min(v._row) AS _row FROM scratch.valid v
+            JOIN scratch.acct a USING (account_id) WHERE a.is_new OR a.fills GROUP BY v._key
+            UNION
+            SELECT min(v._row) FROM scratch.valid v JOIN scratch.labels l USING (account_id)
+            WHERE NOT EXISTS (SELECT 1 FROM account_labels s WHERE s.account_id = l.account_id
+                              AND s.name = l.name)
+            GROUP BY v.account_id""")
+
+
+def _locate_reject_lines(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
+    rows = [r[0] for r in con.execute(
+        "SELECT _row FROM scratch.bad WHERE _line IS NULL ORDER BY _row LIMIT 100000").fetchall()]
+    if not rows:
+        return
+    parse_lines = {r[0] for r in con.execute(
+        "SELECT DISTINCT line FROM scratch.raw_rejects").fetchall()}
+    lines = locate_csv_lines(f, rows, parse_lines, header=True)
+    if lines:
+        con.execute("CREATE TABLE scratch.bad_lines (_row BIGINT, line BIGINT)")
+        con.executemany("INSERT INTO scratch.bad_lines VALUES (?, ?)", list(lines.items()))
+        con.execute("UPDATE scratch.bad SET _line = l.line FROM scratch.bad_lines l "
+                    "WHERE scratch.bad._row = l._row")
+
+
+def commit(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFile, platform: str,
+           run_id: int, counts: FileCounts) -> None:
+    """Write the prepared batch into the store in one transaction and fill ``counts``."""
+    p, src = _lit(platform), _lit(str(f.path))
+    parse_rejects = con.execute("SELECT count(*) FROM scratch.raw_rejects").fetchone()[0]
+    n_rec = con.execute("SELECT count(*) FROM scratch.rec").fetchone()[0]
+    n_bad = con.execute("SELECT count(*) FROM scratch.bad").fetchone()[0]
+    n_stored = con.execute("SELECT count(*) FROM scratch.stored_rows").fetchone()[0]
+    counts.read = n_rec + parse_rejects
+    counts.rejected = n_bad + parse_rejects
+    counts.stored = n_stored
+    counts.duplicates = n_rec - n_bad - n_stored
+    for field_, reason, n in con.execute(
+            "SELECT field, reason, count(*) FROM (SELECT field, reason FROM scratch.raw_rejects "
+            "UNION ALL SELECT field, reason FROM scratch.bad) GROUP BY ALL").fetchall():
+        counts.reasons[(field_, _reason_kind(reason))] += n
+
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"INSERT INTO rejects SELECT {run_id}, {src}, line, field, reason, excerpt "
+                    "FROM scratch.raw_rejects")
+        con.execute(f"INSERT INTO rejects SELECT {run_id}, {src}, _line, field, reason, excerpt "
+                    "FROM scratch.bad")
+        if reader.posts:
+            post_cols = ("post_id, account_id, created_at, kind, text, lang, client, "
+                         "parent_post_id, parent_account_id, quoted_post_id, latitude, longitude")
+            counts.posts = con.execute(f"""
+                INSERT INTO posts SELECT {p}, {', '.join('v.' + c for c in post_cols.split(', '))},
+                       {src}, v._row, {run_id}
+                FROM scratch.valid v JOIN scratch.batch_posts b ON v._row = b.first_row
+                WHERE NOT b.existed""").fetchone()[0]
+            counts.entities = con.execute(
+                f"INSERT INTO entities SELECT {p}, post_id, kind, value, position "
+                "FROM scratch.new_entities").fetchone()[0]
+        store_cols = ", ".join(_store_column(c) for c in ACCOUNT_FIELDS)
+        counts.accounts = con.execute(
+            f"INSERT INTO accounts (platform, account_id, {store_cols}, run_id) "
+            f"SELECT {p}, account_id, {', '.join(ACCOUNT_FIELDS)}, {run_id} FROM scratch.acct "
+            "WHERE is_new").fetchone()[0]
+        sets = ", ".join(f"{_store_column(c)} = coalesce(accounts.{_store_column(c)}, a.{c})"
+                         for c in ACCOUNT_FIELDS)
+        con.execute(f"UPDATE accounts SET {sets} FROM scratch.acct a WHERE a.fills "
+                    f"AND accounts.platform = {p} AND accounts.account_id = a.account_id")
+        con.execute(f"""
+            INSERT INTO account_labels SELECT {p}, l.account_id, l.name, l.value
+            FROM scratch.labels l WHERE NOT EXISTS (
+                SELECT 1 FROM account_labels s WHERE s.platform = {p}
+                AND s.account_id = l.account_id AND s.name = l.name)""")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _store_column(field_: str) -> str:
+    """The accounts table's column for a record field (``account_created_at`` -> ``created_at``)."""
+    return field_.removeprefix("account_")
+
+
+def _reason_kind(reason: str) -> str:
+    """A reject reason without the record-specific value, for the summary."""
+    for marker in ("unparseable timestamp", "unknown post kind", "invalid JSON", " is "):
+        if reason.startswith(marker) or (marker == " is " and reason.startswith("is ")):
+            return marker.strip() if marker != " is " else "field too long"
+    return reason.split(":")[0][:80]
+
+
+def _lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"

@@ -1,0 +1,196 @@
+"""Offline normalisation of identifiers that traces compare: hashtags, URLs, domains, list columns,
+and tweet times decoded from snowflake ids.
+
+Everything here works without network access. Registered domains come from the Public Suffix
+List snapshot bundled with ``tldextract`` (``suffix_list_urls=()``: never fetched at run time).
+Python functions are registered in DuckDB and applied to *distinct* values only, so their cost
+grows with the vocabulary, not with the number of posts.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import unicodedata
+from functools import lru_cache
+
+import duckdb
+import tldextract
+
+#: Twitter's snowflake epoch (2010-11-04T01:42:54.657Z) in Unix milliseconds.
+SNOWFLAKE_EPOCH_MS = 1288834974657
+#: The first snowflake ids were issued in November 2010; smaller ids are sequential.
+FIRST_SNOWFLAKE_ID = 27_000_000_000_000_000
+
+TRACKING_PARAMS = frozenset({
+    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
+    "_ga", "_gl", "ref_src", "ref_url", "cmpid", "s_cid", "ncid", "ocid", "wt.mc_id",
+    "__twitter_impression", "mkt_tok", "vero_id", "oly_anon_id", "oly_enc_id", "rb_clickid",
+    "spm", "share", "feature",
+})
+
+_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def normalize_hashtag(tag: str | None) -> str | None:
+    """``#Brexit`` -> ``brexit``: NFC, ``#`` stripped, case-folded."""
+    if tag is None:
+        return None
+    return unicodedata.normalize("NFC", tag.strip().lstrip("#＃")).casefold()
+
+
+def canonical_urls_sql(source: str) -> str:
+    """SQL: canonical form of every URL ``raw`` in the relation ``source`` -> (raw, url, host).
+
+    Lower-cases scheme and host, drops user info, ``www.``, default ports, the fragment, a lone
+    ``/`` path and tracking parameters (``utm_*`` and the names in ``TRACKING_PARAMS``); keeps
+    the rest of the query in its order and the path as written. A scheme-less
+    ``example.com/x`` is read as http; a value that is not a URL gets ``url`` NULL. Shortened
+    links (t.co, bit.ly) are kept as they are: resolving them needs the network.
+    """
+    tracking = "|".join(re.escape(p) for p in sorted(TRACKING_PARAMS))
+    return f"""
+    WITH a AS (SELECT raw, trim(raw) AS u FROM {source}),
+    b AS (SELECT raw, CASE
+            WHEN regexp_matches(u, '^[A-Za-z][A-Za-z0-9+.-]*://') THEN u
+            WHEN starts_with(u, '//') THEN 'http:' || u
+            WHEN regexp_matches(u, '^[A-Za-z0-9_.-]+\\.[A-Za-z]{{2,}}([:/?#]|$)') THEN 'http://' || u
+          END AS u FROM a),
+    c AS (SELECT raw, regexp_extract(u, '^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(\\?[^#]*)?',
+                                     ['scheme', 'auth', 'path', 'query']) AS p FROM b),
+    d AS (SELECT raw, lower(p.scheme) AS scheme,
+                 lower(regexp_replace(p.auth, '^.*@', '')) AS hostport,
+                 p.path AS path, ltrim(p.query, '?') AS query FROM c),
+    e AS (SELECT raw, scheme,
+                 regexp_replace(rtrim(regexp_extract(hostport, '^(\\[[^]]*\\]|[^:]*)', 1), '.'),
+                                '^www\\.', '') AS host,
+                 regexp_extract(hostport, ':([0-9]+)$', 1) AS port, path, query FROM d)
+    SELECT raw,
+           CASE WHEN host <> '' THEN scheme || '://' || host
+                || CASE WHEN port = '' OR (scheme = 'http' AND port = '80')
+                        OR (scheme = 'https' AND port = '443') THEN '' ELSE ':' || port END
+                || CASE WHEN path = '/' THEN '' ELSE path END
+                || coalesce(nullif('?' || array_to_string(list_filter(string_split(query, '&'),
+                       lambda kv: kv <> '' AND NOT regexp_full_match(lower(split_part(kv, '=', 1)),
+                                                              'utm_.*|{tracking}')), '&'), '?'), '')
+           END AS url,
+           nullif(host, '') AS host
+    FROM e"""
+
+
+def canonical_url(url: str | None) -> str | None:
+    """One URL in canonical form (see :func:`canonical_urls_sql`), or ``None`` if not a URL."""
+    if url is None:
+        return None
+    row = _local().execute(canonical_urls_sql("(SELECT ? AS raw)"), [url]).fetchone()
+    return row[1]
+
+
+@lru_cache(maxsize=1)
+def _local() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()
+
+
+def registered_domain(host: str | None) -> str | None:
+    """The registrable domain of a host (``news.bbc.co.uk`` -> ``bbc.co.uk``), from the PSL.
+
+    Applied to distinct hosts, which are few even when URLs are many.
+    """
+    if not host:
+        return None
+    ext = _extract(host)
+    if ext.suffix and ext.domain:
+        return f"{ext.domain}.{ext.suffix}"
+    return host or None
+
+
+_SIMPLE_LIST = re.compile(r"""^\[\s*(?:(?:'[^'\\]*'|"[^"\\]*")\s*(?:,\s*(?:'[^'\\]*'|"[^"\\]*")\s*)*,?\s*)?\]$""")
+
+
+def parse_list_repr(value: str | None) -> list[str] | None:
+    """Parse a Python-repr list of strings (``"['a', 'b']"``) as written in IO archive CSVs.
+
+    Numbers in the list are kept as their text. Returns ``None`` for a value that is not such
+    a list, so that the caller can reject the record with a reason.
+    """
+    if value is None:
+        return []
+    value = value.strip()
+    if value in ("", "[]", "absent"):
+        return []
+    try:
+        parsed = ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if not isinstance(parsed, list | tuple):
+        return None
+    return [str(x) for x in parsed]
+
+
+def list_repr_sql(column: str) -> str:
+    """SQL that parses a list-repr column: a regex in DuckDB for the common case (no escapes),
+    the exact Python parser (``swarmscope_parse_list``) only for values with backslashes."""
+    c = column
+    return (f"CASE WHEN {c} IS NULL OR trim({c}) IN ('', '[]', 'absent') THEN []::VARCHAR[] "
+            f"WHEN NOT contains({c}, '\\') AND regexp_full_match(trim({c}), {_sql(_SIMPLE_LIST.pattern[1:-1])}) "
+            f"THEN list_transform(regexp_extract_all({c}, '''([^'']*)''|\"([^\"]*)\"'), "
+            "lambda x: x[2:-2]) "
+            f"ELSE swarmscope_parse_list({c}) END")
+
+
+def snowflake_ms_sql(id_expr: str) -> str:
+    """SQL: Unix milliseconds encoded in a snowflake id, NULL for pre-snowflake/non-numeric ids."""
+    return (f"CASE WHEN TRY_CAST({id_expr} AS UBIGINT) >= {FIRST_SNOWFLAKE_ID} "
+            f"THEN CAST((TRY_CAST({id_expr} AS UBIGINT) >> 22) + {SNOWFLAKE_EPOCH_MS} AS BIGINT) END")
+
+
+def epoch_to_timestamp_sql(expr: str) -> str:
+    """SQL: a number of seconds (or milliseconds, if > 1e11) since the epoch -> TIMESTAMP."""
+    n = f"TRY_CAST({expr} AS DOUBLE)"
+    return (f"CASE WHEN {n} > 1e11 THEN make_timestamp(CAST(round({n} * 1000) AS BIGINT)) "
+            f"WHEN {n} IS NOT NULL THEN make_timestamp(CAST(round({n} * 1e6) AS BIGINT)) END")
+
+
+def register_functions(con: duckdb.DuckDBPyConnection) -> None:
+    """Make the Python normalisers callable from SQL on this connection."""
+    for name, fn, ret in (("swarmscope_registered_domain", registered_domain, "VARCHAR"),
+                          ("swarmscope_hashtag", normalize_hashtag, "VARCHAR"),
+                          ("swarmscope_parse_list", parse_list_repr, "VARCHAR[]")):
+        try:
+            con.remove_function(name)
+        except duckdb.Error:
+            pass
+        con.create_function(name, fn, ["VARCHAR"], ret, null_handling="special",
+                            side_effects=False)
+
+
+def _sql(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def timestamp_sql(expr: str) -> str:
+    """SQL: a time in any of the forms the inputs use -> TIMESTAMP (UTC), NULL if unparseable.
+
+    Accepted: epoch seconds or milliseconds (``1341100972``, ``1606451170.518``), ISO 8601 with
+    or without offset (``2017-01-01T10:00:00.000Z``), Twitter v1.1 (``Sun Apr 09 02:00:59 +0000
+    2017``), and the FiveThirtyEight IRA form (``1/2/2017 14:43``); DuckDB timestamps pass through.
+    """
+    e = f"trim(CAST({expr} AS VARCHAR))"
+    return (f"CASE WHEN regexp_full_match({e}, '-?[0-9]+(\\.[0-9]+)?') "
+            f"THEN {epoch_to_timestamp_sql(e)} ELSE coalesce("
+            f"TRY_CAST(TRY_CAST({e} AS TIMESTAMPTZ) AS TIMESTAMP), "
+            f"TRY_CAST(try_strptime({e}, '%a %b %d %H:%M:%S %z %Y') AS TIMESTAMP), "
+            f"try_strptime({e}, '%m/%d/%Y %H:%M'), try_strptime({e}, '%m/%d/%Y %H:%M:%S')) END")
+
+
+def text_list_sql(text: str, pattern: str, *markers: str) -> str:
+    """SQL: every match of a capture group in a text (hashtags, mentions, links); the regex
+    runs only on texts that contain one of ``markers`` (most texts have no hashtag, say)."""
+    has = " OR ".join(f"contains({text}, {_sql(m)})" for m in markers)
+    return (f"CASE WHEN {has} "
+            f"THEN regexp_extract_all({text}, {_sql(pattern)}, 1) ELSE []::VARCHAR[] END")
+
+
+HASHTAG_PATTERN = r"(?:^|[^\p{L}\p{N}_&/])[#＃]([\p{L}\p{N}_]*[\p{L}_][\p{L}\p{N}_]*)"
+MENTION_PATTERN = r"(?:^|[^\p{L}\p{N}_])[@＠]([A-Za-z0-9_]{1,50})"
+URL_PATTERN = r"(https?://[^\s<>\"']+)"

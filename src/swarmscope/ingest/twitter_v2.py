@@ -1,0 +1,106 @@
+"""``twitter-v2``: X API v2 tweets, as written by twarc2.
+
+Accepted layouts: response pages (one per line, ``{"data": [...], "includes": {...}}``: every
+tweet in ``data`` is one record, its author and referenced tweets looked up in the page's
+``includes``) and one tweet per line (``twarc2 flatten`` output, with ``author`` and the
+referenced tweets embedded). A retweet's text and entities come from the retweeted tweet when
+the input has it (the retweet's own text is truncated). Mentions are account ids where the API
+gave them, else usernames. Media are ``attachments.media_keys``.
+"""
+
+from swarmscope.ingest.normalize import snowflake_ms_sql, timestamp_sql
+from swarmscope.ingest.reader import Mapping, Reader
+
+SOURCE = """(
+  WITH pages AS (
+    SELECT _row AS page_row, _line, json,
+           CASE json_type(json, '$.data') WHEN 'ARRAY' THEN json_extract(json, '$.data[*]')
+                WHEN 'OBJECT' THEN [json_extract(json, '$.data')] ELSE [json] END AS items
+    FROM scratch.raw),
+  tweets AS (
+    SELECT page_row, _line, unnest(items) AS tw, unnest(generate_series(1, len(items))) AS idx
+    FROM pages WHERE len(items) > 0),
+  users AS (
+    SELECT page_row, json_extract_string(u, '$.id') AS uid, any_value(u) AS u FROM (
+      SELECT _row AS page_row, unnest(json_extract(json, '$.includes.users[*]')) AS u
+      FROM scratch.raw) GROUP BY ALL),
+  inc AS (
+    SELECT page_row, json_extract_string(t, '$.id') AS tid, any_value(t) AS t FROM (
+      SELECT _row AS page_row, unnest(json_extract(json, '$.includes.tweets[*]')) AS t
+      FROM scratch.raw) GROUP BY ALL),
+  refs AS (
+    SELECT t.*,
+      list_filter(json_extract(tw, '$.referenced_tweets[*]'),
+                  lambda r: json_extract_string(r, '$.type') = 'retweeted')[1] AS rt_ref,
+      json_extract_string(list_filter(json_extract(tw, '$.referenced_tweets[*]'),
+                  lambda r: json_extract_string(r, '$.type') = 'replied_to')[1], '$.id') AS reply_id,
+      json_extract_string(list_filter(json_extract(tw, '$.referenced_tweets[*]'),
+                  lambda r: json_extract_string(r, '$.type') = 'quoted')[1], '$.id') AS quoted_id
+    FROM tweets t)
+  SELECT row_number() OVER (ORDER BY r.page_row, r.idx) AS _row, r._line, r.tw AS json,
+         coalesce(json_extract(r.tw, '$.author'), u.u) AS usr,
+         json_extract_string(r.rt_ref, '$.id') AS rt_id,
+         CASE WHEN json_extract_string(r.rt_ref, '$.text') IS NOT NULL THEN r.rt_ref
+              ELSE i.t END AS rt, r.reply_id, r.quoted_id
+  FROM refs r
+  LEFT JOIN users u ON u.page_row = r.page_row AND u.uid = json_extract_string(r.tw, '$.author_id')
+  LEFT JOIN inc i ON i.page_row = r.page_row AND i.tid = json_extract_string(r.rt_ref, '$.id'))"""
+
+
+def s(obj: str, path: str) -> str:
+    return f"nullif(json_extract_string({obj}, '$.{path}'), '')"
+
+
+def mapping(columns: list[str], _: dict) -> Mapping:
+    tw = "CASE WHEN rt IS NOT NULL THEN rt ELSE json END"
+    own_text = f"coalesce({s('json', 'note_tweet.text')}, {s('json', 'text')})"
+    coords = "json_extract(json, '$.geo.coordinates.coordinates')"
+    return Mapping(
+        source=SOURCE,
+        fields={
+            "post_id": s("json", "id"),
+            "account_id": s("json", "author_id"),
+            "created_at": f"coalesce({timestamp_sql(s('json', 'created_at'))}, "
+                          f"make_timestamp(({snowflake_ms_sql(s('json', 'id'))}) * 1000))",
+            "kind": "CASE WHEN rt_id IS NOT NULL THEN 'repost' WHEN reply_id IS NOT NULL "
+                    "THEN 'reply' WHEN quoted_id IS NOT NULL THEN 'quote' ELSE 'post' END",
+            "text": f"CASE WHEN rt IS NOT NULL THEN coalesce({s('rt', 'note_tweet.text')}, "
+                    f"{s('rt', 'text')}, {own_text}) ELSE {own_text} END",
+            "lang": s("json", "lang"),
+            "client": s("json", "source"),
+            "parent_post_id": "coalesce(rt_id, reply_id, quoted_id)",
+            "parent_account_id": f"CASE WHEN rt_id IS NOT NULL THEN {s('rt', 'author_id')} "
+                                 f"ELSE {s('json', 'in_reply_to_user_id')} END",
+            "quoted_post_id": "quoted_id",
+            "latitude": f"TRY_CAST(json_extract({coords}, '$[1]') AS DOUBLE)",
+            "longitude": f"TRY_CAST(json_extract({coords}, '$[0]') AS DOUBLE)",
+            "handle": s("usr", "username"),
+            "display_name": s("usr", "name"),
+            "description": s("usr", "description"),
+            "account_created_at": timestamp_sql(s("usr", "created_at")),
+            "followers": f"TRY_CAST({s('usr', 'public_metrics.followers_count')} AS BIGINT)",
+            "following": f"TRY_CAST({s('usr', 'public_metrics.following_count')} AS BIGINT)",
+            "reported_location": s("usr", "location"),
+        },
+        entities={
+            "hashtag": f"json_extract_string({tw}, '$.entities.hashtags[*].tag')",
+            "url": f"list_transform(json_extract({tw}, '$.entities.urls[*]'), lambda u: coalesce("
+                   "json_extract_string(u, '$.unwound_url'), json_extract_string(u, '$.expanded_url'),"
+                   " json_extract_string(u, '$.url')))",
+            "mention": f"list_transform(json_extract({tw}, '$.entities.mentions[*]'), lambda m: "
+                       "coalesce(json_extract_string(m, '$.id'), json_extract_string(m, '$.username')))",
+            "media": "json_extract_string(json, '$.attachments.media_keys[*]')",
+        },
+        time_raw=s("json", "created_at"), time_field="created_at", time_hint="ISO 8601",
+        excerpt="left(json, 200)",
+    )
+
+
+def _is_v2(obj: dict) -> bool:
+    if "data" in obj and isinstance(obj["data"], list | dict):
+        return True
+    return "author_id" in obj and "id" in obj and "user" not in obj
+
+
+V2 = Reader(name="twitter-v2", summary="X API v2 JSON (twarc2 pages or one tweet per line)",
+            shape="json", default_platform="twitter", mapping=mapping, detect_json=_is_v2)

@@ -1,0 +1,252 @@
+"""The store: one DuckDB file holding the canonical tables, the rejects and the run log.
+
+Tables (columns documented in ``docs/store.md``):
+
+- ``posts``: one row per post, unique on (platform, post_id).
+- ``accounts``: one row per account, unique on (platform, account_id).
+- ``account_labels``: labels an input carries about an account (name, value).
+- ``entities``: what a post contains or points at (hashtag, url, domain, mention, media, object).
+- ``rejects``: every input record that could not be stored, with file, line, field and reason.
+- ``runs``: every command run on the store, with its version, parameters, seed and the
+  SHA-256 of every input file.
+- ``meta``: the schema version, checked on open.
+
+Uniqueness is kept by the ingest stage, which holds the store's write lock; DuckDB's own file
+lock makes a second writing process fail with :class:`StoreInUseError` instead of damaging the
+file. Every ingest of a file is one transaction, so a killed process leaves the store as it was
+before that file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from swarmscope import __version__
+from swarmscope.errors import StoreInUseError, StoreVersionError, SwarmscopeError
+
+SCHEMA_VERSION = 1
+DEFAULT_DB = "swarmscope.duckdb"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS posts (
+    platform VARCHAR NOT NULL,
+    post_id VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL,      -- UTC, millisecond precision where the input has it
+    kind VARCHAR NOT NULL,              -- post | repost | reply | quote
+    text VARCHAR,
+    lang VARCHAR,
+    client VARCHAR,
+    parent_post_id VARCHAR,             -- the post this one reposts, replies to or quotes
+    parent_account_id VARCHAR,
+    quoted_post_id VARCHAR,             -- the quoted post, when any (also for a quoting reply)
+    latitude DOUBLE,
+    longitude DOUBLE,
+    source_file VARCHAR NOT NULL,
+    source_row BIGINT NOT NULL,         -- 1-based record number in source_file
+    run_id BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    platform VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    handle VARCHAR,
+    display_name VARCHAR,
+    description VARCHAR,
+    created_at TIMESTAMP,
+    followers BIGINT,
+    following BIGINT,
+    reported_location VARCHAR,
+    run_id BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS account_labels (
+    platform VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    value VARCHAR
+);
+CREATE TABLE IF NOT EXISTS entities (
+    platform VARCHAR NOT NULL,
+    post_id VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL,              -- hashtag | url | domain | mention | media | object
+    value VARCHAR NOT NULL,
+    position INTEGER                    -- order within the post, from 0
+);
+CREATE TABLE IF NOT EXISTS rejects (
+    run_id BIGINT NOT NULL,
+    file VARCHAR NOT NULL,
+    line BIGINT,                        -- physical line (CSV) or line where the record starts
+    field VARCHAR,
+    reason VARCHAR NOT NULL,
+    excerpt VARCHAR                     -- the start of the rejected record, for a human
+);
+CREATE SEQUENCE IF NOT EXISTS run_ids START 1;
+CREATE TABLE IF NOT EXISTS runs (
+    run_id BIGINT PRIMARY KEY,
+    command VARCHAR NOT NULL,
+    version VARCHAR NOT NULL,
+    parameters JSON,
+    seed BIGINT,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP,
+    status VARCHAR NOT NULL,            -- running | ok | failed (a killed run stays 'running')
+    inputs STRUCT(path VARCHAR, sha256 VARCHAR, bytes BIGINT)[],
+    summary JSON
+);
+"""
+
+CANONICAL_TABLES = ("posts", "accounts", "account_labels", "entities", "rejects", "runs")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Engine settings; ``None`` leaves DuckDB's own default."""
+
+    memory_limit: str | None = None
+    temp_directory: str | None = None
+    threads: int | None = None
+
+
+def default_db_path() -> str:
+    """``$SWARMSCOPE_DB`` if set, else ``swarmscope.duckdb`` in the working directory."""
+    return os.environ.get("SWARMSCOPE_DB") or DEFAULT_DB
+
+
+class Store:
+    """An open swarmscope store.
+
+    Parameters
+    ----------
+    path : str or Path
+        The DuckDB file; created (with the schema) when missing unless ``read_only``.
+    read_only : bool
+        Open for reading; several readers may share a store, a writer excludes everyone.
+    settings : Settings
+        Memory limit, temporary directory and threads for the engine.
+
+    Raises
+    ------
+    StoreInUseError
+        Another process has the store open for writing.
+    StoreVersionError
+        The store's schema version is not the one this swarmscope writes.
+    """
+
+    def __init__(self, path: str | Path, *, read_only: bool = False,
+                 settings: Settings = Settings()) -> None:
+        self.path = Path(path)
+        self.settings = settings
+        if read_only and not self.path.exists():
+            raise SwarmscopeError(
+                f"no store at {self.path}: ingest data first (swarmscope --db {self.path} ingest FILE)")
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise _open_error(self.path, exc) from None
+        except duckdb.Error as exc:
+            raise SwarmscopeError(f"cannot open store {self.path}: {exc}") from None
+        self._configure()
+        if read_only:
+            self._check_version()
+        else:
+            self._create_or_check()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _configure(self) -> None:
+        s = self.settings
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
+        if s.memory_limit:
+            self.con.execute(f"SET memory_limit = '{_sql_str(s.memory_limit)}'")
+        if s.temp_directory:
+            self.con.execute(f"SET temp_directory = '{_sql_str(s.temp_directory)}'")
+        if s.threads:
+            self.con.execute(f"SET threads = {int(s.threads)}")
+
+    def _create_or_check(self) -> None:
+        has_meta = self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND table_name = 'meta'").fetchone()[0]
+        if has_meta:
+            self._check_version()
+            return
+        self.con.execute("BEGIN TRANSACTION")
+        self.con.execute(SCHEMA)
+        self.con.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created_by', ?)",
+                         [str(SCHEMA_VERSION), __version__])
+        self.con.execute("COMMIT")
+
+    def _check_version(self) -> None:
+        try:
+            row = self.con.execute(
+                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except duckdb.CatalogException:
+            raise StoreVersionError(
+                f"{self.path} is a DuckDB file but not a swarmscope store (no meta table): "
+                "choose another --db path") from None
+        found = int(row[0]) if row else None
+        if found != SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"store {self.path} has schema version {found}, this swarmscope "
+                f"({__version__}) reads version {SCHEMA_VERSION}: re-ingest into a new store")
+
+    # -- run log ---------------------------------------------------------------------------
+    def start_run(self, command: str, parameters: dict[str, Any], *, seed: int | None = None,
+                  inputs: list[dict[str, Any]] | None = None) -> int:
+        """Record that ``command`` started; returns its run id."""
+        run_id = self.con.execute("SELECT nextval('run_ids')").fetchone()[0]
+        self.con.execute(
+            "INSERT INTO runs (run_id, command, version, parameters, seed, started_at, status, inputs)"
+            " VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+            [run_id, command, __version__, json.dumps(parameters, default=str), seed, _now(),
+             inputs or []])
+        return run_id
+
+    def finish_run(self, run_id: int, status: str, summary: dict[str, Any] | None = None) -> None:
+        self.con.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",
+            [_now(), status, json.dumps(summary or {}, default=str), run_id])
+
+    def add_run_input(self, run_id: int, path: str, sha256: str, size: int) -> None:
+        self.con.execute(
+            "UPDATE runs SET inputs = list_append(inputs, {'path': ?, 'sha256': ?, 'bytes': ?}) "
+            "WHERE run_id = ?", [path, sha256, size, run_id])
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _open_error(path: Path, exc: duckdb.IOException) -> SwarmscopeError:
+    text = str(exc)
+    if "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        who = f" (process {pid.group(1)})" if pid else ""
+        return StoreInUseError(
+            f"store {path} is in use by another process{who}: wait for it to finish, "
+            "or use another --db")
+    if "not a valid DuckDB database" in text or "database file" in text:
+        return SwarmscopeError(f"{path} is not a swarmscope store (not a DuckDB file): "
+                               "choose another --db path")
+    return SwarmscopeError(f"cannot open store {path}: {text.splitlines()[0]}")
