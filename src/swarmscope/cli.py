@@ -26,6 +26,16 @@ KINDS = ("repost", "fast_repost", "link", "domain", "hashtag", "hashtag_seq", "h
          "text", "similar_text", "reply", "mention", "image", "sync")
 
 
+class SwarmscopeGroup(click.Group):
+    """Turns library errors into click errors: ``Error: …`` on stderr, exit 1, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SwarmscopeError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
 class Context:
     def __init__(self, db: str, settings: Settings) -> None:
         self.db = db
@@ -35,7 +45,7 @@ class Context:
         return Store(self.db, read_only=read_only, settings=self.settings)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=SwarmscopeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="swarmscope")
 @click.option("--db", default=default_db_path, show_default="swarmscope.duckdb or $SWARMSCOPE_DB",
               help="The store (a DuckDB file).")
@@ -224,21 +234,8 @@ for _cmd in (pairs_cmd, detect_cmd, evaluate_cmd, explain_cmd, report_cmd, expor
 
 
 def main() -> None:
-    """Console entry point: user errors print ``Error: …`` and exit 1, without a traceback."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        err.print("Aborted.")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except SwarmscopeError as exc:
-        err.print(f"Error: {exc}", markup=False, soft_wrap=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        err.print("Interrupted.")
-        sys.exit(130)
+    """Console entry point."""
+    cli(prog_name="swarmscope")
 
 
 if __name__ == "__main__":

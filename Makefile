@@ -1,0 +1,39 @@
+# swarmscope: `make demo` runs the main job on the bundled demo data; `make test` runs the suite.
+# Both set themselves up on a fresh Debian machine with Python 3.11.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO   := demo-output
+DATA   := src/swarmscope/demo_data
+
+.PHONY: demo test venv clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "python3-venv is missing: installing it with apt-get"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb ingest $(DATA)/ira_week_2015-11-10_shifted.parquet $(DATA)/higgs_activity.parquet
+	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb info
+	@echo
+	@echo "Demo store: $(DEMO)/demo.duckdb  (explore it: $(BIN)/swarmscope --db $(DEMO)/demo.duckdb info)"
+
+test: $(VENV)/.dev-installed
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis

@@ -1,0 +1,3 @@
+from swarmscope.cli import main
+
+main()
