@@ -114,7 +114,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
     if kind == "parquet":
         columns = parquet_columns(con, f)
     elif kind == "text" and format not in ("snap-higgs",):
-        columns, delim = sniff_columns(con, f)
+        columns, delim = sniff_columns(f)
     reader = FORMATS[format] if format else detect_format(f, kind, columns)
     if kind == "parquet" and reader.shape not in ("parquet", "csv-or-parquet"):
         raise UnusableInputError(f"{f.path}: format {reader.name} is not read from Parquet")
@@ -133,7 +133,10 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
     elif reader.shape == "text":
         reader.stage(con, f)
     else:
-        stage_csv(con, f, reader.csv_options(columns))
+        options = reader.csv_options(columns)
+        if delim and "delim =" not in options:
+            options += f", delim = '{delim}'"
+        stage_csv(con, f, options)
     staged_cols = [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = 'scratch' "
         "AND table_name = 'raw'").fetchall()]

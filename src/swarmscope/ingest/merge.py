@@ -99,19 +99,20 @@ def _central_checks(reader: Reader, m: Mapping) -> list[tuple[str, str, str]]:
                    "'missing account id: every record needs its author'"))
     if reader.posts:
         checks.append(("created_at IS NULL", m.time_field,
-                       "CASE WHEN _time_raw IS NULL OR trim(_time_raw) = '' THEN 'missing time' "
-                       "ELSE 'unparseable timestamp ' || left(_time_raw, 60) END || "
-                       f"{_lit(': expected ' + m.time_hint)}"))
+                       "CASE WHEN _time_raw IS NULL OR trim(_time_raw) = '' THEN 'missing time: ' "
+                       "ELSE 'unparseable timestamp: ' || left(_time_raw, 60) || ', ' END || "
+                       f"{_lit('expected ' + m.time_hint)}"))
         checks.append((f"kind NOT IN {tuple(POST_KINDS)}", "kind",
-                       "'unknown post kind ' || coalesce(kind, 'NULL') || "
-                       "': expected post, repost, reply or quote'"))
+                       "'unknown post kind: ' || coalesce(kind, 'NULL') || "
+                       "', expected post, repost, reply or quote'"))
     for f in STRING_FIELDS:
         checks.append((f"contains({f}, chr(0))", f,
-                       "'contains a NUL byte: the file is corrupt or binary; clean it and retry'"))
+                       "'NUL byte: the field contains one; the file is corrupt or binary, "
+                       "clean it and retry'"))
     for f in ("text", "description", "display_name"):
         checks.append((f"length({f}) > {MAX_FIELD_CHARS}", f,
-                       f"'is ' || length({f}) || ' characters long (more than {MAX_FIELD_CHARS:,}"
-                       "): a quoting error in the file? fix it and retry'"))
+                       f"'field too long: ' || length({f}) || ' characters (more than "
+                       f"{MAX_FIELD_CHARS}); a quoting error in the file? fix it and retry'"))
     return checks
 
 
@@ -290,11 +291,8 @@ def _store_column(field_: str) -> str:
 
 
 def _reason_kind(reason: str) -> str:
-    """A reject reason without the record-specific value, for the summary."""
-    for marker in ("unparseable timestamp", "unknown post kind", "invalid JSON", " is "):
-        if reason.startswith(marker) or (marker == " is " and reason.startswith("is ")):
-            return marker.strip() if marker != " is " else "field too long"
-    return reason.split(":")[0][:80]
+    """A reject reason without the record's own values: the text before the first colon."""
+    return reason.split(":", 1)[0]
 
 
 def _lit(value: str) -> str:

@@ -19,8 +19,9 @@ import tldextract
 
 #: Twitter's snowflake epoch (2010-11-04T01:42:54.657Z) in Unix milliseconds.
 SNOWFLAKE_EPOCH_MS = 1288834974657
-#: The first snowflake ids were issued in November 2010; smaller ids are sequential.
-FIRST_SNOWFLAKE_ID = 27_000_000_000_000_000
+#: Ids issued before snowflake (November 2010) were sequential and stayed below 3e10; a
+#: snowflake id this large is 4 minutes past the snowflake epoch. Smaller ids are not decoded.
+FIRST_SNOWFLAKE_ID = 1_000_000_000_000
 
 TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
@@ -29,7 +30,9 @@ TRACKING_PARAMS = frozenset({
     "spm", "share", "feature",
 })
 
-_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+#: Private suffixes count (foo.blogspot.com is its own site): fake news webs live on such hosts.
+_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
+                                 include_psl_private_domains=True)
 
 
 def normalize_hashtag(tag: str | None) -> str | None:

@@ -51,9 +51,9 @@ def mapping(columns: list[str], _: dict) -> Mapping:
         record_key="concat_ws(' ', user_a, user_b, ts, interaction)",
         time_raw="ts", time_field="ts", time_hint="epoch seconds",
         checks=[("interaction NOT IN ('RT', 'MT', 'RE') OR interaction IS NULL", "interaction",
-                 "'unknown interaction ' || coalesce(interaction, 'NULL') || "
-                 "': expected RT, MT or RE'"),
-                ("user_b IS NULL", "user_b", "'missing user_b'")],
+                 "'unknown interaction: ' || coalesce(interaction, 'NULL') || "
+                 "', expected RT, MT or RE'"),
+                ("user_b IS NULL", "user_b", "'missing user_b: every row names the account acted on'")],
         excerpt="concat_ws(' ', user_a, user_b, ts, interaction)",
     )
 

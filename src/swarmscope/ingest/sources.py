@@ -121,17 +121,16 @@ def csv_options(*, header: bool | None = True, delim: str | None = None,
     return ", ".join(opts)
 
 
-def sniff_columns(con: duckdb.DuckDBPyConnection, f: InputFile) -> tuple[list[str], str]:
-    """Header columns and delimiter of a delimited file, as DuckDB's sniffer sees them."""
-    try:
-        row = con.execute(
-            "SELECT Delimiter, Columns FROM sniff_csv(?, sample_size = 2048, quote = '\"', "
-            "escape = '\"', header = true)", [str(f.path)]).fetchone()
-    except duckdb.Error as exc:
-        raise UnusableInputError(f"{f.path}: cannot read it as delimited text "
-                                 f"({_first_line(exc)})") from None
-    cols = [c["name"] for c in row[1]]
-    return cols, row[0]
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_columns(f: InputFile) -> tuple[list[str], str]:
+    """Header columns and delimiter of a delimited file: the delimiter that splits the first
+    line into the most fields (read in Python, so a bad record further down cannot stop it)."""
+    first = next(iter(read_head(f).splitlines()), "")
+    split = {d: next(csv.reader([first], delimiter=d), []) for d in DELIMITERS}
+    delim = max(DELIMITERS, key=lambda d: len(split[d]))
+    return [c.strip() for c in split[delim]], delim
 
 
 def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str) -> None:
@@ -148,10 +147,10 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str) -> Non
     con.execute("DROP TABLE scratch.raw0")
     con.execute("""
         CREATE TABLE scratch.raw_rejects AS
-        SELECT line::BIGINT AS line, column_name AS field,
-               lower(error_type) || ': ' || error_message AS reason,
-               left(csv_line, 200) AS excerpt
-        FROM reject_errors""")
+        SELECT line::BIGINT AS line, min(column_name) AS field,
+               string_agg(DISTINCT lower(error_type) || ': ' || error_message, '; ') AS reason,
+               left(any_value(csv_line), 200) AS excerpt
+        FROM reject_errors GROUP BY line""")
 
 
 def locate_csv_lines(f: InputFile, rows: list[int], parse_reject_lines: set[int],
@@ -166,6 +165,7 @@ def locate_csv_lines(f: InputFile, rows: list[int], parse_reject_lines: set[int]
     found: dict[int, int] = {}
     if not wanted:
         return found
+    csv.field_size_limit(MAX_LINE_BYTES)
     with open_text(f) as fh:
         reader = csv.reader(fh)
         record = 0
@@ -285,7 +285,8 @@ def _decode_group(decoder: json.JSONDecoder, start: int, text: str
             obj, nxt = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
             yield line, text[pos:].strip(), (
-                f"invalid JSON at line {start + exc.lineno - 1} column {exc.colno}: {exc.msg}")
+                f"invalid JSON: {exc.msg} (seen at line {start + exc.lineno - 1} column "
+                f"{exc.colno})")
             return
         if not isinstance(obj, dict):
             yield line, text[pos:nxt], "not a JSON object"
