@@ -91,7 +91,8 @@ def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tupl
                platform: str | None) -> None:
     """Read files into the store; every record is stored, a duplicate, or rejected with a reason.
 
-    Formats: """ + ", ".join(FORMATS) + """.
+    The format of each file is detected from its header or first record unless --format is
+    given; directories are read file by file in name order (numbered parts).
 
     \b
     Example:
