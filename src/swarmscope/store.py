@@ -1,6 +1,6 @@
 """The store: one DuckDB file holding the canonical tables, the rejects and the run log.
 
-Tables (columns documented in ``docs/store.md``):
+Tables (columns documented in the README, "The store"):
 
 - ``posts``: one row per post, unique on (platform, post_id).
 - ``accounts``: one row per account, unique on (platform, account_id).
