@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -174,63 +173,62 @@ def _ts(value: datetime | None) -> str:
 
 
 # -- the rest of the CLI contract: the options are fixed now so that the capabilities fit ---------
-def _not_built(command: str, issue: str) -> Callable[..., None]:
+def _planned(name: str, capability: str, summary: str, example: str,
+             params: list[click.Parameter]) -> click.Command:
+    """A command of the contract whose capability has not landed: it says so and exits 1."""
     def run(**_: Any) -> None:
-        raise NotBuiltError(f"`swarmscope {command}` is not built yet ({issue})")
-    return run
+        raise NotBuiltError(f"`swarmscope {name}` is not built yet ({capability})")
+    return click.Command(name, callback=run, params=params,
+                         help=f"{summary}\n\n\b\nExample:\n  {example}")
 
 
-pairs_cmd = click.Command(
-    "pairs", callback=_not_built("pairs", "the co-action engine"),
-    help="Account pairs that left the same object within a window, with evidence.\n\n"
-         "\b\nExample:\n  swarmscope pairs --kind repost --window 60 --out pairs.parquet",
-    params=[click.Option(["--kind"], type=click.Choice(KINDS), required=True),
-            click.Option(["--window"], type=click.FloatRange(0), required=True,
-                         help="Seconds."),
-            click.Option(["--semantics"], type=click.Choice(["sliding", "coortweet", "timefree"]),
-                         default="sliding", show_default=True),
-            click.Option(["--min-participation"], type=click.IntRange(1), default=1),
-            click.Option(["--min-weight"], type=click.FloatRange(0), default=1),
-            click.Option(["--keep-loops"], is_flag=True),
-            click.Option(["--out"], type=click.Path())])
-detect_cmd = click.Command(
-    "detect", callback=_not_built("detect", "detection"),
-    help="Significant coordination: edges, clusters and account scores.\n\n"
-         "\b\nExample:\n  swarmscope detect --fdr 0.01 --out results/",
-    params=[click.Option(["--kinds"]), click.Option(["--window"], multiple=True, metavar="K=S"),
-            click.Option(["--fdr"], type=click.FloatRange(0, 1, min_open=True), default=0.01),
-            click.Option(["--seed"], type=int, default=0), click.Option(["--out"], type=click.Path())])
-evaluate_cmd = click.Command(
-    "evaluate", callback=_not_built("evaluate", "detection"),
-    help="Metrics of the account scores against labels (CSV account_id,label[,group]).\n\n"
-         "\b\nExample:\n  swarmscope evaluate --labels labels.csv --json",
-    params=[click.Option(["--labels"], type=click.Path(), required=True),
-            click.Option(["--json"], "as_json", is_flag=True)])
-explain_cmd = click.Command(
-    "explain", callback=_not_built("explain", "detection"),
-    help="The evidence for one account, in the terminal.\n\n"
-         "\b\nExample:\n  swarmscope explain 1234567890",
-    params=[click.Argument(["account"])])
-report_cmd = click.Command(
-    "report", callback=_not_built("report", "the HTML report"),
-    help="A self-contained offline HTML report.\n\n"
-         "\b\nExample:\n  swarmscope report --out report.html --pseudonymize --key-file key.txt",
-    params=[click.Option(["--out"], type=click.Path(), default="report.html"),
-            click.Option(["--pseudonymize"], is_flag=True),
-            click.Option(["--key-file"], type=click.Path())])
-export_cmd = click.Command(
-    "export", callback=_not_built("export", "the exports"),
-    help="Export results: gexf/graphml to a file, csv/parquet to a directory.\n\n"
-         "\b\nExample:\n  swarmscope export --format gexf --out network.gexf",
-    params=[click.Option(["--format"], "fmt", type=click.Choice(["gexf", "graphml", "csv",
-                                                                 "parquet"]), required=True),
-            click.Option(["--out"], type=click.Path(), required=True),
-            click.Option(["--pseudonymize"], is_flag=True),
-            click.Option(["--key-file"], type=click.Path())])
-for _cmd in (pairs_cmd, detect_cmd, report_cmd):
-    _cmd.params += [click.Option(["--since"], type=click.DateTime(), help="Only from (UTC)."),
-                    click.Option(["--until"], type=click.DateTime(), help="Only before (UTC).")]
-for _cmd in (pairs_cmd, detect_cmd, evaluate_cmd, explain_cmd, report_cmd, export_cmd):
+def _time_range() -> list[click.Parameter]:
+    return [click.Option(["--since"], type=click.DateTime(), help="Only activity from (UTC)."),
+            click.Option(["--until"], type=click.DateTime(), help="Only activity before (UTC).")]
+
+
+def _pseudonyms() -> list[click.Parameter]:
+    return [click.Option(["--pseudonymize"], is_flag=True,
+                         help="Replace account ids and handles with keyed pseudonyms."),
+            click.Option(["--key-file"], type=click.Path(), help="The pseudonym key.")]
+
+
+for _cmd in (
+    _planned("pairs", "the co-action engine",
+             "Account pairs that left the same object within a window, with evidence.",
+             "swarmscope pairs --kind repost --window 60 --out pairs.parquet",
+             [click.Option(["--kind"], type=click.Choice(KINDS), required=True),
+              click.Option(["--window"], type=click.FloatRange(0), required=True, help="Seconds."),
+              click.Option(["--semantics"], type=click.Choice(["sliding", "coortweet", "timefree"]),
+                           default="sliding", show_default=True),
+              click.Option(["--min-participation"], type=click.IntRange(1), default=1),
+              click.Option(["--min-weight"], type=click.FloatRange(0), default=1),
+              click.Option(["--keep-loops"], is_flag=True),
+              click.Option(["--out"], type=click.Path()), *_time_range()]),
+    _planned("detect", "detection", "Significant coordination: edges, clusters, account scores.",
+             "swarmscope detect --fdr 0.01 --out results/",
+             [click.Option(["--kinds"]), click.Option(["--window"], multiple=True, metavar="K=S"),
+              click.Option(["--fdr"], type=click.FloatRange(0, 1, min_open=True), default=0.01),
+              click.Option(["--seed"], type=int, default=0),
+              click.Option(["--out"], type=click.Path()), *_time_range()]),
+    _planned("evaluate", "detection",
+             "Metrics of the account scores against labels (CSV account_id,label[,group]).",
+             "swarmscope evaluate --labels labels.csv --json",
+             [click.Option(["--labels"], type=click.Path(), required=True),
+              click.Option(["--json"], "as_json", is_flag=True)]),
+    _planned("explain", "detection", "The evidence for one account, in the terminal.",
+             "swarmscope explain 1234567890", [click.Argument(["account"])]),
+    _planned("report", "the HTML report", "A self-contained offline HTML report.",
+             "swarmscope report --out report.html --pseudonymize --key-file key.txt",
+             [click.Option(["--out"], type=click.Path(), default="report.html"), *_pseudonyms(),
+              *_time_range()]),
+    _planned("export", "the exports",
+             "Export results: gexf/graphml to a file, csv/parquet to a directory.",
+             "swarmscope export --format gexf --out network.gexf",
+             [click.Option(["--format"], "fmt", required=True,
+                           type=click.Choice(["gexf", "graphml", "csv", "parquet"])),
+              click.Option(["--out"], type=click.Path(), required=True), *_pseudonyms()]),
+):
     cli.add_command(_cmd)
 
 

@@ -203,6 +203,10 @@ def stage_parquet(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: cannot read the Parquet file: "
                                  f"{_first_line(exc)}") from None
+    _no_parse_rejects(con)
+
+
+def _no_parse_rejects(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE scratch.raw_rejects (line BIGINT, field VARCHAR, reason VARCHAR, "
                 "excerpt VARCHAR)")
 
@@ -216,8 +220,7 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
     is rejected with its line and the parser's message; the records around it are kept.
     """
     con.execute("CREATE TABLE scratch.raw (_row BIGINT, _line BIGINT, json VARCHAR)")
-    con.execute("CREATE TABLE scratch.raw_rejects (line BIGINT, field VARCHAR, reason VARCHAR, "
-                "excerpt VARCHAR)")
+    _no_parse_rejects(con)
     rows, lines, texts, rejects = [], [], [], []
     n = 0
 
