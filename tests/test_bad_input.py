@@ -183,3 +183,21 @@ def _osome_lines(shared: Path) -> list[str]:
             return out
         obj, pos = dec.raw_decode(text, pos)
         out.append(json.dumps(obj))
+
+
+def test_lines_of_rejects_in_a_headerless_file(tmp_path, db):
+    path = tmp_path / "noheader.csv"
+    path.write_text("1,u1,n1,,,ok,1600000000,\n2,u2,n2,,,late,later,\n")
+    r = run("ingest", path, "--format", "cnt", db=db)
+    assert r.exit_code == 0 and "read 2 = stored 1 + duplicates 0 + rejected 1" in r.output
+    [(_, line, field, _)] = rejects(db)
+    assert (line, field) == (2, "timestamp")
+
+
+def test_higgs_text_with_a_bad_row(tmp_path, db):
+    path = tmp_path / "higgs.txt"
+    path.write_text("1 2 1341100972 RT\n3 4 1341100973 MT\n5 6 1341100974 XX\n")
+    r = run("ingest", path, "--format", "snap-higgs", db=db)
+    assert r.exit_code == 0 and "read 3 = stored 2 + duplicates 0 + rejected 1" in r.output
+    [(_, line, field, reason)] = rejects(db)
+    assert (line, field) == (3, "interaction") and reason.startswith("unknown interaction: XX")

@@ -126,6 +126,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
         raise UnusableInputError(f"{f.path}: format {reader.name} expects "
                                  f"{reader.shape.upper()}, but the file is delimited text")
     _check_required(f, reader, columns, delim, mappings)
+    csv_header = None
     if reader.shape == "json":
         stage_json(con, f)
     elif kind == "parquet":
@@ -136,6 +137,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
         options = reader.csv_options(columns)
         if delim and "delim =" not in options:
             options += f", delim = '{delim}'"
+        csv_header = "header = false" not in options
         stage_csv(con, f, options)
     staged_cols = [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = 'scratch' "
@@ -148,7 +150,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: cannot map its records as {reader.name}: "
                                  f"{str(exc).splitlines()[0]}") from None
-    prepare(con, reader, m, f, plat)
+    prepare(con, reader, m, f, plat, csv_header)
     commit(con, reader, f, plat, run_id, counts)
     if counts.read and counts.rejected == counts.read:
         top = counts.reasons.most_common(1)[0][0]

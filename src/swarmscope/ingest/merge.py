@@ -117,10 +117,13 @@ def _central_checks(reader: Reader, m: Mapping) -> list[tuple[str, str, str]]:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFile,
-            platform: str) -> None:
-    """Compute, in scratch tables, everything the store transaction will insert."""
-    if reader.shape in ("csv", "csv-or-parquet") and f.kind == "text":
-        _locate_reject_lines(con, f)
+            platform: str, csv_header: bool | None) -> None:
+    """Compute, in scratch tables, everything the store transaction will insert.
+
+    ``csv_header`` says whether a delimited file had a header line (None: not delimited text).
+    """
+    if csv_header is not None:
+        _locate_reject_lines(con, f, csv_header)
     con.execute("CREATE VIEW scratch.valid AS SELECT * FROM scratch.rec "
                 "WHERE _row NOT IN (SELECT _row FROM scratch.bad)")
     p = _lit(platform)
@@ -216,14 +219,14 @@ def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts:
             GROUP BY v.account_id""")
 
 
-def _locate_reject_lines(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
+def _locate_reject_lines(con: duckdb.DuckDBPyConnection, f: InputFile, header: bool) -> None:
     rows = [r[0] for r in con.execute(
         "SELECT _row FROM scratch.bad WHERE _line IS NULL ORDER BY _row LIMIT 100000").fetchall()]
     if not rows:
         return
     parse_lines = {r[0] for r in con.execute(
         "SELECT DISTINCT line FROM scratch.raw_rejects").fetchall()}
-    lines = locate_csv_lines(f, rows, parse_lines, header=True)
+    lines = locate_csv_lines(f, rows, parse_lines, header=header)
     if lines:
         con.execute("CREATE TABLE scratch.bad_lines (_row BIGINT, line BIGINT)")
         con.executemany("INSERT INTO scratch.bad_lines VALUES (?, ?)", list(lines.items()))
