@@ -52,7 +52,7 @@ def test_global_options():
         assert opt in r.output
 
 
-@pytest.mark.parametrize("argv", [["pairs", "--kind", "repost", "--window", "60"], ["detect"],
+@pytest.mark.parametrize("argv", [["detect"],
                                   ["evaluate", "--labels", "x.csv"], ["explain", "a1"],
                                   ["report"], ["export", "--format", "gexf", "--out", "n.gexf"]])
 def test_commands_not_built_yet_say_so_in_one_line(argv):

@@ -16,13 +16,24 @@ from swarmscope import __version__
 from swarmscope.errors import NotBuiltError, SwarmscopeError
 from swarmscope.ingest import FORMATS, ingest
 from swarmscope.info import store_info
+from swarmscope.engine import SEMANTICS, PairParams
+from swarmscope.pairs import pairs
 from swarmscope.store import Settings, Store, default_db_path
+from swarmscope.traces import KIND_HELP, KINDS
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
-KINDS = ("repost", "fast_repost", "link", "domain", "hashtag", "hashtag_seq", "hashtag_set",
-         "text", "similar_text", "reply", "mention", "image", "sync")
+
+
+TIME_RANGE = [(("--since",), {"type": click.DateTime(), "help": "Only activity from (UTC)."}),
+              (("--until",), {"type": click.DateTime(), "help": "Only activity before (UTC)."})]
+
+
+def _time_range_options(fn: Any) -> Any:
+    for decls, attrs in reversed(TIME_RANGE):
+        fn = click.option(*decls, **attrs)(fn)
+    return fn
 
 
 class SwarmscopeGroup(click.Group):
@@ -172,6 +183,65 @@ def _ts(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
+@cli.command("pairs")
+@click.option("--kind", required=True, type=click.Choice(KINDS),
+              help="Trace kind: " + "; ".join(f"{k}: {v}" for k, v in KIND_HELP.items()))
+@click.option("--window", required=True, type=click.FloatRange(0),
+              help="Seconds: two actions co-act when |Δt| <= window (ignored by timefree).")
+@click.option("--semantics", type=click.Choice(SEMANTICS), default="sliding", show_default=True,
+              help="sliding: coordination-network-toolkit's ±window per pair of actions; "
+                   "coortweet: CooRTweet's share pairs with its participation and loop rules; "
+                   "timefree: TF-IDF cosine of account×object counts, no window.")
+@click.option("--min-participation", type=click.IntRange(1), default=1, show_default=True,
+              help="Accounts with fewer actions of this kind take no part.")
+@click.option("--min-weight", type=click.FloatRange(0), default=None,
+              help="Drop edges of smaller weight (default 1; 0 for timefree).")
+@click.option("--keep-loops", is_flag=True, help="Keep co-actions of an account with itself.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False),
+              help="Also write the edges to Parquet.")
+@click.option("--evidence", "evidence", default="10", show_default=True, metavar="N|all",
+              help="Co-action events kept per edge as evidence (closest first), or all.")
+@click.option("--popular-pairs", type=click.IntRange(1), default=PairParams.popular_pairs,
+              show_default=True, help="Objects whose pairs inside the window would exceed this "
+              "are aggregated without listing their pairs.")
+@click.option("--max-object-accounts", type=click.IntRange(1), default=None,
+              help="Leave out objects with more accounts, and report them as too popular.")
+@_time_range_options
+@click.pass_obj
+def pairs_cmd(obj: Context, kind: str, window: float, semantics: str, min_participation: int,
+              min_weight: float | None, keep_loops: bool, out_file: str | None, evidence: str,
+              popular_pairs: int, max_object_accounts: int | None, since: datetime | None,
+              until: datetime | None) -> None:
+    """Account pairs that left the same object within a window, with evidence.
+
+    Results go to the store (tables edges, evidence, popular_objects) and, with --out, to
+    Parquet with the same columns as detect's edges.parquet.
+
+    \b
+    Example:
+      swarmscope pairs --kind repost --window 60 --out pairs.parquet
+    """
+    if evidence != "all" and not evidence.isdigit():
+        raise SwarmscopeError(f"--evidence {evidence!r}: expected a number of events or 'all'")
+    params = PairParams(kind=kind, window=window, semantics=semantics,
+                        min_participation=min_participation, min_weight=min_weight,
+                        keep_loops=keep_loops, popular_pairs=popular_pairs,
+                        max_object_accounts=max_object_accounts,
+                        evidence=None if evidence == "all" else int(evidence))
+    with obj.store() as store, err.status(f"computing {kind} pairs…"):
+        r = pairs(store, params, since=since, until=until, out=out_file)
+    out.print(f"{kind} ({semantics}, window {window:g} s): {r.traces:,} actions -> {r.edges:,} "
+              f"edges between {r.accounts:,} accounts; {r.evidence:,} evidence events", markup=False)
+    for pop in r.popular:
+        verb = ("aggregated without listing its pairs" if pop["mode"] == "aggregated"
+                else "left out (more accounts than --max-object-accounts)")
+        out.print(f"  popular object {pop['object']}: {pop['accounts']:,} accounts, "
+                  f"{pop['actions']:,} actions, {pop['window_pairs']:,} pairs in the window; "
+                  f"{verb}", markup=False)
+    if out_file:
+        out.print(f"edges written to {out_file}", markup=False)
+
+
 # -- the rest of the CLI contract: the options are fixed now so that the capabilities fit ---------
 def _planned(name: str, capability: str, summary: str, example: str,
              params: list[click.Parameter]) -> click.Command:
@@ -183,8 +253,7 @@ def _planned(name: str, capability: str, summary: str, example: str,
 
 
 def _time_range() -> list[click.Parameter]:
-    return [click.Option(["--since"], type=click.DateTime(), help="Only activity from (UTC)."),
-            click.Option(["--until"], type=click.DateTime(), help="Only activity before (UTC).")]
+    return [click.Option(list(decls), **attrs) for decls, attrs in TIME_RANGE]
 
 
 def _pseudonyms() -> list[click.Parameter]:
@@ -194,17 +263,6 @@ def _pseudonyms() -> list[click.Parameter]:
 
 
 for _cmd in (
-    _planned("pairs", "the co-action engine",
-             "Account pairs that left the same object within a window, with evidence.",
-             "swarmscope pairs --kind repost --window 60 --out pairs.parquet",
-             [click.Option(["--kind"], type=click.Choice(KINDS), required=True),
-              click.Option(["--window"], type=click.FloatRange(0), required=True, help="Seconds."),
-              click.Option(["--semantics"], type=click.Choice(["sliding", "coortweet", "timefree"]),
-                           default="sliding", show_default=True),
-              click.Option(["--min-participation"], type=click.IntRange(1), default=1),
-              click.Option(["--min-weight"], type=click.FloatRange(0), default=1),
-              click.Option(["--keep-loops"], is_flag=True),
-              click.Option(["--out"], type=click.Path()), *_time_range()]),
     _planned("detect", "detection", "Significant coordination: edges, clusters, account scores.",
              "swarmscope detect --fdr 0.01 --out results/",
              [click.Option(["--kinds"]), click.Option(["--window"], multiple=True, metavar="K=S"),

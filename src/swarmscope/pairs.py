@@ -1,0 +1,59 @@
+"""``pairs``: traces of one kind -> the windowed co-action network, persisted in the store.
+
+Example::
+
+    import swarmscope
+    from swarmscope.engine import PairParams
+    with swarmscope.Store("case.duckdb") as store:
+        result = swarmscope.pairs(store, PairParams(kind="repost", window=60))
+        store.con.sql("SELECT * FROM edges ORDER BY weight DESC LIMIT 5").show()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime
+from pathlib import Path
+
+from swarmscope.engine import PairParams, PairsResult
+from swarmscope.engine.duckdb import DuckDBEngine
+from swarmscope.errors import SwarmscopeError
+from swarmscope.store import Store
+from swarmscope.traces import TraceOptions, build_traces
+
+ENGINES = {"duckdb": DuckDBEngine}
+
+
+def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOptions(),
+          since: datetime | None = None, until: datetime | None = None,
+          out: str | Path | None = None, engine: str = "duckdb") -> PairsResult:
+    """Build the traces of ``params.kind``, compute its edges, and store edges, evidence and
+    popular objects (tables ``edges``, ``evidence``, ``popular_objects``) under a new run.
+
+    With ``out``, the run's edges are also written to that Parquet file.
+    """
+    if engine not in ENGINES:
+        raise SwarmscopeError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    run_parameters = {**dataclasses.asdict(params), **dataclasses.asdict(options),
+                      "since": since, "until": until, "engine": engine}
+    run_id = store.start_run("pairs", run_parameters)
+    try:
+        start = time.perf_counter()
+        n_traces = build_traces(store.con, params.kind, options, since, until)
+        built = time.perf_counter() - start
+        result = ENGINES[engine](store.con).pairs(params, run_id)
+        result.seconds = {"traces": built, **result.seconds}
+        result.traces = n_traces if params.min_participation <= 1 else result.traces
+        if out is not None:
+            path = str(out).replace("'", "''")
+            store.con.execute(f"COPY (SELECT * FROM edges WHERE run_id = {run_id} "
+                              f"ORDER BY weight DESC, account_a, account_b) "
+                              f"TO '{path}' (FORMAT parquet)")
+    except BaseException as exc:
+        store.finish_run(run_id, "failed", {"error": str(exc)[:500]})
+        raise
+    store.finish_run(run_id, "ok", {"traces": result.traces, "edges": result.edges,
+                                    "accounts": result.accounts, "popular": result.popular,
+                                    "seconds": result.seconds})
+    return result
