@@ -102,11 +102,14 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
             "JOIN entities e ON e.platform = p.platform AND e.post_id = p.post_id"))
 
     if kind == "repost":
-        text_key = _repost_text_sql("p.text")
-        own = base.format(join="", cond="p.kind = 'repost'", obj=(
-            "CASE WHEN p.parent_post_id IS NOT NULL THEN p.parent_post_id "
-            "WHEN p.parent_account_id IS NOT NULL THEN 'account:' || p.parent_account_id "
-            f"WHEN nullif({text_key}, '') IS NOT NULL THEN 'text:' || md5({text_key}) END"))
+        # the text key is computed once per repost, and only where no source is known
+        own = (f"SELECT platform, account_id, CASE WHEN parent_post_id IS NOT NULL THEN "
+               f"parent_post_id WHEN parent_account_id IS NOT NULL THEN 'account:' || "
+               f"parent_account_id WHEN tk <> '' THEN 'text:' || md5(tk) END AS object, post, ts "
+               f"FROM (SELECT p.platform, p.account_id, p.parent_post_id, p.parent_account_id, "
+               f"p.rowid AS post, epoch_ms(p.created_at) AS ts, CASE WHEN p.parent_post_id IS "
+               f"NULL AND p.parent_account_id IS NULL THEN {_repost_text_sql('p.text')} END AS tk "
+               f"FROM posts p WHERE {where} AND p.kind = 'repost')")
         return f"{own} UNION ALL {ent('object', originals_only=False)}"
     if kind == "fast_repost":
         parent_ms = f"coalesce(epoch_ms(src.created_at), {snowflake_ms_sql('p.parent_post_id')})"
@@ -133,8 +136,7 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
     if kind == "text":
         norm = normalized_text_sql("p.text", strip_mentions=o.text_strip_mentions,
                                    strip_urls=o.text_strip_urls)
-        return base.format(join="", obj=norm,
-                           cond=f"p.kind <> 'repost' AND nullif({norm}, '') IS NOT NULL")
+        return base.format(join="", obj=norm, cond="p.kind <> 'repost'")  # '' dropped later
     if kind == "reply":
         return base.format(join="", obj="p.parent_post_id",
                            cond="p.kind = 'reply' AND p.parent_post_id IS NOT NULL")
@@ -169,8 +171,8 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
                                            post BIGINT, ts BIGINT);""")
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_traces AS SELECT * FROM ({raw}) "
-                    "WHERE object IS NOT NULL AND object <> ''")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_traces AS {raw}")
+        con.execute("DELETE FROM raw_traces WHERE object IS NULL OR object = ''")
         con.execute("""
             INSERT INTO account_keys
             SELECT (SELECT coalesce(max(account_key), 0) FROM account_keys)

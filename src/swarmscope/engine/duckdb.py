@@ -51,7 +51,7 @@ class DuckDBEngine:
         participation = "" if p.semantics == "coortweet" or p.min_participation <= 1 else (
             f"AND account IN (SELECT account FROM traces WHERE kind = '{kind}' GROUP BY account "
             f"HAVING count(*) >= {p.min_participation})")
-        run("traces", f"""
+        run("load", f"""
             CREATE OR REPLACE TEMP TABLE t AS
             SELECT account, object, post, ts,
                    row_number() OVER (ORDER BY object, ts, account, post) AS rid
