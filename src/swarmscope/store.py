@@ -30,6 +30,7 @@ from typing import Any
 import duckdb
 
 from swarmscope import __version__
+from swarmscope.sql import literal
 from swarmscope.errors import StoreInUseError, StoreVersionError, SwarmscopeError
 
 SCHEMA_VERSION = 1
@@ -174,9 +175,9 @@ class Store:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         if s.memory_limit:
-            self.con.execute(f"SET memory_limit = '{_sql_str(s.memory_limit)}'")
+            self.con.execute(f"SET memory_limit = {literal(s.memory_limit)}")
         if s.temp_directory:
-            self.con.execute(f"SET temp_directory = '{_sql_str(s.temp_directory)}'")
+            self.con.execute(f"SET temp_directory = {literal(s.temp_directory)}")
         if s.threads:
             self.con.execute(f"SET threads = {int(s.threads)}")
 
@@ -233,9 +234,6 @@ class Store:
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
-
-def _sql_str(value: str) -> str:
-    return value.replace("'", "''")
 
 
 def _open_error(path: Path, exc: duckdb.IOException) -> SwarmscopeError:

@@ -6,8 +6,10 @@ file in a scratch database beside the store, and hands it to :mod:`~swarmscope.i
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
+from itertools import islice
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +21,9 @@ from swarmscope.ingest import (cnt, coortweet, fivethirtyeight, io_archive, snap
 from swarmscope.ingest.merge import FileCounts, commit, map_records, prepare
 from swarmscope.ingest.normalize import register_functions
 from swarmscope.ingest.reader import Reader
-from swarmscope.ingest.sources import (InputFile, fingerprint, list_inputs, parquet_columns,
-                                       sniff_columns, stage_csv, stage_json, stage_parquet)
+from swarmscope.ingest.sources import (InputFile, fingerprint, iter_json_records, list_inputs,
+                                       parquet_columns, sniff_columns, stage_csv, stage_json,
+                                       stage_parquet)
 from swarmscope.store import Store
 
 FORMATS: dict[str, Reader] = {r.name: r for r in (
@@ -166,18 +169,19 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
 def detect_format(f: InputFile, kind: str, columns: list[str]) -> Reader:
     """Pick the reader whose signature the file matches, or explain what was seen."""
     if kind == "json":
-        from swarmscope.ingest.sources import iter_json_records
-        import json
-        for _, text, err in iter_json_records(f):
+        first: dict | None = None
+        for _, text, err in islice(iter_json_records(f), 100):   # streams start with notices
             if err is None:
                 obj = json.loads(text)
+                first = first if first is not None else obj
                 for r in FORMATS.values():
                     if r.detect_json and r.detect_json(obj):
                         return r
-                raise UnusableInputError(
-                    f"{f.path}: cannot tell the JSON format (first object has keys "
-                    f"{', '.join(list(obj)[:12])}); pass --format, one of: {', '.join(FORMATS)}")
-        raise UnusableInputError(f"{f.path}: no readable JSON object in the file")
+        if first is None:
+            raise UnusableInputError(f"{f.path}: no readable JSON object in the file")
+        raise UnusableInputError(
+            f"{f.path}: cannot tell the JSON format (first object has keys "
+            f"{', '.join(list(first)[:12])}); pass --format, one of: {', '.join(FORMATS)}")
     if kind == "text" and snap_higgs.looks_like(f):
         return snap_higgs.READER
     present = {c.lower() for c in columns}

@@ -3,10 +3,11 @@
 often split into numbered ``.csv``/``.csv.gz`` parts.
 
 Columns are read by name, never by position. ``hashtags``, ``urls``, ``user_mentions`` and
-``poll_choices`` are Python-repr lists (``['a', 'b']``); ``tweet_time`` has minute resolution,
-so the millisecond time is decoded from the snowflake ``tweetid`` (ids from November 2010 on)
-when it falls in that minute; ids of accounts with fewer than 5,000 followers are opaque hashes
-and are kept as text; ``absent`` means no geo; counts may be written as floats.
+``poll_choices`` are Python-repr lists (``['a', 'b']``), or unquoted (``[a, b]``) in the October
+2018 releases; ``tweet_time`` has minute resolution, so the millisecond time is decoded from the
+snowflake ``tweetid`` (ids from November 2010 on) when it falls in that minute; ids of accounts
+with fewer than 5,000 followers are opaque hashes (SHA-256 hex in 2018, base64 later) and are
+kept as text; ``absent`` means no geo; counts may be written as floats.
 """
 
 from swarmscope.ingest.normalize import list_repr_sql, snowflake_ms_sql, timestamp_sql
@@ -85,8 +86,9 @@ def tweets_mapping(columns: list[str], _: dict) -> Mapping:
     entities = {kind: list_repr_sql(col) for col, kind in LIST_COLUMNS.items() if col in columns}
     checks = [(f"({list_repr_sql(col)}) IS NULL", col, f"'not a list like [''a'', ''b'']: ' || left({col}, 60)")
               for col in LIST_COLUMNS if col in columns]
-    checks.append((f"{_blank('latitude')} IS NOT NULL AND TRY_CAST({_blank('latitude')} AS DOUBLE) "
-                   "IS NULL", "latitude", "'not a number: ' || left(latitude, 40)"))
+    for col in ("latitude", "longitude"):
+        checks.append((f"{_blank(col)} IS NOT NULL AND TRY_CAST({_blank(col)} AS DOUBLE) IS NULL",
+                       col, f"'not a number: ' || left({col}, 40)"))
     return Mapping(
         fields=fields, entities=entities, labels=_account_labels(),
         time_raw="tweet_time", time_field="tweet_time", time_hint="YYYY-MM-DD HH:MM (UTC)",

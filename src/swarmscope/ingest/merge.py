@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from swarmscope.sql import literal
 from swarmscope.ingest.normalize import canonical_urls_sql
 from swarmscope.ingest.reader import ENTITY_KINDS, POST_KINDS, RECORD_FIELDS, Mapping, Reader
 from swarmscope.ingest.sources import InputFile, locate_csv_lines
@@ -85,7 +86,7 @@ def _case(checks: list[tuple[str, str, str]], part: int) -> str:
     for check in checks:
         value = check[part]
         if part == 1 and not value.startswith("_check"):
-            value = _lit(value)
+            value = literal(value)
         whens.append(f"WHEN {check[0]} THEN {value}")
     return "CASE " + " ".join(whens) + " END"
 
@@ -101,7 +102,7 @@ def _central_checks(reader: Reader, m: Mapping) -> list[tuple[str, str, str]]:
         checks.append(("created_at IS NULL", m.time_field,
                        "CASE WHEN _time_raw IS NULL OR trim(_time_raw) = '' THEN 'missing time: ' "
                        "ELSE 'unparseable timestamp: ' || left(_time_raw, 60) || ', ' END || "
-                       f"{_lit('expected ' + m.time_hint)}"))
+                       f"{literal('expected ' + m.time_hint)}"))
         checks.append((f"kind NOT IN {tuple(POST_KINDS)}", "kind",
                        "'unknown post kind: ' || coalesce(kind, 'NULL') || "
                        "', expected post, repost, reply or quote'"))
@@ -126,7 +127,7 @@ def prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: Input
         _locate_reject_lines(con, f, csv_header)
     con.execute("CREATE VIEW scratch.valid AS SELECT * FROM scratch.rec "
                 "WHERE _row NOT IN (SELECT _row FROM scratch.bad)")
-    p = _lit(platform)
+    p = literal(platform)
     if reader.posts:
         con.execute(f"""
             CREATE TABLE scratch.batch_posts AS
@@ -144,7 +145,7 @@ def prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: Input
 
 
 def _prepare_entities(con: duckdb.DuckDBPyConnection, m: Mapping, p: str) -> None:
-    parts = [f"SELECT _row, post_id, {_lit(kind)} AS kind, "
+    parts = [f"SELECT _row, post_id, {literal(kind)} AS kind, "
              f"unnest(_e_{kind}) AS value, unnest(generate_series(0, len(_e_{kind}) - 1)) AS position "
              f"FROM scratch.valid WHERE len(_e_{kind}) > 0" for kind in m.entities]
     if not parts:
@@ -202,7 +203,7 @@ def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts:
               FROM scratch.valid GROUP BY account_id) a
         LEFT JOIN (SELECT * EXCLUDE (created_at), created_at AS account_created_at
                    FROM accounts WHERE platform = {p}) s USING (account_id)""")
-    labels = [f"SELECT account_id, {_lit(n)} AS name, max_by(\"_l_{n}\", _row) AS value "
+    labels = [f"SELECT account_id, {literal(n)} AS name, max_by(\"_l_{n}\", _row) AS value "
               f"FROM scratch.valid WHERE \"_l_{n}\" IS NOT NULL AND \"_l_{n}\" <> '' "
               "GROUP BY account_id" for n in m.labels]
     con.execute("CREATE TABLE scratch.labels AS " + (" UNION ALL ".join(labels) if labels else
@@ -237,7 +238,7 @@ def _locate_reject_lines(con: duckdb.DuckDBPyConnection, f: InputFile, header: b
 def commit(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFile, platform: str,
            run_id: int, counts: FileCounts) -> None:
     """Write the prepared batch into the store in one transaction and fill ``counts``."""
-    p, src = _lit(platform), _lit(str(f.path))
+    p, src = literal(platform), literal(str(f.path))
     parse_rejects = con.execute("SELECT count(*) FROM scratch.raw_rejects").fetchone()[0]
     n_rec = con.execute("SELECT count(*) FROM scratch.rec").fetchone()[0]
     n_bad = con.execute("SELECT count(*) FROM scratch.bad").fetchone()[0]
@@ -297,6 +298,3 @@ def _reason_kind(reason: str) -> str:
     """A reject reason without the record's own values: the text before the first colon."""
     return reason.split(":", 1)[0]
 
-
-def _lit(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"

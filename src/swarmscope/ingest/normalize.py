@@ -9,6 +9,7 @@ grows with the vocabulary, not with the number of posts.
 
 from __future__ import annotations
 
+from swarmscope.sql import literal
 import ast
 import re
 import unicodedata
@@ -45,8 +46,9 @@ def normalize_hashtag(tag: str | None) -> str | None:
 def canonical_urls_sql(source: str) -> str:
     """SQL: canonical form of every URL ``raw`` in the relation ``source`` -> (raw, url, host).
 
-    Lower-cases scheme and host, drops user info, ``www.``, default ports, the fragment, a lone
-    ``/`` path and tracking parameters (``utm_*`` and the names in ``TRACKING_PARAMS``); keeps
+    Lower-cases scheme and host, drops user info, a leading ``www.`` (not from ``www.com``),
+    default ports, the fragment, a lone ``/`` path and tracking parameters (``utm_*`` and the
+    names in ``TRACKING_PARAMS``); keeps
     the rest of the query in its order and the path as written. A scheme-less
     ``example.com/x`` is read as http; a value that is not a URL gets ``url`` NULL. Shortened
     links (t.co, bit.ly) are kept as they are: resolving them needs the network.
@@ -64,10 +66,10 @@ def canonical_urls_sql(source: str) -> str:
     d AS (SELECT raw, lower(p.scheme) AS scheme,
                  lower(regexp_replace(p.auth, '^.*@', '')) AS hostport,
                  p.path AS path, ltrim(p.query, '?') AS query FROM c),
-    e AS (SELECT raw, scheme,
-                 regexp_replace(rtrim(regexp_extract(hostport, '^(\\[[^]]*\\]|[^:]*)', 1), '.'),
-                                '^www\\.', '') AS host,
-                 regexp_extract(hostport, ':([0-9]+)$', 1) AS port, path, query FROM d)
+    e0 AS (SELECT raw, scheme, rtrim(regexp_extract(hostport, '^(\\[[^]]*\\]|[^:]*)', 1), '.')
+                  AS host, regexp_extract(hostport, ':([0-9]+)$', 1) AS port, path, query FROM d),
+    e AS (SELECT * REPLACE (CASE WHEN host LIKE 'www.%.%' THEN host[5:] ELSE host END AS host)
+          FROM e0)
     SELECT raw,
            CASE WHEN host <> '' THEN scheme || '://' || host
                 || CASE WHEN port = '' OR (scheme = 'http' AND port = '80')
@@ -110,8 +112,13 @@ def registered_domain(host: str | None) -> str | None:
 _SIMPLE_LIST = re.compile(r"""^\[\s*(?:(?:'[^'\\]*'|"[^"\\]*")\s*(?:,\s*(?:'[^'\\]*'|"[^"\\]*")\s*)*,?\s*)?\]$""")
 
 
+#: The first IO archive releases (October 2018) wrote lists unquoted: ``[MAGA, Trump]``.
+_UNQUOTED_LIST = re.compile(r"""^\[\s*[^'"\s\]].*\]$""", re.S)
+
+
 def parse_list_repr(value: str | None) -> list[str] | None:
-    """Parse a Python-repr list of strings (``"['a', 'b']"``) as written in IO archive CSVs.
+    """Parse a list column of an IO archive CSV: a Python repr (``"['a', 'b']"``) or, as in
+    the October 2018 releases, unquoted (``[a, b]``, items split on ``", "``).
 
     Numbers in the list are kept as their text. Returns ``None`` for a value that is not such
     a list, so that the caller can reject the record with a reason.
@@ -121,6 +128,8 @@ def parse_list_repr(value: str | None) -> list[str] | None:
     value = value.strip()
     if value in ("", "[]", "absent"):
         return []
+    if _UNQUOTED_LIST.match(value):
+        return [x.strip() for x in value[1:-1].split(", ") if x.strip()]
     try:
         parsed = ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -131,14 +140,19 @@ def parse_list_repr(value: str | None) -> list[str] | None:
 
 
 def list_repr_sql(column: str) -> str:
-    """SQL that parses a list-repr column: a regex in DuckDB for the common case (no escapes),
-    the exact Python parser (``swarmscope_parse_list``) only for values with backslashes."""
-    c = column
-    return (f"CASE WHEN {c} IS NULL OR trim({c}) IN ('', '[]', 'absent') THEN []::VARCHAR[] "
-            f"WHEN NOT contains({c}, '\\') AND regexp_full_match(trim({c}), {_sql(_SIMPLE_LIST.pattern[1:-1])}) "
+    """SQL that parses a list column like :func:`parse_list_repr`: regexes in DuckDB for the
+    common forms, the exact Python parser (``swarmscope_parse_list``) only for values with
+    backslashes or other rare shapes."""
+    c = f"trim({column})"
+    return (f"CASE WHEN {column} IS NULL OR {c} IN ('', '[]', 'absent') THEN []::VARCHAR[] "
+            f"WHEN regexp_full_match({c}, {literal(_UNQUOTED_LIST.pattern[1:-1])}) "
+            f"THEN list_filter(list_transform(string_split({c}[2:-2], ', '), lambda x: trim(x)), "
+            "lambda x: x <> '') "
+            f"WHEN NOT contains({c}, '\\') AND regexp_full_match("
+            f"{c}, {literal(_SIMPLE_LIST.pattern[1:-1])}) "
             f"THEN list_transform(regexp_extract_all({c}, '''([^'']*)''|\"([^\"]*)\"'), "
             "lambda x: x[2:-2]) "
-            f"ELSE swarmscope_parse_list({c}) END")
+            f"ELSE swarmscope_parse_list({column}) END")
 
 
 def snowflake_ms_sql(id_expr: str) -> str:
@@ -167,9 +181,6 @@ def register_functions(con: duckdb.DuckDBPyConnection) -> None:
                             side_effects=False)
 
 
-def _sql(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
 
 def timestamp_sql(expr: str) -> str:
     """SQL: a time in any of the forms the inputs use -> TIMESTAMP (UTC), NULL if unparseable.
@@ -189,9 +200,9 @@ def timestamp_sql(expr: str) -> str:
 def text_list_sql(text: str, pattern: str, *markers: str) -> str:
     """SQL: every match of a capture group in a text (hashtags, mentions, links); the regex
     runs only on texts that contain one of ``markers`` (most texts have no hashtag, say)."""
-    has = " OR ".join(f"contains({text}, {_sql(m)})" for m in markers)
+    has = " OR ".join(f"contains({text}, {literal(m)})" for m in markers)
     return (f"CASE WHEN {has} "
-            f"THEN regexp_extract_all({text}, {_sql(pattern)}, 1) ELSE []::VARCHAR[] END")
+            f"THEN regexp_extract_all({text}, {literal(pattern)}, 1) ELSE []::VARCHAR[] END")
 
 
 HASHTAG_PATTERN = r"(?:^|[^\p{L}\p{N}_&/])[#＃]([\p{L}\p{N}_]*[\p{L}_][\p{L}\p{N}_]*)"

@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from swarmscope.sql import literal
 from swarmscope.errors import UnusableInputError
 
 MAX_LINE_BYTES = 64 * 1024 * 1024   # DuckDB's default (2 MB) would make one long field fatal
@@ -117,7 +118,7 @@ def csv_options(*, header: bool | None = True, delim: str | None = None,
     if delim is not None:
         opts.append(f"delim = '{delim}'")
     if columns is not None:
-        opts.append("names = [" + ", ".join(_lit(c) for c in columns) + "]")
+        opts.append("names = [" + ", ".join(literal(c) for c in columns) + "]")
     return ", ".join(opts)
 
 
@@ -137,7 +138,7 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str) -> Non
     """Parse a delimited file into ``scratch.raw`` (all VARCHAR) and its parse rejects."""
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
     try:
-        con.execute(f"CREATE TABLE scratch.raw0 AS SELECT * FROM read_csv({_lit(str(f.path))}, "
+        con.execute(f"CREATE TABLE scratch.raw0 AS SELECT * FROM read_csv({literal(str(f.path))}, "
                     f"{options})")
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: cannot parse it as delimited text: "
@@ -199,7 +200,7 @@ def stage_parquet(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
     try:
         con.execute("CREATE TABLE scratch.raw AS SELECT file_row_number + 1 AS _row, "
                     "file_row_number + 1 AS _line, * EXCLUDE (file_row_number) "
-                    f"FROM read_parquet({_lit(str(f.path))}, file_row_number = true)")
+                    f"FROM read_parquet({literal(str(f.path))}, file_row_number = true)")
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: cannot read the Parquet file: "
                                  f"{_first_line(exc)}") from None
@@ -313,7 +314,7 @@ def _json_array(f: InputFile, text: str) -> Iterator[tuple[int, str, str | None]
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _lit(value: str) -> str:
+def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 

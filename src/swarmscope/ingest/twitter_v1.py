@@ -4,7 +4,8 @@ Accepted layouts: one object per line, and concatenated (also pretty-printed) ob
 retweet's text, entities and parent come from its nested ``retweeted_status`` (the retweet's own
 text is truncated); ``extended_tweet.full_text`` and ``extended_tweet.entities`` are preferred
 when present; ``source`` (the client) is stripped of its HTML. The time is ``timestamp_ms``,
-else the snowflake id, else ``created_at``.
+else the snowflake id, else ``created_at``. Streaming notices kept among the tweets
+(``{"limit": …}``, ``{"delete": …}``) are rejected as such.
 
 ``osome-hashed`` is the anonymised variant published by OSoMe (Pacheco et al., ICWSM 2021):
 identifiers carry a ``_h`` suffix (``id_str_h``) and free text an ``_m`` suffix (``text_m``).
@@ -12,6 +13,11 @@ identifiers carry a ``_h`` suffix (``id_str_h``) and free text an ``_m`` suffix 
 
 from swarmscope.ingest.normalize import snowflake_ms_sql, timestamp_sql
 from swarmscope.ingest.reader import Mapping, Reader
+
+
+#: Messages the v1.1 streaming API interleaves with tweets (and collectors often keep).
+STREAM_NOTICES = ("delete", "limit", "scrub_geo", "status_withheld", "user_withheld",
+                  "disconnect", "warning")
 
 
 def _mapping(hashed: bool):
@@ -60,7 +66,8 @@ def _mapping(hashed: bool):
                 "parent_post_id": f"CASE WHEN {is_rt} THEN {s(rs, key('id_str', 'id'))} "
                                   f"WHEN {reply_id} IS NOT NULL THEN {reply_id} ELSE {quoted_id} END",
                 "parent_account_id": f"CASE WHEN {is_rt} THEN {s(rs, 'user.' + uid)} "
-                                     f"ELSE {s('json', key('in_reply_to_user_id_str', 'id'))} END",
+                                     f"WHEN {reply_id} IS NOT NULL "
+                                     f"THEN {s('json', key('in_reply_to_user_id_str', 'id'))} END",
                 "quoted_post_id": quoted_id,
                 "latitude": f"TRY_CAST(json_extract({coords}, '$[1]') AS DOUBLE)",
                 "longitude": f"TRY_CAST(json_extract({coords}, '$[0]') AS DOUBLE)",
@@ -82,7 +89,12 @@ def _mapping(hashed: bool):
             },
             time_raw=f"coalesce({s('json', 'timestamp_ms')}, {s('json', 'created_at')})",
             time_field="created_at", time_hint="timestamp_ms or a v1.1 created_at",
-            checks=[("json_type(json) <> 'OBJECT'", "json", "'not a JSON object'")],
+            checks=[("json_type(json) <> 'OBJECT'", "json", "'not a JSON object'"),
+                    (f"{post_id} IS NULL AND {user} IS NULL AND "
+                     f"list_has_any(json_keys(json), {list(STREAM_NOTICES)})", "json",
+                     "'a streaming API ' || list_filter(json_keys(json), lambda k: "
+                     f"list_contains({list(STREAM_NOTICES)}, k))[1] || "
+                     "' notice, not a tweet: nothing to store'")],
             excerpt="left(json, 200)",
         )
     return mapping
