@@ -207,3 +207,12 @@ def test_timefree_cosine(tmp_path):
             "SELECT account_a, account_b, weight FROM edges WHERE run_id = ?", [r.run_id]).fetchall())
     assert got[("a", "b")] == pytest.approx(1.0)          # identical vectors, whatever the times
     assert 0 < got[("a", "c")] < 1 and ("a", "d") not in got
+
+
+def test_cosine_on_windowed_edges_is_the_timefree_cosine(cnt_store):
+    w = pairs(cnt_store, PairParams(kind="repost", window=60, cosine=True))
+    tf = pairs(cnt_store, PairParams(kind="repost", window=0, semantics="timefree"))
+    rows = cnt_store.con.execute("""
+        SELECT a.cosine, b.weight FROM edges a JOIN edges b USING (account_a, account_b)
+        WHERE a.run_id = ? AND b.run_id = ?""", [w.run_id, tf.run_id]).fetchall()
+    assert rows and all(c == pytest.approx(x) for c, x in rows)

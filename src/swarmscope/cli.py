@@ -183,15 +183,33 @@ def _ts(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
-@cli.command("pairs")
-@click.option("--kind", required=True, type=click.Choice(KINDS),
-              help="Trace kind: " + "; ".join(f"{k}: {v}" for k, v in KIND_HELP.items()))
+PAIRS_HELP = """Account pairs that left the same object within a window, with evidence.
+
+Results go to the store (tables edges, evidence, popular_objects) and, with --out, to Parquet
+with the same columns as detect's edges.parquet.
+
+\b
+Kinds:
+""" + "\n".join(f"  {k:<13}{v}" for k, v in KIND_HELP.items()) + """
+
+\b
+Semantics:
+  sliding      coordination-network-toolkit: actions on one object within ±window
+  coortweet    CooRTweet: share pairs after its participation and loop rules
+  timefree     OSoMe: TF-IDF cosine of account x object counts, no window
+
+\b
+Example:
+  swarmscope pairs --kind repost --window 60 --out pairs.parquet
+"""
+
+
+@cli.command("pairs", help=PAIRS_HELP)
+@click.option("--kind", required=True, type=click.Choice(KINDS), help="Trace kind (listed below).")
 @click.option("--window", required=True, type=click.FloatRange(0),
               help="Seconds: two actions co-act when |Δt| <= window (ignored by timefree).")
 @click.option("--semantics", type=click.Choice(SEMANTICS), default="sliding", show_default=True,
-              help="sliding: coordination-network-toolkit's ±window per pair of actions; "
-                   "coortweet: CooRTweet's share pairs with its participation and loop rules; "
-                   "timefree: TF-IDF cosine of account×object counts, no window.")
+              help="How pairs are counted (listed below).")
 @click.option("--min-participation", type=click.IntRange(1), default=1, show_default=True,
               help="Accounts with fewer actions of this kind take no part.")
 @click.option("--min-weight", type=click.FloatRange(0), default=None,
@@ -206,27 +224,20 @@ def _ts(value: datetime | None) -> str:
               "are aggregated without listing their pairs.")
 @click.option("--max-object-accounts", type=click.IntRange(1), default=None,
               help="Leave out objects with more accounts, and report them as too popular.")
+@click.option("--cosine", is_flag=True, help="Also give each edge the TF-IDF cosine of the "
+              "two accounts' object vectors.")
 @_time_range_options
 @click.pass_obj
 def pairs_cmd(obj: Context, kind: str, window: float, semantics: str, min_participation: int,
               min_weight: float | None, keep_loops: bool, out_file: str | None, evidence: str,
-              popular_pairs: int, max_object_accounts: int | None, since: datetime | None,
-              until: datetime | None) -> None:
-    """Account pairs that left the same object within a window, with evidence.
-
-    Results go to the store (tables edges, evidence, popular_objects) and, with --out, to
-    Parquet with the same columns as detect's edges.parquet.
-
-    \b
-    Example:
-      swarmscope pairs --kind repost --window 60 --out pairs.parquet
-    """
+              popular_pairs: int, max_object_accounts: int | None, cosine: bool,
+              since: datetime | None, until: datetime | None) -> None:
     if evidence != "all" and not evidence.isdigit():
         raise SwarmscopeError(f"--evidence {evidence!r}: expected a number of events or 'all'")
     params = PairParams(kind=kind, window=window, semantics=semantics,
                         min_participation=min_participation, min_weight=min_weight,
                         keep_loops=keep_loops, popular_pairs=popular_pairs,
-                        max_object_accounts=max_object_accounts,
+                        max_object_accounts=max_object_accounts, cosine=cosine,
                         evidence=None if evidence == "all" else int(evidence))
     with obj.store() as store, err.status(f"computing {kind} pairs…"):
         r = pairs(store, params, since=since, until=until, out=out_file)

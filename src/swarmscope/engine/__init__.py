@@ -78,6 +78,9 @@ class PairParams:
         A user cap: objects with more accounts are left out and reported as too popular.
     evidence : int or None
         Co-action events kept as evidence per edge, closest in time first (None: all).
+    cosine : bool
+        Also give windowed edges the TF-IDF cosine of the two accounts' object vectors (False:
+        it costs a second pass; timefree edges always have it).
     """
 
     kind: str
@@ -89,6 +92,7 @@ class PairParams:
     popular_pairs: int = 1_000_000
     max_object_accounts: int | None = None
     evidence: int | None = 10
+    cosine: bool = False
 
     def __post_init__(self) -> None:
         if self.semantics not in SEMANTICS:

@@ -66,6 +66,8 @@ class DuckDBEngine:
             self._timefree(p, t)
         if p.semantics != "timefree":
             self._popular_events(w, t)
+            if p.cosine:
+                self._edge_cosine(t)
         self._store(p, run_id, res)
         return res
 
@@ -178,15 +180,8 @@ class DuckDBEngine:
         ev = "NULL" if k == 0 else (
             "max_by({'object': l.object, 'pa': l.post, 'pb': r.post, 'ta': l.ts, 'tb': r.ts}, "
             f"l.w * r.w, {k})")
+        self._tfidf(t)
         self._run("pairs", f"""
-            CREATE OR REPLACE TEMP TABLE tf AS
-            SELECT account, object, count(*) AS n, min(post) AS post, min(ts) AS ts
-            FROM tn GROUP BY account, object;
-            CREATE OR REPLACE TEMP TABLE tfidf AS
-            SELECT tf.*, n * ln((SELECT count(DISTINCT account) FROM t) / df.df) AS w
-            FROM tf JOIN (SELECT object, count(*) AS df FROM tf GROUP BY object) df USING (object);
-            CREATE OR REPLACE TEMP TABLE norms AS
-            SELECT account, sqrt(sum(w * w)) AS norm FROM tfidf GROUP BY account;
             CREATE OR REPLACE TEMP TABLE e AS
             SELECT *, cosine AS weight FROM (
                 SELECT l.account AS a, r.account AS b, count(*) AS shared_objects,
@@ -202,6 +197,32 @@ class DuckDBEngine:
                 JOIN norms na ON na.account = l.account JOIN norms nb ON nb.account = r.account
                 GROUP BY l.account, r.account)
             WHERE cosine >= {p.weight_floor}""", t)
+
+    def _tfidf(self, t: dict[str, float]) -> None:
+        """Accounts as TF-IDF weighted object counts (``tfidf``) and their norms (``norms``)."""
+        self._run("tfidf", """
+            CREATE OR REPLACE TEMP TABLE tf AS
+            SELECT account, object, count(*) AS n, min(post) AS post, min(ts) AS ts
+            FROM tn GROUP BY account, object;
+            CREATE OR REPLACE TEMP TABLE tfidf AS
+            SELECT tf.*, n * ln((SELECT count(DISTINCT account) FROM t) / df.df) AS w
+            FROM tf JOIN (SELECT object, count(*) AS df FROM tf GROUP BY object) df USING (object);
+            CREATE OR REPLACE TEMP TABLE norms AS
+            SELECT account, sqrt(sum(w * w)) AS norm FROM tfidf GROUP BY account;""", t)
+
+    def _edge_cosine(self, t: dict[str, float]) -> None:
+        """The TF-IDF cosine of the two accounts of every windowed edge."""
+        self._tfidf(t)
+        self._run("tfidf", """
+            UPDATE e SET cosine = c.cosine FROM (
+                SELECT e.a, e.b, coalesce(sum(l.w * r.w) / nullif(any_value(na.norm)
+                       * any_value(nb.norm), 0), 0) AS cosine
+                FROM (SELECT a, b FROM e) e
+                JOIN tfidf l ON l.account = e.a
+                JOIN tfidf r ON r.account = e.b AND r.object = l.object
+                JOIN norms na ON na.account = e.a JOIN norms nb ON nb.account = e.b
+                GROUP BY e.a, e.b) c
+            WHERE e.a = c.a AND e.b = c.b""", t)
 
     def _popular_events(self, w: int, t: dict[str, float]) -> None:
         """Co-actions on aggregated popular objects, for the edges that exist anyway."""
