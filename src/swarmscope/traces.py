@@ -1,9 +1,8 @@
 """Traces: canonical posts -> (kind, account, object, post, ts) rows, one trace kind at a time.
 
 A trace says "this account left this object at this time"; two accounts that leave the same
-object close in time co-act. Accounts and objects are dictionary-encoded as integers (the
-windowed self-join is several times faster on integers than on strings) and traces are
-written sorted by (object, ts).
+object close in time co-act. Accounts and objects are dictionary-encoded as integers: the
+windowed self-join is several times faster on integers than on strings.
 
 Trace kinds (`KINDS`):
 
@@ -151,11 +150,13 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
 
 def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOptions = TraceOptions(),
                  since: datetime | None = None, until: datetime | None = None) -> int:
-    """(Re)build the traces of one kind into ``traces`` / ``trace_objects``; returns the count.
+    """(Re)build the traces of one kind into the temporary tables ``traces`` and
+    ``trace_objects`` of this connection; returns the count.
 
-    ``account_keys`` (platform, account_id) -> integer key is kept across runs so keys stay
-    stable; object keys are per kind and rebuilt with the traces; a trace's ``post`` is the
-    post's ``rowid`` in ``posts`` (stable: posts are only ever appended).
+    Traces are derived data, rebuilt for each run (about a second per million actions), so
+    they are never stale. ``account_keys`` (platform, account_id) -> integer key is kept in the
+    store so that keys stay stable across runs; a trace's ``post`` is the post's ``rowid`` in
+    ``posts`` (stable: posts are only ever appended).
     """
     where = "true"
     if since:
@@ -166,35 +167,29 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
     con.execute("""
         CREATE TABLE IF NOT EXISTS account_keys (account_key INTEGER PRIMARY KEY,
                                                  platform VARCHAR, account_id VARCHAR);
-        CREATE TABLE IF NOT EXISTS trace_objects (kind VARCHAR, object_key BIGINT, value VARCHAR);
-        CREATE TABLE IF NOT EXISTS traces (kind VARCHAR, account INTEGER, object BIGINT,
-                                           post BIGINT, ts BIGINT);""")
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE raw_traces AS {raw}")
-        con.execute("DELETE FROM raw_traces WHERE object IS NULL OR object = ''")
-        con.execute("""
-            INSERT INTO account_keys
-            SELECT (SELECT coalesce(max(account_key), 0) FROM account_keys)
-                   + row_number() OVER (ORDER BY platform, account_id), platform, account_id
-            FROM (SELECT DISTINCT platform, account_id FROM raw_traces) r
-            WHERE NOT EXISTS (SELECT 1 FROM account_keys k WHERE k.platform = r.platform
-                              AND k.account_id = r.account_id)""")
-        con.execute("DELETE FROM traces WHERE kind = ?", [kind])
-        con.execute("DELETE FROM trace_objects WHERE kind = ?", [kind])
-        con.execute("""
-            INSERT INTO trace_objects SELECT ?, row_number() OVER (ORDER BY object), object
-            FROM (SELECT DISTINCT object FROM raw_traces)""", [kind])
-        n = con.execute("""
-            INSERT INTO traces
-            SELECT ?, k.account_key, o.object_key, r.post, r.ts
-            FROM raw_traces r
-            JOIN account_keys k ON k.platform = r.platform AND k.account_id = r.account_id
-            JOIN trace_objects o ON o.kind = ? AND o.value = r.object
-            ORDER BY o.object_key, r.ts""", [kind, kind]).fetchone()[0]
-        con.execute("DROP TABLE raw_traces")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        CREATE TEMP TABLE IF NOT EXISTS trace_objects (kind VARCHAR, object_key BIGINT,
+                                                       value VARCHAR);
+        CREATE TEMP TABLE IF NOT EXISTS traces (kind VARCHAR, account INTEGER, object BIGINT,
+                                                post BIGINT, ts BIGINT);""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_traces AS {raw}")
+    con.execute("DELETE FROM raw_traces WHERE object IS NULL OR object = ''")
+    con.execute("""
+        INSERT INTO account_keys
+        SELECT (SELECT coalesce(max(account_key), 0) FROM account_keys)
+               + row_number() OVER (ORDER BY platform, account_id), platform, account_id
+        FROM (SELECT DISTINCT platform, account_id FROM raw_traces) r
+        WHERE NOT EXISTS (SELECT 1 FROM account_keys k WHERE k.platform = r.platform
+                          AND k.account_id = r.account_id)""")
+    con.execute("DELETE FROM traces WHERE kind = ?", [kind])
+    con.execute("DELETE FROM trace_objects WHERE kind = ?", [kind])
+    con.execute("""
+        INSERT INTO trace_objects SELECT ?, row_number() OVER (), object
+        FROM (SELECT DISTINCT object FROM raw_traces)""", [kind])
+    n = con.execute("""
+        INSERT INTO traces
+        SELECT ?, k.account_key, o.object_key, r.post, r.ts
+        FROM raw_traces r
+        JOIN account_keys k ON k.platform = r.platform AND k.account_id = r.account_id
+        JOIN trace_objects o ON o.kind = ? AND o.value = r.object""", [kind, kind]).fetchone()[0]
+    con.execute("DROP TABLE raw_traces")
     return n

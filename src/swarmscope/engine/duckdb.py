@@ -53,8 +53,7 @@ class DuckDBEngine:
             f"HAVING count(*) >= {p.min_participation})")
         run("load", f"""
             CREATE OR REPLACE TEMP TABLE t AS
-            SELECT account, object, post, ts,
-                   row_number() OVER (ORDER BY object, ts, account, post) AS rid
+            SELECT account, object, post, ts, row_number() OVER () AS rid
             FROM traces WHERE kind = '{kind}' {participation}""", t)
         res.traces = self.con.execute("SELECT count(*) FROM t").fetchone()[0]
         self._popular(p, w, run_id, t)
