@@ -135,12 +135,16 @@ def prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: Input
                    post_id IN (SELECT post_id FROM posts WHERE platform = {p}) AS existed
             FROM scratch.valid GROUP BY post_id""")
         _prepare_entities(con, m, p)
-        con.execute("""
+        # a record is keyed by its post id unless the format says otherwise (a share, a row)
+        new_posts = ("SELECT first_row FROM scratch.batch_posts WHERE NOT existed"
+                     if m.record_key is None else
+                     "SELECT min(v._row) FROM scratch.valid v JOIN scratch.batch_posts b "
+                     "USING (post_id) WHERE NOT b.existed GROUP BY v._key")
+        con.execute(f"""
             CREATE TABLE scratch.stored_rows AS
-            SELECT min(v._row) AS _row FROM scratch.valid v
-            JOIN scratch.batch_posts b USING (post_id) WHERE NOT b.existed GROUP BY v._key
-            UNION
-            SELECT owner FROM scratch.new_entities WHERE existed""")
+            {new_posts}
+            UNION ALL
+            SELECT DISTINCT owner FROM scratch.new_entities WHERE existed""")
     _prepare_accounts(con, m, p, reader.posts)
 
 
