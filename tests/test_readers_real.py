@@ -3,6 +3,7 @@ independent queries, re-ingest adds nothing, and read = stored + duplicates + re
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 
@@ -203,3 +204,22 @@ def test_ira_hashtags_match_an_independent_reading(ira_store, shared):
 def test_ira_reingest_is_idempotent(ira_store, shared):
     store, _ = ira_store
     assert_reingest_adds_nothing(store, [shared / "ira/ira_tweets.parquet"])
+
+
+@pytest.mark.parametrize("path, size", [("coortweet/russian_coord_tweets.csv.gz", 9_000),
+                                        ("higgs/higgs_activity.parquet", 100_000)])
+def test_partitioned_ingest_stores_the_same(tmp_path, shared, monkeypatch, path, size):
+    """Large files are stored in partitions by post id; the result does not depend on them,
+    also for formats whose posts span several records."""
+    merge = importlib.import_module("swarmscope.ingest.merge")
+    seen = []
+    for records in (10**9, size):
+        monkeypatch.setattr(merge, "PARTITION_RECORDS", records)
+        with Store(tmp_path / f"p{records}.duckdb") as s:
+            f = ingest(s, [shared / path]).files[0]
+            seen.append((f.read, f.stored, f.duplicates, f.rejected, one(s, """
+                SELECT (SELECT sum(hash(post_id, account_id, kind, parent_account_id, created_at,
+                                        source_row)) FROM posts),
+                       (SELECT sum(hash(post_id, kind, value, position)) FROM entities),
+                       (SELECT count(*) FROM entities)""")))
+    assert seen[0] == seen[1]

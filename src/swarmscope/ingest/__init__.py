@@ -18,7 +18,7 @@ import duckdb
 from swarmscope.errors import SwarmscopeError, UnusableInputError
 from swarmscope.ingest import (cnt, coortweet, fivethirtyeight, io_archive, snap_higgs, table,
                                twitter_v1, twitter_v2)
-from swarmscope.ingest.merge import FileCounts, commit, map_records, prepare
+from swarmscope.ingest.merge import FileCounts, map_records, merge
 from swarmscope.ingest.normalize import register_functions
 from swarmscope.ingest.reader import Reader
 from swarmscope.ingest.sources import (InputFile, fingerprint, iter_json_records, list_inputs,
@@ -147,14 +147,12 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
         "AND table_name = 'raw'").fetchall()]
     m = reader.mapping(staged_cols, mappings)
     plat = platform or reader.default_platform
-    counts = FileCounts(str(f.path), reader.name)
     try:
         map_records(con, reader, m)
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: cannot map its records as {reader.name}: "
                                  f"{str(exc).splitlines()[0]}") from None
-    prepare(con, reader, m, f, plat, csv_header)
-    commit(con, reader, f, plat, run_id, counts)
+    counts = merge(con, reader, m, f, plat, run_id, csv_header)
     if counts.read and counts.rejected == counts.read:
         top = counts.reasons.most_common(1)[0][0]
         raise UnusableInputError(

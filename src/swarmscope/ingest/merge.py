@@ -7,8 +7,8 @@ The accounting rule (checked by tests): every input record is exactly one of
   entity to a post that was already stored, or (account files) created or completed an account;
 - **duplicate**: everything it carries is already in the store.
 
-All heavy work is SQL over scratch tables on disk. The writes to the store happen in one
-transaction, so a killed process leaves the store as it was before the file.
+All heavy work is SQL over scratch tables on disk, in partitions of a bounded number of
+records, each stored in one transaction (see :func:`merge`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ STRING_FIELDS = [f for f in RECORD_FIELDS if f not in FIELD_TYPES]
 ACCOUNT_FIELDS = ("handle", "display_name", "description", "account_created_at", "followers",
                   "following", "reported_location")
 MAX_FIELD_CHARS = 1_000_000
+#: Records stored per transaction: bounds the hash tables, so memory does not grow with a file.
+PARTITION_RECORDS = 2_000_000
 
 
 @dataclass
@@ -117,20 +119,41 @@ def _central_checks(reader: Reader, m: Mapping) -> list[tuple[str, str, str]]:
     return checks
 
 
-def prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFile,
-            platform: str, csv_header: bool | None) -> None:
-    """Compute, in scratch tables, everything the store transaction will insert.
+def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFile,
+          platform: str, run_id: int, csv_header: bool | None) -> FileCounts:
+    """Store the mapped records of one file and count what happened to each.
 
+    The rejects are written first; then the valid records are stored in partitions of about
+    ``PARTITION_RECORDS`` (by a hash of the post id, so that all records of a post fall in one
+    partition), each in its own transaction: the hash tables of a partition stay small, so
+    memory stays bounded whatever the file's size. A killed ingest leaves whole partitions;
+    running it again stores the rest (what is stored counts as duplicate).
     ``csv_header`` says whether a delimited file had a header line (None: not delimited text).
     """
+    counts = FileCounts(str(f.path), reader.name)
     if csv_header is not None:
         _locate_reject_lines(con, f, csv_header)
-    con.execute("CREATE VIEW scratch.valid AS SELECT * FROM scratch.rec "
-                "WHERE _row NOT IN (SELECT _row FROM scratch.bad)")
+    _commit_rejects(con, f, run_id, counts)
+    key = "post_id" if reader.posts else "account_id"
+    n_valid = counts.read - counts.rejected
+    parts = max(1, -(-n_valid // PARTITION_RECORDS))
+    for i in range(parts):
+        con.execute(f"""
+            CREATE OR REPLACE TABLE scratch.valid AS SELECT * FROM scratch.rec
+            WHERE _row NOT IN (SELECT _row FROM scratch.bad)
+              {f'AND hash({key}) % {parts} = {i}' if parts > 1 else ''}""")
+        _prepare(con, reader, m, platform)
+        _commit_partition(con, reader, f, platform, run_id, counts)
+    counts.duplicates = counts.read - counts.rejected - counts.stored
+    return counts
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platform: str) -> None:
+    """Compute, in scratch tables, everything a partition's transaction will insert."""
     p = literal(platform)
     if reader.posts:
         con.execute(f"""
-            CREATE TABLE scratch.batch_posts AS
+            CREATE OR REPLACE TABLE scratch.batch_posts AS
             SELECT post_id, min(_row) AS first_row,
                    post_id IN (SELECT post_id FROM posts WHERE platform = {p}) AS existed
             FROM scratch.valid GROUP BY post_id""")
@@ -141,7 +164,7 @@ def prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: Input
                      "SELECT min(v._row) FROM scratch.valid v JOIN scratch.batch_posts b "
                      "USING (post_id) WHERE NOT b.existed GROUP BY v._key")
         con.execute(f"""
-            CREATE TABLE scratch.stored_rows AS
+            CREATE OR REPLACE TABLE scratch.stored_rows AS
             {new_posts}
             UNION ALL
             SELECT DISTINCT owner FROM scratch.new_entities WHERE existed""")
@@ -155,23 +178,23 @@ def _prepare_entities(con: duckdb.DuckDBPyConnection, m: Mapping, p: str) -> Non
     if not parts:
         parts = ["SELECT NULL::BIGINT AS _row, NULL AS post_id, NULL AS kind, NULL AS value, "
                  "NULL::BIGINT AS position WHERE false"]
-    con.execute("CREATE TABLE scratch.ent0 AS SELECT _row, post_id, kind, trim(value) AS value, "
+    con.execute("CREATE OR REPLACE TABLE scratch.ent0 AS SELECT _row, post_id, kind, trim(value) AS value, "
                 f"position FROM ({' UNION ALL '.join(parts)}) WHERE trim(value) <> ''")
-    con.execute("CREATE TABLE scratch.urlmap0 AS " + canonical_urls_sql(
+    con.execute("CREATE OR REPLACE TABLE scratch.urlmap0 AS " + canonical_urls_sql(
         "(SELECT DISTINCT value AS raw FROM scratch.ent0 WHERE kind = 'url')"))
     con.execute("""
-        CREATE TABLE scratch.urlmap AS
+        CREATE OR REPLACE TABLE scratch.urlmap AS
         SELECT u.raw, coalesce(u.url, u.raw) AS url, h.domain
         FROM scratch.urlmap0 u LEFT JOIN (
             SELECT host, swarmscope_registered_domain(host) AS domain
             FROM (SELECT DISTINCT host FROM scratch.urlmap0 WHERE host IS NOT NULL)) h
         USING (host)""")
     con.execute("""
-        CREATE TABLE scratch.tagmap AS
+        CREATE OR REPLACE TABLE scratch.tagmap AS
         SELECT raw, swarmscope_hashtag(raw) AS tag
         FROM (SELECT DISTINCT value AS raw FROM scratch.ent0 WHERE kind = 'hashtag')""")
     con.execute("""
-        CREATE TABLE scratch.ent AS
+        CREATE OR REPLACE TABLE scratch.ent AS
         SELECT e._row, e.post_id, e.kind,
                CASE e.kind WHEN 'url' THEN u.url WHEN 'hashtag' THEN t.tag
                            WHEN 'mention' THEN ltrim(e.value, '@') ELSE e.value END AS value,
@@ -184,7 +207,7 @@ def _prepare_entities(con: duckdb.DuckDBPyConnection, m: Mapping, p: str) -> Non
         FROM scratch.ent0 e JOIN scratch.urlmap u ON e.kind = 'url' AND u.raw = e.value
         WHERE u.domain IS NOT NULL""")
     con.execute(f"""
-        CREATE TABLE scratch.new_entities AS
+        CREATE OR REPLACE TABLE scratch.new_entities AS
         SELECT e.post_id, e.kind, e.value, min(e.position) AS position, min(e._row) AS owner,
                any_value(b.existed) AS existed
         FROM scratch.ent e JOIN scratch.batch_posts b USING (post_id)
@@ -199,7 +222,7 @@ def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts:
     latest = ", ".join(f"max_by({c}, _row) FILTER (WHERE {c} IS NOT NULL) AS {c}"
                        for c in ACCOUNT_FIELDS)
     con.execute(f"""
-        CREATE TABLE scratch.acct AS
+        CREATE OR REPLACE TABLE scratch.acct AS
         SELECT a.*, s.account_id IS NULL AS is_new,
                s.account_id IS NOT NULL AND ({' OR '.join(
                    f'(s.{c} IS NULL AND a.{c} IS NOT NULL)' for c in ACCOUNT_FIELDS)}) AS fills
@@ -210,11 +233,11 @@ def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts:
     labels = [f"SELECT account_id, {literal(n)} AS name, max_by(\"_l_{n}\", _row) AS value "
               f"FROM scratch.valid WHERE \"_l_{n}\" IS NOT NULL AND \"_l_{n}\" <> '' "
               "GROUP BY account_id" for n in m.labels]
-    con.execute("CREATE TABLE scratch.labels AS " + (" UNION ALL ".join(labels) if labels else
+    con.execute("CREATE OR REPLACE TABLE scratch.labels AS " + (" UNION ALL ".join(labels) if labels else
                 "SELECT NULL AS account_id, NULL AS name, NULL AS value WHERE false"))
     if not posts:
         con.execute("""
-            CREATE TABLE scratch.stored_rows AS
+            CREATE OR REPLACE TABLE scratch.stored_rows AS
             SELECT min(v._row) AS _row FROM scratch.valid v
             JOIN scratch.acct a USING (account_id) WHERE a.is_new OR a.fills GROUP BY v._key
             UNION
@@ -239,42 +262,51 @@ def _locate_reject_lines(con: duckdb.DuckDBPyConnection, f: InputFile, header: b
                     "WHERE scratch.bad._row = l._row")
 
 
-def commit(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFile, platform: str,
-           run_id: int, counts: FileCounts) -> None:
-    """Write the prepared batch into the store in one transaction and fill ``counts``."""
-    p, src = literal(platform), literal(str(f.path))
+def _commit_rejects(con: duckdb.DuckDBPyConnection, f: InputFile, run_id: int,
+                    counts: FileCounts) -> None:
+    """Count the file's records and store its rejects (parser's and checks')."""
+    src = literal(str(f.path))
     parse_rejects = con.execute("SELECT count(*) FROM scratch.raw_rejects").fetchone()[0]
     n_rec = con.execute("SELECT count(*) FROM scratch.rec").fetchone()[0]
     n_bad = con.execute("SELECT count(*) FROM scratch.bad").fetchone()[0]
-    n_stored = con.execute("SELECT count(*) FROM scratch.stored_rows").fetchone()[0]
     counts.read = n_rec + parse_rejects
     counts.rejected = n_bad + parse_rejects
-    counts.stored = n_stored
-    counts.duplicates = n_rec - n_bad - n_stored
     for field_, reason, n in con.execute(
             "SELECT field, reason, count(*) FROM (SELECT field, reason FROM scratch.raw_rejects "
             "UNION ALL SELECT field, reason FROM scratch.bad) GROUP BY ALL").fetchall():
         counts.reasons[(field_, _reason_kind(reason))] += n
-
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"INSERT INTO rejects SELECT {run_id}, {src}, line, field, reason, excerpt "
                     "FROM scratch.raw_rejects")
         con.execute(f"INSERT INTO rejects SELECT {run_id}, {src}, _line, field, reason, excerpt "
                     "FROM scratch.bad")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _commit_partition(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFile,
+                      platform: str, run_id: int, counts: FileCounts) -> None:
+    """Write one prepared partition into the store in one transaction; add to ``counts``."""
+    p, src = literal(platform), literal(str(f.path))
+    counts.stored += con.execute("SELECT count(*) FROM scratch.stored_rows").fetchone()[0]
+    con.execute("BEGIN TRANSACTION")
+    try:
         if reader.posts:
             post_cols = ("post_id, account_id, created_at, kind, text, lang, client, "
                          "parent_post_id, parent_account_id, quoted_post_id, latitude, longitude")
-            counts.posts = con.execute(f"""
+            counts.posts += con.execute(f"""
                 INSERT INTO posts SELECT {p}, {', '.join('v.' + c for c in post_cols.split(', '))},
                        {src}, v._row, {run_id}
                 FROM scratch.valid v JOIN scratch.batch_posts b ON v._row = b.first_row
                 WHERE NOT b.existed""").fetchone()[0]
-            counts.entities = con.execute(
+            counts.entities += con.execute(
                 f"INSERT INTO entities SELECT {p}, post_id, kind, value, position "
                 "FROM scratch.new_entities").fetchone()[0]
         store_cols = ", ".join(_store_column(c) for c in ACCOUNT_FIELDS)
-        counts.accounts = con.execute(
+        counts.accounts += con.execute(
             f"INSERT INTO accounts (platform, account_id, {store_cols}, run_id) "
             f"SELECT {p}, account_id, {', '.join(ACCOUNT_FIELDS)}, {run_id} FROM scratch.acct "
             "WHERE is_new").fetchone()[0]
