@@ -13,8 +13,8 @@ Tables (columns documented in the README, "The store"):
 
 Uniqueness is kept by the ingest stage, which holds the store's write lock; DuckDB's own file
 lock makes a second writing process fail with :class:`StoreInUseError` instead of damaging the
-file. Every ingest of a file is one transaction, so a killed process leaves the store as it was
-before that file.
+file. Ingest writes in transactions of whole partitions of a file, so a killed process leaves
+the store consistent.
 """
 
 from __future__ import annotations
