@@ -25,7 +25,10 @@ import pyarrow as pa
 from swarmscope.sql import literal
 from swarmscope.errors import UnusableInputError
 
-MAX_LINE_BYTES = 64 * 1024 * 1024   # DuckDB's default (2 MB) would make one long field fatal
+#: DuckDB's default line limit (2 MB) would make one long field fatal for the whole file.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+#: The CSV reader's buffer; DuckDB's default (16 × the line limit) would take 256 MB per buffer.
+CSV_BUFFER_BYTES = 2 * MAX_LINE_BYTES
 JSON_BATCH = 20_000
 MAX_JSON_RECORD = 64 * 1024 * 1024
 
@@ -112,6 +115,7 @@ def csv_options(*, header: bool | None = True, delim: str | None = None,
                 columns: list[str] | None = None) -> str:
     """The read_csv options shared by every delimited reader (all text, strict quotes)."""
     opts = ["all_varchar = true", "store_rejects = true", f"max_line_size = {MAX_LINE_BYTES}",
+            f"buffer_size = {CSV_BUFFER_BYTES}",
             "quote = '\"'", "escape = '\"'", "encoding = 'utf-8'"]
     if header is not None:
         opts.append(f"header = {str(header).lower()}")
