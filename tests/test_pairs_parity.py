@@ -82,7 +82,7 @@ def _our_edges(tmp_path: Path, csv_path: Path, kind: str, window: int) -> dict:
         return out
 
 
-def _compare(cnt: dict, ours: dict) -> None:
+def _assert_same_edges(cnt: dict, ours: dict) -> None:
     """The toolkit keeps a directed edge whose weight >= 1; ours carries both directions."""
     assert cnt, "the comparison needs edges"
     assert {k: v for k, v in ours.items() if v >= 1} == cnt
@@ -129,7 +129,7 @@ def ira_slice(tmp_path_factory, shared) -> Path:
 def test_same_edges_and_weights_as_the_toolkit_on_sample_data(tmp_path, sample_csv, command,
                                                               kind, window):
     # the synthetic sample's timestamps all fall within one second: every window holds all
-    _compare(_cnt_edges(tmp_path, sample_csv, command, window),
+    _assert_same_edges(_cnt_edges(tmp_path, sample_csv, command, window),
              _our_edges(tmp_path, sample_csv, kind, window))
 
 
@@ -170,19 +170,19 @@ def ira_texts(tmp_path_factory, shared) -> Path:
 
 @pytest.mark.parametrize("window", [10, 60, 3600])
 def test_same_co_retweet_edges_as_the_toolkit_on_real_ira_rows(tmp_path, ira_slice, window):
-    _compare(_cnt_edges(tmp_path, ira_slice, "co_retweet", window),
+    _assert_same_edges(_cnt_edges(tmp_path, ira_slice, "co_retweet", window),
              _our_edges(tmp_path, ira_slice, "repost", window))
 
 
 @pytest.mark.parametrize("window", [3600, 86400])
 def test_same_co_link_edges_as_the_toolkit_on_real_ira_links(tmp_path, ira_links, window):
-    _compare(_cnt_edges(tmp_path, ira_links, "co_link", window),
+    _assert_same_edges(_cnt_edges(tmp_path, ira_links, "co_link", window),
              _our_edges(tmp_path, ira_links, "link", window))
 
 
 @pytest.mark.parametrize("window", [3600, 86400])
 def test_same_co_tweet_edges_as_the_toolkit_on_real_ira_texts(tmp_path, ira_texts, window):
-    _compare(_cnt_edges(tmp_path, ira_texts, "co_tweet", window),
+    _assert_same_edges(_cnt_edges(tmp_path, ira_texts, "co_tweet", window),
              _our_edges(tmp_path, ira_texts, "text", window))
 
 
