@@ -30,9 +30,12 @@ demo: $(VENV)/.installed
 	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb ingest $(DATA)/ira_week_2015-11-10_shifted.parquet $(DATA)/higgs_activity.parquet
 	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb info
 	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb pairs --kind repost --window 60 --out $(DEMO)/repost_edges.parquet
+	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb detect --out $(DEMO)/detect
 	@echo
 	@echo "Demo store: $(DEMO)/demo.duckdb  (explore it: $(BIN)/swarmscope --db $(DEMO)/demo.duckdb info)"
 	@echo "Co-retweet network (60 s): $(DEMO)/repost_edges.parquet; evidence in the store's evidence table"
+	@echo "Detection: $(DEMO)/detect/{accounts,edges,clusters,evidence}.parquet; one account's evidence:"
+	@echo "  $(BIN)/swarmscope --db $(DEMO)/demo.duckdb explain ACCOUNT_ID"
 
 test: $(VENV)/.dev-installed
 	$(BIN)/python -m pytest

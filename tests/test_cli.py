@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from swarmscope import __version__
+from swarmscope import Store, __version__
 from swarmscope.cli import cli
 from tests.conftest import run
 
@@ -52,14 +52,24 @@ def test_global_options():
         assert opt in r.output
 
 
-@pytest.mark.parametrize("argv", [["detect"],
-                                  ["evaluate", "--labels", "x.csv"], ["explain", "a1"],
-                                  ["report"], ["export", "--format", "gexf", "--out", "n.gexf"]])
+@pytest.mark.parametrize("argv", [["report"], ["export", "--format", "gexf", "--out", "n.gexf"]])
 def test_commands_not_built_yet_say_so_in_one_line(argv):
     r = run(*argv)
     assert r.exit_code == 1
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: `swarmscope {argv[0]}` is not built")
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["detect"], "no posts"), (["explain", "a1"], "run `swarmscope detect` first"),
+    (["detect", "--kinds", "repost,bogus"], "unknown kind 'bogus'"),
+    (["detect", "--window", "repost=sixty"], "expected KIND=SECONDS")])
+def test_detect_commands_on_an_empty_store_say_what_to_do(db, argv, says):
+    Store(db).close()  # an empty store
+    r = run(*argv, db=db)
+    assert r.exit_code == 1
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and says in lines[0]
 
 
 def test_pairs_kinds_are_the_contract():

@@ -10,12 +10,16 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from swarmscope import __version__
 from swarmscope.errors import NotBuiltError, SwarmscopeError
 from swarmscope.ingest import FORMATS, ingest
 from swarmscope.info import store_info
+from swarmscope.detect import DEFAULT_WINDOWS, OTHER_KIND_WINDOWS, DetectParams, detect
+from swarmscope.detect.evaluate import evaluate
+from swarmscope.detect.explain import explain
 from swarmscope.engine import SEMANTICS, PairParams
 from swarmscope.pairs import pairs
 from swarmscope.store import Settings, Store, default_db_path
@@ -253,6 +257,151 @@ def pairs_cmd(obj: Context, kind: str, window: float, semantics: str, min_partic
         out.print(f"edges written to {out_file}", markup=False)
 
 
+DETECT_HELP = """Significant coordination: edges, clusters and a score for every account.
+
+Runs traces -> pairs -> significance (a popularity-adjusted Poisson null per pair, a binomial
+test per account over its partners) -> fusion over kinds and windows -> Benjamini-Hochberg at
+--fdr -> Leiden clusters. Results go to the store (tables detect_accounts, detect_edges,
+detect_clusters, detect_evidence) and, with --out, to accounts.parquet, edges.parquet,
+clusters.parquet and evidence.parquet (columns in the README).
+
+\b
+Defaults: """ + "; ".join(f"{k} within {', '.join(f'{w:g}' for w in ws)} s"
+                          for k, ws in DEFAULT_WINDOWS.items()) + """.
+
+\b
+Example:
+  swarmscope detect --fdr 0.01 --out results/
+  swarmscope detect --kinds repost,mention,hashtag --window hashtag=600 --out results/
+"""
+
+
+def _windows(kinds: str | None, windows: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
+    """--kinds and --window K=S[,S...] -> kind -> windows."""
+    chosen = dict(DEFAULT_WINDOWS)
+    if kinds:
+        names = [k.strip() for k in kinds.split(",") if k.strip()]
+        unknown = [k for k in names if k not in KINDS]
+        if unknown:
+            raise SwarmscopeError(f"--kinds: unknown kind {unknown[0]!r}; choose among "
+                                  f"{', '.join(KINDS)}")
+        chosen = {k: DEFAULT_WINDOWS.get(k, OTHER_KIND_WINDOWS) for k in names}
+    for spec in windows:
+        kind, sep, secs = spec.partition("=")
+        try:
+            values = tuple(float(x) for x in secs.split(",") if x.strip())
+        except ValueError:
+            values = ()
+        if not sep or kind not in KINDS or not values or min(values) < 0:
+            raise SwarmscopeError(f"--window {spec!r}: expected KIND=SECONDS[,SECONDS...], "
+                                  "e.g. --window repost=60,600")
+        chosen[kind] = values
+    return chosen
+
+
+@cli.command("detect", help=DETECT_HELP)
+@click.option("--kinds", metavar="K1,K2", help="Trace kinds to test (default: the defaults "
+              "above); a kind without a default window gets " +
+              ", ".join(f"{w:g}" for w in OTHER_KIND_WINDOWS) + " s.")
+@click.option("--window", "windows", multiple=True, metavar="KIND=S[,S]",
+              help="The windows (seconds) of a kind; repeatable.")
+@click.option("--fdr", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.01,
+              show_default=True, help="False discovery rate of the flagged accounts.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the clustering and the permutations.")
+@click.option("--permutations", type=click.IntRange(0), default=0, show_default=True,
+              help="Also run the test on B time-permuted copies: a calibration check of the "
+              "null model and an empirical p per edge (costs B extra runs).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Also write the result tables as Parquet into this directory.")
+@_time_range_options
+@click.pass_obj
+def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: float, seed: int,
+               permutations: int, out_dir: str | None, since: datetime | None,
+               until: datetime | None) -> None:
+    params = DetectParams(windows=_windows(kinds, windows), fdr=fdr, seed=seed,
+                          permutations=permutations)
+    steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 3
+    with obj.store() as store, Progress(console=err, transient=True) as bar:
+        task = bar.add_task("detect", total=steps)
+        r = detect(store, params, since=since, until=until, out=out_dir,
+                   progress=lambda step: bar.update(task, advance=1, description=step))
+        top = store.con.execute("SELECT cluster_id, size, density, top_hashtags "
+                                "FROM detect_clusters ORDER BY cluster_id LIMIT 5").fetchall()
+    out.print(f"{r.accounts:,} accounts scored; {r.flagged:,} flagged at FDR {fdr:g} in "
+              f"{r.clusters:,} clusters; {r.edges:,} edges with evidence "
+              f"({r.evidence:,} co-actions)", markup=False)
+    calibration = [c for c in r.calibration if c["kind"] != "all"]
+    if calibration:
+        pairs = sum(c["testable_pairs"] for c in calibration)
+        at = sum(c["pairs_at_alpha"] for c in calibration)
+        flagged = [c["accounts_flagged"] for c in r.calibration if c["kind"] == "all"]
+        out.print(f"permutation check ({permutations} time-shuffled copies): {at:,} of {pairs:,} "
+                  f"testable pairs at p <= {params.null.alpha_pair:g} ({at / max(pairs, 1):.2%}; "
+                  f"nominal at most {params.null.alpha_pair:.0%}); accounts flagged per copy: "
+                  f"{', '.join(map(str, flagged))}", markup=False)
+    for row in top:
+        tags = ", ".join(f"#{t['value']}" for t in (row[3] or [])[:3])
+        out.print(f"  cluster {row[0]}: {row[1]} accounts, density {row[2]:.2f}"
+                  + (f", top hashtags {tags}" if tags else ""), markup=False)
+    if out_dir:
+        out.print(f"tables written to {out_dir}/", markup=False)
+
+
+@cli.command("evaluate")
+@click.option("--labels", type=click.Path(dir_okay=False), required=True,
+              help="CSV account_id,label[,group]; label 1/0 or true/false.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def evaluate_cmd(obj: Context, labels: str, as_json: bool) -> None:
+    """Metrics of the account scores against labels (accounts missing from the file are not
+    scored): ROC-AUC, PR-AUC, precision, recall, F1 at the flag, precision at k, NMI/ARI.
+
+    \b
+    Example:
+      swarmscope evaluate --labels labels.csv --json
+    """
+    with obj.store(read_only=True) as store:
+        m = evaluate(store, labels)
+    if as_json:
+        out.print(json.dumps(m), markup=False)
+        return
+    for key, value in m.items():
+        out.print(f"{key:<16}{value:.4f}" if isinstance(value, float) else f"{key:<16}{value}",
+                  markup=False)
+
+
+@cli.command("explain")
+@click.argument("account")
+@click.option("--partners", type=click.IntRange(1), default=10, show_default=True)
+@click.pass_obj
+def explain_cmd(obj: Context, account: str, partners: int) -> None:
+    """The evidence for one account (id or handle): its score and tests, its strongest partners
+    and the co-actions behind them.
+
+    \b
+    Example:
+      swarmscope explain 1234567890
+    """
+    with obj.store(read_only=True) as store:
+        x = explain(store, account, partners=partners)
+    a = x["account"]
+    out.print(f"{a['platform']}:{a['account_id']}" + (f" (@{a['handle']})" if a["handle"] else "")
+              + f": score {a['score']:.3f}, {'FLAGGED' if a['flagged'] else 'not flagged'}, "
+              f"p {a['p_value']:.2e}, q {a['q_value']:.2e}, cluster {a['cluster_id'] or '-'}, "
+              f"{a['posts']:,} posts; {a['significant_partners']} of {a['partners']} testable "
+              "partners beyond chance", markup=False)
+    kinds = [k.removeprefix("score_") for k in a if k.startswith("score_")]
+    out.print("  by kind: " + ", ".join(f"{k} {a['score_' + k]:.3f}" for k in kinds), markup=False)
+    for e in x["edges"]:
+        parts = ", ".join(f"{k} x={e['x_' + k]} p={e['p_' + k]:.1e}" for k in kinds
+                          if e.get("p_" + k) is not None)
+        out.print(f"  with {e['partner']}: p {e['p_value']:.1e} ({parts})", markup=False)
+        for ev in e["evidence"]:
+            out.print(f"    {ev['kind']} {ev['object'][:60]!r}: {ev['post_a']} at {ev['ts_a']} "
+                      f"and {ev['post_b']} at {ev['ts_b']} ({ev['dt_s']:g} s apart)", markup=False)
+
+
 # -- the rest of the CLI contract: the options are fixed now so that the capabilities fit ---------
 def _planned(name: str, capability: str, summary: str, example: str,
              params: list[click.Parameter]) -> click.Command:
@@ -274,19 +423,6 @@ def _pseudonyms() -> list[click.Parameter]:
 
 
 for _cmd in (
-    _planned("detect", "detection", "Significant coordination: edges, clusters, account scores.",
-             "swarmscope detect --fdr 0.01 --out results/",
-             [click.Option(["--kinds"]), click.Option(["--window"], multiple=True, metavar="K=S"),
-              click.Option(["--fdr"], type=click.FloatRange(0, 1, min_open=True), default=0.01),
-              click.Option(["--seed"], type=int, default=0),
-              click.Option(["--out"], type=click.Path()), *_time_range()]),
-    _planned("evaluate", "detection",
-             "Metrics of the account scores against labels (CSV account_id,label[,group]).",
-             "swarmscope evaluate --labels labels.csv --json",
-             [click.Option(["--labels"], type=click.Path(), required=True),
-              click.Option(["--json"], "as_json", is_flag=True)]),
-    _planned("explain", "detection", "The evidence for one account, in the terminal.",
-             "swarmscope explain 1234567890", [click.Argument(["account"])]),
     _planned("report", "the HTML report", "A self-contained offline HTML report.",
              "swarmscope report --out report.html --pseudonymize --key-file key.txt",
              [click.Option(["--out"], type=click.Path(), default="report.html"), *_pseudonyms(),

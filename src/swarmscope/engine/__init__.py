@@ -133,3 +133,7 @@ class Engine(Protocol):
     name: str
 
     def pairs(self, params: PairParams, run_id: int) -> PairsResult: ...
+
+    def candidates(self, params: PairParams, run_id: int) -> PairsResult:
+        """The edges as temporary data for the later stages (account keys), not stored."""
+        ...

@@ -43,6 +43,13 @@ class DuckDBEngine:
         timings[step] = timings.get(step, 0.0) + time.perf_counter() - start
 
     def pairs(self, p: PairParams, run_id: int) -> PairsResult:
+        res = self.candidates(p, run_id)
+        self._store(p, run_id, res)
+        return res
+
+    def candidates(self, p: PairParams, run_id: int) -> PairsResult:
+        """Compute the edges into the temp table ``e`` (account keys ``a`` < ``b``) and the
+        popular objects into ``popular``, without storing them."""
         res = PairsResult(run_id)
         t = res.seconds
         w = int(round(p.window * 1000))
@@ -67,7 +74,6 @@ class DuckDBEngine:
             self._popular_events(w, t)
             if p.cosine:
                 self._edge_cosine(t)
-        self._store(p, run_id, res)
         return res
 
     # -- popular objects ---------------------------------------------------------------------

@@ -1,0 +1,38 @@
+"""Evidence: the co-actions behind each edge of a flagged account, as posts with timestamps."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def collect_evidence(con: duckdb.DuckDBPyConnection, alpha_pair: float, per_edge: int = 10) -> int:
+    """Fill the temp table ``edge_evidence``: for every fused edge of a flagged account and each
+    kind whose test passed the pair level there, the ``per_edge`` co-actions closest in time
+    (within the window of the kind's strongest test). Returns the row count."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE edge_evidence AS
+        WITH best AS (
+            SELECT t.a, t.b, t.kind, arg_min(t.window_s, t.p) AS window_s, min(t.p) AS p
+            FROM pair_tests t JOIN fused_edges e ON e.a = t.a AND e.b = t.b
+            WHERE t.p <= {alpha_pair} AND (
+                e.a IN (SELECT account FROM account_scores WHERE flagged)
+                OR e.b IN (SELECT account FROM account_scores WHERE flagged))
+            GROUP BY ALL),
+        events AS (
+            SELECT b.a, b.b, b.kind, b.window_s, l.object, l.post AS post_a, l.ts AS ts_a,
+                   r.post AS post_b, r.ts AS ts_b
+            FROM best b
+            JOIN traces l ON l.kind = b.kind AND l.account = b.a
+            JOIN traces r ON r.kind = b.kind AND r.account = b.b AND r.object = l.object
+                 AND abs(r.ts - l.ts) <= b.window_s * 1000
+            QUALIFY row_number() OVER (PARTITION BY b.a, b.b, b.kind
+                                       ORDER BY abs(r.ts - l.ts), l.ts, l.post, r.post)
+                    <= {int(per_edge)})
+        SELECT ev.a, ev.b, ev.kind, ev.window_s, o.value AS object,
+               pa.post_id AS post_a, make_timestamp(ev.ts_a * 1000) AS ts_a,
+               pb.post_id AS post_b, make_timestamp(ev.ts_b * 1000) AS ts_b,
+               abs(ev.ts_b - ev.ts_a) / 1000 AS dt_s, pa.text AS text_a, pb.text AS text_b
+        FROM events ev
+        JOIN trace_objects o ON o.kind = ev.kind AND o.object_key = ev.object
+        JOIN posts pa ON pa.rowid = ev.post_a JOIN posts pb ON pb.rowid = ev.post_b""")
+    return con.execute("SELECT count(*) FROM edge_evidence").fetchall()[0][0]

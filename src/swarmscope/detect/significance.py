@@ -1,0 +1,201 @@
+"""Significance: is a pair's co-action more than chance, given activity and popularity?
+
+The analytic model (a popularity-adjusted Poisson null; ../shared/research/feasibility.md §2.2)
+assumes that two accounts A and B act independently: B acts at its own *local* rate ρ_B(t)
+(its actions of this kind within ±``rate_window`` of t, in 15-minute bins) and picks each object
+in proportion to the object's current share π(o, t) of all actions of this kind within
+±``popularity_window`` (A's own actions left out). Then B co-acts with A's action at t on o with
+probability about ``span · π(o, t) · ρ_B(t)``, where ``span = 2Δ + resolution`` (the window both
+ways, plus the clock's resolution: a minute-resolution archive blurs a 60 s window to 180 s).
+The expected number of distinct objects both touched within Δ is
+
+    μ_AB = Σ_o 1 − exp(−span Σ_{A's actions a on o} π(o, t_a) ρ_B(t_a)),
+
+estimated in both directions (A's actions against B's rate, and B's against A's) and
+averaged. The statistic ``x`` is the number
+of distinct co-acted objects, capped by each side's number of co-acting posts (one post that
+mentions ten accounts is one action, not ten). Every candidate pair has x >= 1 by construction,
+so the p-value is conditional on that selection: ``p = P(X >= x | X >= 1)``, X ~ Poisson(μ);
+x = 1 gives p = 1. For ``sync`` (object = a time bin) π is 1 and ``span`` is the bin.
+
+Where it fails: X is a sum of Bernoulli draws (one per object), whose tail the Poisson tail
+overestimates when some objects are popular, so p-values are conservative (tests/test_detect.py
+checks this on independent synthetic accounts: super-uniform, KS D < 0.1); accounts whose rate changes within minutes (a burst inside a 15-minute bin)
+look more coordinated than they are; objects whose popularity is driven by the accounts under
+test (a campaign hashtag) look less popular than they would be without them, which makes the
+test conservative for exactly the campaigns it should find; and the model does not know about
+follower ties (people who follow the same account see its posts at the same time).
+
+The account test (binomial over partners): under the null each pair p-value is super-uniform,
+so among A's ``n`` testable partners the number ``k`` with p <= ``alpha_pair`` is stochastically
+below Binomial(n, alpha_pair); the account p-value is that binomial tail. It rewards accounts
+that co-act beyond chance with several partners, as operated groups do, without asking one pair
+to survive a multiplicity of millions. Testable partners exclude pairs in which either account
+touched fewer than 2 objects of the kind (they can never reach x = 2: Tarone's reduction).
+
+The empirical model, which checks this one's calibration, is in
+:mod:`swarmscope.detect.permutation`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+from scipy import stats
+
+RATE_BIN_MS = 15 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class NullParams:
+    """Parameters of the analytic null; each default has its reason.
+
+    Attributes
+    ----------
+    popularity_window : float
+        Seconds either side of an action over which an object's share is measured (3600: long
+        enough to count a share, short enough to follow a news burst; feasibility.md compares
+        ±5 min, ±1 h and ±3 h).
+    rate_window : float
+        Seconds either side over which an account's local rate is measured (3600; a flat
+        weekly rate let bursty organic users look coordinated: 20% FPR in feasibility.md).
+    alpha_pair : float
+        A partner counts towards the account test when its pair p-value is at most this (0.01).
+    """
+
+    popularity_window: float = 3600.0
+    rate_window: float = 3600.0
+    alpha_pair: float = 0.01
+
+
+def clock_resolution_ms(con: duckdb.DuckDBPyConnection, kind: str) -> int:
+    """60 000 when every trace time of the kind is a whole minute (minute-resolution archives),
+    1 000 when whole seconds, else 0."""
+    minute, second = con.execute(
+        "SELECT bool_and(ts % 60000 = 0), bool_and(ts % 1000 = 0) FROM traces WHERE kind = ?",
+        [kind]).fetchall()[0]
+    return 60_000 if minute else 1_000 if second else 0
+
+
+def pair_tests(con: duckdb.DuckDBPyConnection, kind: str, window: float,
+               null: NullParams = NullParams(), suffix: str = "") -> None:
+    """Test every candidate pair of one (kind, window); fills the temp table
+    ``pair_tests(kind, window_s, a, b, x, mu, p)`` (a < b, account keys) for the pairs with
+    x >= 2 and ``account_tests(kind, window_s, account, partners, significant)``; with
+    ``suffix``, tables of that name (``pair_tests_perm``, …) instead.
+
+    Reads the temp table ``traces`` (see :func:`swarmscope.traces.build_traces`) and the
+    engine's candidate edges ``e`` and popular objects ``popular``
+    (:meth:`swarmscope.engine.duckdb.DuckDBEngine.candidates`).
+    """
+    w = int(round(window * 1000))
+    pop_w = int(max(null.popularity_window * 1000, w))
+    rate_k = math.ceil(max(null.rate_window * 1000, 2 * w) / RATE_BIN_MS)
+    sync = kind == "sync"
+    span = (w if sync else 2 * w + clock_resolution_ms(con, kind))
+    span = max(span, 1)
+    kind_sql = kind.replace("'", "''")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE ev AS
+        SELECT DISTINCT account, object, ts FROM traces
+        WHERE kind = '{kind_sql}' AND object NOT IN (SELECT object FROM popular);
+        CREATE OR REPLACE TEMP TABLE objects_per_account AS
+        SELECT account, count(DISTINCT object) AS objects FROM ev GROUP BY account;
+        CREATE OR REPLACE TEMP TABLE cand AS
+        SELECT e.a, e.b, least(e.shared_objects, e.a_actions, e.b_actions) AS x
+        FROM e
+        JOIN objects_per_account oa ON oa.account = e.a AND oa.objects >= 2
+        JOIN objects_per_account ob ON ob.account = e.b AND ob.objects >= 2
+        WHERE e.a <> e.b;""")
+    # an action's object share, A's own actions on it left out
+    share = "1.0" if sync else f"""
+        (count(*) OVER (PARTITION BY object ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
+                        AND {pop_w} FOLLOWING)
+         - count(*) OVER (PARTITION BY account, object ORDER BY ts RANGE BETWEEN {pop_w}
+                          PRECEDING AND {pop_w} FOLLOWING))
+        / greatest(count(*) OVER (ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
+                                  AND {pop_w} FOLLOWING), 1)"""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE ev_share AS
+        SELECT account, object, ts, ts // {RATE_BIN_MS} AS bin, {share} AS share
+        FROM ev WHERE account IN (SELECT a FROM cand WHERE x >= 2
+                                  UNION SELECT b FROM cand WHERE x >= 2);
+        CREATE OR REPLACE TEMP TABLE rate AS
+        SELECT account, bin + d AS bin, sum(n) / {(2 * rate_k + 1) * RATE_BIN_MS}.0 AS rate
+        FROM (SELECT account, ts // {RATE_BIN_MS} AS bin, count(*) AS n FROM ev
+              WHERE account IN (SELECT account FROM ev_share) GROUP BY ALL),
+             range({-rate_k}, {rate_k + 1}) r(d)
+        GROUP BY account, bin + d;""")
+    directed = f"""
+        SELECT c.a, c.b, sum(1 - exp(-lam)) AS mu FROM (
+            SELECT c.a, c.b, s.object, {span} * sum(s.share * r.rate) AS lam
+            FROM cand c JOIN ev_share s ON s.account = c.{{src}}
+            JOIN rate r ON r.account = c.{{dst}} AND r.bin = s.bin
+            WHERE c.x >= 2 GROUP BY c.a, c.b, s.object) c GROUP BY c.a, c.b"""
+    rows = con.sql(f"""
+        SELECT c.a, c.b, c.x, greatest((coalesce(f.mu, 0) + coalesce(r.mu, 0)) / 2, 1e-12) AS mu
+        FROM cand c
+        LEFT JOIN ({directed.format(src='a', dst='b')}) f ON f.a = c.a AND f.b = c.b
+        LEFT JOIN ({directed.format(src='b', dst='a')}) r ON r.a = c.a AND r.b = c.b
+        WHERE c.x >= 2""").to_arrow_table()
+    x = rows.column("x").to_numpy().astype(float)
+    mu = rows.column("mu").to_numpy()
+    p = conditional_poisson_p(x, mu)
+    con.register("tested", rows.append_column("p", [p]))
+    con.execute(f"""
+        CREATE TEMP TABLE IF NOT EXISTS pair_tests{suffix} (kind VARCHAR, window_s DOUBLE, a INTEGER,
+            b INTEGER, x BIGINT, mu DOUBLE, p DOUBLE);
+        CREATE TEMP TABLE IF NOT EXISTS account_tests{suffix} (kind VARCHAR, window_s DOUBLE,
+            account INTEGER, partners BIGINT, significant BIGINT);
+        DELETE FROM pair_tests{suffix} WHERE kind = '{kind_sql}' AND window_s = {float(window)};
+        DELETE FROM account_tests{suffix} WHERE kind = '{kind_sql}' AND window_s = {float(window)};
+        INSERT INTO pair_tests{suffix} SELECT '{kind_sql}', {float(window)}, a, b, x, mu, p FROM tested;
+        INSERT INTO account_tests{suffix}
+        SELECT '{kind_sql}', {float(window)}, account, count(*) AS partners,
+               count(*) FILTER (WHERE p <= {null.alpha_pair}) AS significant
+        FROM (SELECT c.a AS account, coalesce(t.p, 1) AS p FROM cand c
+              LEFT JOIN tested t ON t.a = c.a AND t.b = c.b
+              UNION ALL
+              SELECT c.b, coalesce(t.p, 1) FROM cand c
+              LEFT JOIN tested t ON t.a = c.a AND t.b = c.b)
+        GROUP BY account;""")
+    con.unregister("tested")
+
+
+def conditional_poisson_p(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """P(X >= x | X >= 1) for X ~ Poisson(mu), elementwise (x >= 1)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = stats.poisson.sf(x - 1, mu) / -np.expm1(-mu)
+    return np.clip(np.where(x <= 1, 1.0, p), 0.0, 1.0)
+
+
+def randomized_p(x: np.ndarray, mu: np.ndarray, rng: np.random.Generator,
+                 given: int = 1) -> np.ndarray:
+    """The randomised p-value P(X > x | X >= given) + U P(X = x | X >= given), X ~ Poisson(mu):
+    exactly uniform when the null holds, so a calibration check can use a KS test."""
+    norm = stats.poisson.sf(given - 1, mu)
+    above = stats.poisson.sf(x, mu) / norm
+    at = stats.poisson.pmf(x, mu) / norm
+    return np.clip(above + rng.uniform(size=len(x)) * at, 0.0, 1.0)
+
+
+def binomial_account_p(partners: np.ndarray, significant: np.ndarray, alpha: float) -> np.ndarray:
+    """P(K >= k), K ~ Binomial(n, alpha): the account test over its testable partners."""
+    return np.where(significant <= 0, 1.0, stats.binom.sf(significant - 1, partners, alpha))
+
+
+def benjamini_hochberg(p: np.ndarray, m: int | None = None) -> np.ndarray:
+    """BH-adjusted p-values (q-values) of a family (Benjamini & Hochberg 1995); ``m`` is the
+    family's size when hypotheses with p = 1 were left out of ``p``."""
+    m = max(m or 0, len(p))
+    if len(p) == 0:
+        return p.copy()
+    order = np.argsort(p)
+    ranked = p[order] * m / np.arange(1, len(p) + 1)
+    q = np.minimum.accumulate(ranked[::-1])[::-1]
+    out = np.empty(len(p))
+    out[order] = np.minimum(q, 1.0)
+    return out

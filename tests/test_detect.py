@@ -1,0 +1,206 @@
+"""Detection: the null model's calibration, a planted group, invariance to content, and the
+detect / evaluate / explain commands on the real demo data."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from scipy import stats
+
+from swarmscope import Store, ingest
+from swarmscope.detect import DetectParams, detect
+from swarmscope.detect.evaluate import ari, average_precision, nmi, roc_auc
+from swarmscope.detect.significance import NullParams, pair_tests, randomized_p
+from swarmscope.engine import PairParams
+from swarmscope.engine.duckdb import DuckDBEngine
+from swarmscope.traces import build_traces
+
+from conftest import ROOT, run
+
+HEADER = ["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp",
+          "urls"]
+T0 = 1_341_100_800  # 2012-07-01
+
+
+def synthetic(path: Path, seed: int, *, accounts: int = 250, hours: int = 48,
+              group: int = 0, swap: dict[str, str] | None = None) -> Path:
+    """Independent Poisson accounts that repost objects of Zipf-like popularity at uniform
+    times; with ``group`` > 0, that many extra accounts also repost the same fresh objects within
+    seconds of each other at 30 moments (a planted operation). ``swap`` renames objects."""
+    rng = np.random.default_rng(seed)
+    objects = [f"o{i}" for i in range(1500)]
+    weights = 1 / np.arange(1, len(objects) + 1) ** 0.8
+    weights /= weights.sum()
+    rows = []
+    for a in range(accounts):
+        n = rng.poisson(rng.lognormal(np.log(1.0), 0.8) * hours)
+        for t, o in zip(rng.uniform(0, hours * 3600, n), rng.choice(objects, n, p=weights)):
+            rows.append((f"u{a}", o, int(t)))
+    for k in range(30 if group else 0):
+        moment, obj = rng.uniform(0, hours * 3600), f"campaign{k}"
+        for a in range(group):
+            if rng.uniform() < 0.7:
+                rows.append((f"g{a}", obj, int(moment + rng.uniform(0, 20))))
+    swap = swap or {}
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        for i, (acc, obj, t) in enumerate(rows):
+            obj = swap.get(obj, obj)
+            w.writerow([f"m{i}", acc, acc, obj, "", f"RT {obj}", T0 + t, f"http://x.org/{obj}"])
+    return path
+
+
+def test_null_pair_p_values_are_uniform(tmp_path):
+    """Independent accounts: the share of pairs at p <= 0.01 does not exceed 1%, and given
+    x >= 2 (the pairs whose mu is computed) the randomised p-values are not smaller than U(0, 1)
+    (one-sided KS test). They are somewhat larger (conservative): X is a sum of Bernoulli
+    draws, whose tail the Poisson tail overestimates when some objects are popular."""
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest(store, [synthetic(tmp_path / "null.csv", seed=1)])
+        build_traces(store.con, "repost")
+        DuckDBEngine(store.con).candidates(PairParams(kind="repost", window=600, evidence=0), 0)
+        pair_tests(store.con, "repost", 600.0, NullParams())
+        x, mu, p = (np.array(c) for c in zip(*store.con.execute(
+            "SELECT x, mu, p FROM pair_tests").fetchall()))
+        candidates = store.con.execute("SELECT count(*) FROM cand").fetchone()[0]
+    assert len(x) > 300 and candidates > 1000
+    assert (p <= 0.01).sum() <= 0.01 * candidates
+    rand = randomized_p(x.astype(float), mu, np.random.default_rng(0), given=2)
+    assert stats.kstest(rand, "uniform", alternative="greater").pvalue > 0.01
+    assert stats.kstest(rand, "uniform").statistic < 0.1
+
+
+def test_null_data_flags_nobody_and_a_planted_group_is_found(tmp_path):
+    params = DetectParams(windows={"repost": (60.0, 600.0)})
+    with Store(tmp_path / "null.duckdb") as store:
+        ingest(store, [synthetic(tmp_path / "null.csv", seed=2)])
+        assert detect(store, params).flagged == 0
+    with Store(tmp_path / "planted.duckdb") as store:
+        ingest(store, [synthetic(tmp_path / "planted.csv", seed=2, group=12)])
+        r = detect(store, params)
+        flagged = dict(store.con.execute(
+            "SELECT account_id, cluster_id FROM detect_accounts WHERE flagged").fetchall())
+        no_evidence = store.con.execute(
+            "SELECT count(*), max(score) FROM detect_accounts WHERE significant_partners = 0"
+        ).fetchone()
+    group = {f"g{a}" for a in range(12)}
+    assert group <= set(flagged) and len(set(flagged) - group) <= 1
+    assert len({flagged[g] for g in group}) == 1 and r.clusters >= 1
+    assert no_evidence[0] > 200 and no_evidence[1] < 0.5
+
+
+def test_permutation_check_is_calibrated_and_gives_empirical_p(tmp_path):
+    """On time-shuffled copies chance alone acts: few pairs at p <= 0.01, nobody flagged; the
+    planted group's edges get the smallest empirical p a run of B copies can give."""
+    with Store(tmp_path / "s.duckdb") as store:
+        ingest(store, [synthetic(tmp_path / "planted.csv", seed=4, group=10)])
+        r = detect(store, DetectParams(windows={"repost": (60.0,)}, permutations=4))
+        p_perm = store.con.execute("""
+            SELECT max(p_perm) FROM detect_edges
+            WHERE account_a LIKE 'g%' AND account_b LIKE 'g%'""").fetchall()[0][0]
+        stored = store.con.execute("SELECT count(*) FROM detect_calibration").fetchall()[0][0]
+    per_test = [c for c in r.calibration if c["kind"] != "all"]
+    assert len(per_test) == 4 and stored == len(r.calibration) == 8
+    assert all(c["testable_pairs"] > 100 and c["share_at_alpha"] <= 0.01 for c in per_test)
+    assert all(c["accounts_flagged"] == 0 for c in r.calibration if c["kind"] == "all")
+    assert p_perm == pytest.approx(1 / 5)
+
+
+def test_scores_do_not_depend_on_content(tmp_path):
+    """Swapping which objects (reposted posts, links) two groups used changes no score."""
+    swap = {f"campaign{k}": f"o{k}" for k in range(30)} | {f"o{k}": f"campaign{k}" for k in range(30)}
+    scores = []
+    for name, mapping in (("a", None), ("b", swap)):
+        with Store(tmp_path / f"{name}.duckdb") as store:
+            ingest(store, [synthetic(tmp_path / f"{name}.csv", seed=3, group=8, swap=mapping)])
+            detect(store, DetectParams(windows={"repost": (60.0,), "link": (600.0,)}))
+            scores.append(store.con.execute(
+                "SELECT account_id, score, flagged FROM detect_accounts ORDER BY account_id"
+            ).fetchall())
+    assert scores[0] == scores[1]
+    assert sum(f for _, _, f in scores[0]) >= 8
+
+
+def test_metrics_match_scikit_learn():
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    s = np.round(rng.uniform(size=500) + 0.3 * y, 2)  # with ties
+    assert roc_auc(y, s) == pytest.approx(sk.roc_auc_score(y, s))
+    assert average_precision(y, s) == pytest.approx(sk.average_precision_score(y, s))
+    a, b = rng.integers(0, 6, 300).tolist(), rng.integers(0, 4, 300).tolist()
+    assert nmi(a, b) == pytest.approx(sk.normalized_mutual_info_score(a, b))
+    assert ari(a, b) == pytest.approx(sk.adjusted_rand_score(a, b))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The bundled demo data (a real IRA week inside the real Higgs week), detected once."""
+    tmp = tmp_path_factory.mktemp("demo")
+    db = tmp / "demo.duckdb"
+    data = ROOT / "src/swarmscope/demo_data"
+    assert run("ingest", data / "ira_week_2015-11-10_shifted.parquet",
+               data / "higgs_activity.parquet", db=db).exit_code == 0
+    result = run("detect", "--out", tmp / "out", db=db)
+    assert result.exit_code == 0, result.output
+    return db, tmp / "out", result.output
+
+
+def test_detect_writes_every_account_with_a_score(demo):
+    db, out, output = demo
+    assert "flagged at FDR 0.01" in output and "cluster 1:" in output
+    con = duckdb.connect()
+    accounts = con.sql(f"SELECT * FROM '{out}/accounts.parquet'")
+    assert {"account_id", "score", "flagged", "cluster_id", "score_repost",
+            "p_mention"} <= set(accounts.columns)
+    with duckdb.connect(str(db), read_only=True) as store:
+        n_accounts = store.sql("SELECT count(*) FROM (SELECT DISTINCT platform, account_id "
+                               "FROM posts)").fetchall()[0][0]
+    n, bad, zero, flagged = con.sql(f"""
+        SELECT count(*), count(*) FILTER (WHERE flagged <> (score >= 0.5) OR score < 0
+                                          OR score > 1),
+               count(*) FILTER (WHERE significant_partners = 0 AND score = 0),
+               count(*) FILTER (WHERE flagged) FROM '{out}/accounts.parquet'""").fetchall()[0]
+    assert n == n_accounts and bad == 0 and zero > 0.9 * n and flagged > 100
+    # every flagged account's evidence: real co-actions of the two accounts within the window
+    wrong = con.sql(f"""
+        SELECT count(*) FROM '{out}/evidence.parquet'
+        WHERE dt_s > window_s OR abs(epoch(ts_b) - epoch(ts_a)) <> dt_s""").fetchall()[0][0]
+    assert wrong == 0
+    clusters = con.sql(f"SELECT size, density FROM '{out}/clusters.parquet'").fetchall()
+    assert clusters and all(size >= 2 and 0 < density <= 1 for size, density in clusters)
+
+
+def test_evaluate_and_explain_on_the_demo(demo, tmp_path):
+    db, _, _ = demo
+    labels = tmp_path / "labels.csv"
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.sql(f"""COPY (SELECT p.account_id, (l.value IS NOT NULL)::INT AS label,
+                                l.value AS "group"
+                         FROM (SELECT account_id FROM posts GROUP BY ALL HAVING count(*) >= 5) p
+                         LEFT JOIN account_labels l ON l.account_id = p.account_id
+                              AND l.name = 'account_category') TO '{labels}' (HEADER)""")
+        top = con.sql("SELECT account_id FROM detect_accounts WHERE flagged "
+                      "ORDER BY score DESC LIMIT 1").fetchall()[0][0]
+    result = run("evaluate", "--labels", labels, "--json", db=db)
+    m = json.loads(result.output)
+    assert {"roc_auc", "pr_auc", "precision", "recall", "f1", "nmi", "ari"} <= set(m)
+    # a real IRA week in the organic Higgs week: far better than chance and than the peer rule
+    assert m["n_pos"] > 500 and m["roc_auc"] > 0.75 and m["precision"] > 0.5 and m["recall"] > 0.4
+    shown = run("explain", top, db=db).output
+    assert "FLAGGED" in shown and "s apart" in shown
+
+
+def test_bad_labels_file_names_line_and_field(demo, tmp_path):
+    db, _, _ = demo
+    labels = tmp_path / "labels.csv"
+    labels.write_text("account_id,label\n1,1\n2,maybe\n")
+    result = run("evaluate", "--labels", labels, db=db)
+    assert result.exit_code == 1
+    assert "line 3, field label" in result.output and "1/0 or true/false" in result.output
