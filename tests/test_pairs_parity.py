@@ -222,3 +222,18 @@ def test_coortweet_loop_rule_of_its_own_test(coortweet_store):
             "SELECT count(*) FROM edges WHERE run_id = ? AND ? IN (account_a, account_b)",
             [r.run_id, acct]).fetchone()[0]
         assert (n > 0) == present
+
+
+@pytest.mark.parametrize("tag, mp, tw", [("mp2_tw10_loops_removed", 2, 10),
+                                         ("mp2_tw60_loops_removed", 2, 60)])
+def test_coortweet_edge_weight_quantile(coortweet_store, shared, tag, mp, tw):
+    """--weight-quantile 0.5 keeps exactly CooRTweet's edges with weight_threshold = 1."""
+    ref_file = next((shared / "peer_reference").glob(f"russian_coord_tweets_network_{tag}_edges.csv*"))
+    ref = {(min(f, t), max(f, t)) for f, t in duckdb.connect().execute(
+        f"SELECT \"from\", \"to\" FROM read_csv('{ref_file}') WHERE weight_threshold = 1"
+    ).fetchall()}
+    r = pairs(coortweet_store, PairParams(kind="repost", window=tw, semantics="coortweet",
+                                          min_participation=mp), weight_quantile=0.5)
+    ours = {(min(a, b), max(a, b)) for a, b in coortweet_store.con.execute(
+        "SELECT account_a, account_b FROM edges WHERE run_id = ?", [r.run_id]).fetchall()}
+    assert ref and ours == ref and r.edges == len(ref)

@@ -218,6 +218,9 @@ Example:
               help="Accounts with fewer actions of this kind take no part.")
 @click.option("--min-weight", type=click.FloatRange(0), default=None,
               help="Drop edges of smaller weight (default 1; 0 for timefree).")
+@click.option("--weight-quantile", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Keep only edges above this quantile of the weights (the peers' cut-off: "
+              "CooRTweet's edge_weight; OSoMe's top fraction f is 1 - f).")
 @click.option("--keep-loops", is_flag=True, help="Keep co-actions of an account with itself.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False),
               help="Also write the edges to Parquet.")
@@ -233,7 +236,8 @@ Example:
 @_time_range_options
 @click.pass_obj
 def pairs_cmd(obj: Context, kind: str, window: float, semantics: str, min_participation: int,
-              min_weight: float | None, keep_loops: bool, out_file: str | None, evidence: str,
+              min_weight: float | None, weight_quantile: float | None, keep_loops: bool,
+              out_file: str | None, evidence: str,
               popular_pairs: int, max_object_accounts: int | None, cosine: bool,
               since: datetime | None, until: datetime | None) -> None:
     if evidence != "all" and not evidence.isdigit():
@@ -244,7 +248,8 @@ def pairs_cmd(obj: Context, kind: str, window: float, semantics: str, min_partic
                         max_object_accounts=max_object_accounts, cosine=cosine,
                         evidence=None if evidence == "all" else int(evidence))
     with obj.store() as store, err.status(f"computing {kind} pairs…"):
-        r = pairs(store, params, since=since, until=until, out=out_file)
+        r = pairs(store, params, since=since, until=until, out=out_file,
+                  weight_quantile=weight_quantile)
     out.print(f"{kind} ({semantics}, window {window:g} s): {r.traces:,} actions -> {r.edges:,} "
               f"edges between {r.accounts:,} accounts; {r.evidence:,} evidence events", markup=False)
     for pop in r.popular:

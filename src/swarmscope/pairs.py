@@ -27,12 +27,18 @@ ENGINES = {"duckdb": DuckDBEngine}
 
 def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOptions(),
           since: datetime | None = None, until: datetime | None = None,
-          out: str | Path | None = None, engine: str = "duckdb") -> PairsResult:
+          out: str | Path | None = None, engine: str = "duckdb",
+          weight_quantile: float | None = None) -> PairsResult:
     """Build the traces of ``params.kind``, compute its edges, and store edges, evidence and
     popular objects (tables ``edges``, ``evidence``, ``popular_objects``) under a new run.
 
-    With ``out``, the run's edges are also written to that Parquet file.
+    With ``out``, the run's edges are also written to that Parquet file. With
+    ``weight_quantile`` q, only edges whose weight is above the q-quantile of the run's edge
+    weights are kept: the peers' cut-offs, kept for comparison (CooRTweet's
+    ``generate_coordinated_network(edge_weight = q)``; OSoMe's top fraction f is q = 1 - f).
     """
+    if weight_quantile is not None and not 0 <= weight_quantile < 1:
+        raise SwarmscopeError(f"the weight quantile must be in [0, 1); got {weight_quantile}")
     if engine not in ENGINES:
         raise SwarmscopeError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     run_parameters = {**dataclasses.asdict(params), **dataclasses.asdict(options),
@@ -45,6 +51,9 @@ def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOpti
         result = ENGINES[engine](store.con).pairs(params, run_id)
         result.seconds = {"traces": built, **result.seconds}
         result.traces = n_traces if params.min_participation <= 1 else result.traces
+        if weight_quantile is not None:
+            result.edges, result.evidence, result.accounts = _keep_above_quantile(
+                store, run_id, weight_quantile)
         if out is not None:
             path = str(out).replace("'", "''")
             store.con.execute(f"COPY (SELECT * FROM edges WHERE run_id = {run_id} "
@@ -57,3 +66,22 @@ def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOpti
                                     "accounts": result.accounts, "popular": result.popular,
                                     "seconds": result.seconds})
     return result
+
+
+def _keep_above_quantile(store: Store, run_id: int, q: float) -> tuple[int, int, int]:
+    """Delete the run's edges (and their evidence) at or below the q-quantile of its weights."""
+    con = store.con
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE dropped AS
+        SELECT account_a, account_b FROM edges WHERE run_id = {run_id} AND weight <= (
+            SELECT quantile_cont(weight, {q}) FROM edges WHERE run_id = {run_id});
+        DELETE FROM evidence WHERE run_id = {run_id} AND (account_a, account_b) IN (
+            SELECT (account_a, account_b) FROM dropped);
+        DELETE FROM edges WHERE run_id = {run_id} AND (account_a, account_b) IN (
+            SELECT (account_a, account_b) FROM dropped);""")
+    return con.execute(f"""
+        SELECT (SELECT count(*) FROM edges WHERE run_id = {run_id}),
+               (SELECT count(*) FROM evidence WHERE run_id = {run_id}),
+               (SELECT count(*) FROM (SELECT platform_a, account_a FROM edges
+                                      WHERE run_id = {run_id} UNION SELECT platform_b,
+                                      account_b FROM edges WHERE run_id = {run_id}))""").fetchall()[0]
