@@ -108,6 +108,9 @@ class DetectParams:
 
 @dataclass
 class DetectResult:
+    """What a detect run produced (the rows are in the ``detect_*`` tables); ``calibration``
+    holds the permutation check's rows, ``seconds`` the time per stage."""
+
     run_id: int
     accounts: int = 0
     flagged: int = 0
