@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
+
+import numpy as np
 
 import pytest
 from click.testing import CliRunner
@@ -41,3 +44,37 @@ def run(*args: str, db: Path | None = None):
     """Run the real CLI in-process; returns click's Result (exit_code, stdout, stderr)."""
     argv = (["--db", str(db)] if db else []) + [str(a) for a in args]
     return CliRunner().invoke(cli, argv, catch_exceptions=False)
+
+
+CNT_HEADER = ["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp",
+          "urls"]
+T0 = 1_341_100_800  # 2012-07-01
+
+
+def synthetic(path: Path, seed: int, *, accounts: int = 250, hours: int = 48,
+              group: int = 0, swap: dict[str, str] | None = None) -> Path:
+    """Independent Poisson accounts that repost objects of Zipf-like popularity at uniform
+    times; with ``group`` > 0, that many extra accounts also repost the same fresh objects within
+    seconds of each other at 30 moments (a planted operation). ``swap`` renames objects."""
+    rng = np.random.default_rng(seed)
+    objects = [f"o{i}" for i in range(1500)]
+    weights = 1 / np.arange(1, len(objects) + 1) ** 0.8
+    weights /= weights.sum()
+    rows = []
+    for a in range(accounts):
+        n = rng.poisson(rng.lognormal(np.log(1.0), 0.8) * hours)
+        for t, o in zip(rng.uniform(0, hours * 3600, n), rng.choice(objects, n, p=weights)):
+            rows.append((f"u{a}", o, int(t)))
+    for k in range(30 if group else 0):
+        moment, obj = rng.uniform(0, hours * 3600), f"campaign{k}"
+        for a in range(group):
+            if rng.uniform() < 0.7:
+                rows.append((f"g{a}", obj, int(moment + rng.uniform(0, 20))))
+    swap = swap or {}
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(CNT_HEADER)
+        for i, (acc, obj, t) in enumerate(rows):
+            obj = swap.get(obj, obj)
+            w.writerow([f"m{i}", acc, acc, obj, "", f"RT {obj}", T0 + t, f"http://x.org/{obj}"])
+    return path

@@ -3,7 +3,6 @@ detect / evaluate / explain commands on the real demo data."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -20,41 +19,7 @@ from swarmscope.engine import PairParams
 from swarmscope.engine.duckdb import DuckDBEngine
 from swarmscope.traces import build_traces
 
-from conftest import ROOT, run
-
-HEADER = ["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp",
-          "urls"]
-T0 = 1_341_100_800  # 2012-07-01
-
-
-def synthetic(path: Path, seed: int, *, accounts: int = 250, hours: int = 48,
-              group: int = 0, swap: dict[str, str] | None = None) -> Path:
-    """Independent Poisson accounts that repost objects of Zipf-like popularity at uniform
-    times; with ``group`` > 0, that many extra accounts also repost the same fresh objects within
-    seconds of each other at 30 moments (a planted operation). ``swap`` renames objects."""
-    rng = np.random.default_rng(seed)
-    objects = [f"o{i}" for i in range(1500)]
-    weights = 1 / np.arange(1, len(objects) + 1) ** 0.8
-    weights /= weights.sum()
-    rows = []
-    for a in range(accounts):
-        n = rng.poisson(rng.lognormal(np.log(1.0), 0.8) * hours)
-        for t, o in zip(rng.uniform(0, hours * 3600, n), rng.choice(objects, n, p=weights)):
-            rows.append((f"u{a}", o, int(t)))
-    for k in range(30 if group else 0):
-        moment, obj = rng.uniform(0, hours * 3600), f"campaign{k}"
-        for a in range(group):
-            if rng.uniform() < 0.7:
-                rows.append((f"g{a}", obj, int(moment + rng.uniform(0, 20))))
-    swap = swap or {}
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(HEADER)
-        for i, (acc, obj, t) in enumerate(rows):
-            obj = swap.get(obj, obj)
-            w.writerow([f"m{i}", acc, acc, obj, "", f"RT {obj}", T0 + t, f"http://x.org/{obj}"])
-    return path
-
+from conftest import ROOT, run, synthetic
 
 def test_null_pair_p_values_are_uniform(tmp_path):
     """Independent accounts: the share of pairs at p <= 0.01 does not exceed 1%, and given

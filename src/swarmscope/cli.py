@@ -21,6 +21,7 @@ from swarmscope.detect import DEFAULT_WINDOWS, OTHER_KIND_WINDOWS, DetectParams,
 from swarmscope.detect.evaluate import evaluate
 from swarmscope.detect.explain import explain
 from swarmscope.engine import SEMANTICS, PairParams
+from swarmscope.export import export, read_key
 from swarmscope.pairs import pairs
 from swarmscope.store import Settings, Store, default_db_path
 from swarmscope.traces import KIND_HELP, KINDS
@@ -407,6 +408,36 @@ def explain_cmd(obj: Context, account: str, partners: int) -> None:
                       f"and {ev['post_b']} at {ev['ts_b']} ({ev['dt_s']:g} s apart)", markup=False)
 
 
+@cli.command("export")
+@click.option("--format", "fmt", required=True, type=click.Choice(["gexf", "graphml", "csv",
+                                                                   "parquet"]),
+              help="gexf/graphml: the detected network to a file; csv/parquet: every result "
+                   "table to a directory.")
+@click.option("--out", "out_path", required=True, type=click.Path(),
+              help="The file or directory.")
+@click.option("--pseudonymize", is_flag=True,
+              help="Replace account ids, handles and post ids with keyed pseudonyms and leave "
+                   "post texts out.")
+@click.option("--key-file", type=click.Path(dir_okay=False), help="The pseudonym key (secret).")
+@click.pass_obj
+def export_cmd(obj: Context, fmt: str, out_path: str, pseudonymize: bool,
+               key_file: str | None) -> None:
+    """Export results: gexf/graphml to a file (for Gephi), csv/parquet to a directory.
+
+    \b
+    Example:
+      swarmscope export --format gexf --out network.gexf
+      swarmscope export --format csv --out results/ --pseudonymize --key-file key.txt
+    """
+    key = read_key(key_file) if pseudonymize else None
+    if key_file and not pseudonymize:
+        raise SwarmscopeError("--key-file is only used with --pseudonymize")
+    with obj.store(read_only=True) as store:
+        written = export(store, fmt, out_path, key)
+    for path in written:
+        out.print(str(path), markup=False)
+
+
 # -- the rest of the CLI contract: the options are fixed now so that the capabilities fit ---------
 def _planned(name: str, capability: str, summary: str, example: str,
              params: list[click.Parameter]) -> click.Command:
@@ -432,12 +463,6 @@ for _cmd in (
              "swarmscope report --out report.html --pseudonymize --key-file key.txt",
              [click.Option(["--out"], type=click.Path(), default="report.html"), *_pseudonyms(),
               *_time_range()]),
-    _planned("export", "the exports",
-             "Export results: gexf/graphml to a file, csv/parquet to a directory.",
-             "swarmscope export --format gexf --out network.gexf",
-             [click.Option(["--format"], "fmt", required=True,
-                           type=click.Choice(["gexf", "graphml", "csv", "parquet"])),
-              click.Option(["--out"], type=click.Path(), required=True), *_pseudonyms()]),
 ):
     cli.add_command(_cmd)
 

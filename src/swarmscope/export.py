@@ -1,0 +1,221 @@
+"""``export``: the result tables as CSV or Parquet, the network as GEXF (Gephi) or GraphML.
+
+With a pseudonym key, account ids and handles become keyed pseudonyms (HMAC-SHA256, stable for
+one key: the same account gets the same pseudonym in every export), post ids too, and post texts
+are left out (they name people); the key itself is written nowhere. CSV cells that a spreadsheet
+would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return) get a
+leading ``'`` (OWASP's CSV injection advice): the text is written by the adversary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from swarmscope.errors import SwarmscopeError
+from swarmscope.store import Store
+
+#: Result tables exported by ``--format csv|parquet`` (those present in the store).
+TABLES = ("detect_accounts", "detect_edges", "detect_clusters", "detect_evidence",
+          "detect_calibration", "edges", "evidence", "popular_objects")
+ACCOUNT_COLUMNS = {"account_id", "account_a", "account_b", "handle"}
+POST_COLUMNS = {"post_id", "post_a", "post_b"}
+TEXT_COLUMNS = {"text_a", "text_b", "top_texts", "strongest"}  # texts, and ids inside lists
+#: Kinds whose evidence objects are posts or accounts (pseudonymised with a key).
+IDENTIFYING_OBJECTS = {"repost", "reply", "mention", "fast_repost"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def read_key(path: str | Path | None) -> bytes:
+    """The pseudonym key: the file's bytes, surrounding whitespace removed (at least 16)."""
+    if path is None:
+        raise SwarmscopeError("--pseudonymize needs --key-file FILE (a secret of at least 16 "
+                              "bytes, e.g. from `head -c 32 /dev/urandom | base64 > key.txt`)")
+    try:
+        key = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise SwarmscopeError(f"cannot read the key file {path}: {exc.strerror}") from None
+    if len(key) < 16:
+        raise SwarmscopeError(f"the key file {path} holds {len(key)} bytes; use at least 16")
+    return key
+
+
+def pseudonym(key: bytes, value: str | None, prefix: str = "acct") -> str | None:
+    """A stable keyed pseudonym of ``value`` (HMAC-SHA256, 16 hex digits)."""
+    if value is None:
+        return None
+    return f"{prefix}_{hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]}"
+
+
+def _pseudonymize(table: pa.Table, key: bytes) -> pa.Table:
+    for name in table.column_names:
+        if name in TEXT_COLUMNS:
+            table = table.drop_columns([name])
+        elif name in ACCOUNT_COLUMNS | POST_COLUMNS or name == "object":
+            prefix = "post" if name in POST_COLUMNS else "obj" if name == "object" else "acct"
+            values = table.column(name).to_pylist()
+            kinds = (table.column("kind").to_pylist() if name == "object" else [None] * len(values))
+            new = [v if name == "object" and k not in IDENTIFYING_OBJECTS
+                   else pseudonym(key, v, prefix) for v, k in zip(values, kinds)]
+            table = table.set_column(table.column_names.index(name), name,
+                                     pa.array(new, pa.string()))
+    return table
+
+
+def _defuse_formulas(table: pa.Table) -> pa.Table:
+    """Prefix text cells that start like a spreadsheet formula with ``'``."""
+    for i, name in enumerate(table.column_names):
+        col = table.column(i)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            risky = pc.starts_with(col, FORMULA_START[0])
+            for start in FORMULA_START[1:]:
+                risky = pc.or_(risky, pc.starts_with(col, start))
+            table = table.set_column(i, name, pc.if_else(
+                pc.fill_null(risky, False), pc.binary_join_element_wise("'", col, ""), col))
+    return table
+
+
+def export(store: Store, fmt: str, out: str | Path, key: bytes | None = None) -> list[Path]:
+    """Write the results; returns the files written."""
+    con = store.con
+    present = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+    ).fetchall()}
+    if "detect_accounts" not in present and fmt in ("gexf", "graphml"):
+        raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "
+                              "first")
+    out = Path(out)
+    if fmt in ("gexf", "graphml"):
+        nodes, edges = _network(con, key)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        (_write_gexf if fmt == "gexf" else _write_graphml)(nodes, edges, out)
+        return [out]
+    tables = [t for t in TABLES if t in present]
+    if not tables:
+        raise SwarmscopeError("no results in this store: run `swarmscope pairs` or `detect` first")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in tables:
+        table = _flatten(con.sql(f"SELECT * FROM {name}").to_arrow_table())
+        if key is not None:
+            table = _pseudonymize(table, key)
+        path = out / f"{name}.{fmt}"
+        if fmt == "csv":
+            pacsv.write_csv(_defuse_formulas(table), path)
+        else:
+            pq.write_table(table, path)
+        written.append(path)
+    return written
+
+
+def _flatten(table: pa.Table) -> pa.Table:
+    """Nested columns (lists of structs) as JSON text, so that CSV can hold them."""
+    con = duckdb.connect()
+    con.register("t", table)
+    cols = ", ".join(f'to_json("{f.name}")::VARCHAR AS "{f.name}"'
+                     if pa.types.is_nested(f.type) else f'"{f.name}"' for f in table.schema)
+    return con.sql(f"SELECT {cols} FROM t").to_arrow_table()
+
+
+def _network(con: duckdb.DuckDBPyConnection, key: bytes | None) -> tuple[list[dict], list[dict]]:
+    """Nodes (accounts with an edge) and edges of the detected network, with attributes."""
+    kinds = [c[0].removeprefix("score_") for c in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'detect_accounts' "
+        "AND column_name LIKE 'score\\_%' ESCAPE '\\'").fetchall()]
+    signal_cols = ", ".join(f'"score_{k}"' for k in kinds)
+    pseudo = (lambda v: pseudonym(key, v)) if key is not None else (lambda v: v)
+    nodes = con.sql(f"""
+        SELECT platform, account_id, handle, score, flagged,
+               coalesce(cluster_id, 0) AS cluster, {signal_cols}
+        FROM detect_accounts a WHERE EXISTS (
+            SELECT 1 FROM detect_edges e WHERE (e.platform_a = a.platform AND
+            e.account_a = a.account_id) OR (e.platform_b = a.platform AND
+            e.account_b = a.account_id))
+        ORDER BY platform, account_id""").to_arrow_table().to_pylist()
+    edges = con.sql("""
+        SELECT platform_a, account_a, platform_b, account_b, weight, p_value,
+               coalesce(cluster_id, 0) AS cluster FROM detect_edges
+        ORDER BY platform_a, account_a, platform_b, account_b""").to_arrow_table().to_pylist()
+    for n in nodes:
+        n["account_id"] = pseudo(n["account_id"])
+        n["id"] = f"{n.pop('platform')}:{n['account_id']}"
+        n["handle"] = n["handle"] if key is None else None
+    for e in edges:
+        e["source"] = f"{e.pop('platform_a')}:{pseudo(e.pop('account_a'))}"
+        e["target"] = f"{e.pop('platform_b')}:{pseudo(e.pop('account_b'))}"
+    return nodes, edges
+
+
+NODE_ATTRS = {"account_id": "string", "handle": "string", "score": "double",
+              "flagged": "boolean", "cluster": "integer"}
+EDGE_ATTRS = {"p_value": "double", "cluster": "integer"}
+
+
+def _attr_types(rows: list[dict], known: dict[str, str], skip: set[str]) -> dict[str, str]:
+    names = [k for k in (rows[0] if rows else known) if k not in skip]
+    return {k: known.get(k, "double") for k in names}
+
+
+def _text(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _write_gexf(nodes: list[dict], edges: list[dict], path: Path) -> None:
+    """GEXF 1.3 for Gephi: nodes with cluster, score, flagged and per-kind scores."""
+    ns = "http://gexf.net/1.3"
+    root = ET.Element("gexf", {"xmlns": ns, "version": "1.3"})
+    graph = ET.SubElement(root, "graph", {"defaultedgetype": "undirected"})
+    node_attrs = _attr_types(nodes, NODE_ATTRS, {"id"})
+    edge_attrs = _attr_types(edges, EDGE_ATTRS, {"source", "target", "weight"})
+    for cls, attrs in (("node", node_attrs), ("edge", edge_attrs)):
+        decl = ET.SubElement(graph, "attributes", {"class": cls})
+        for i, (name, typ) in enumerate(attrs.items()):
+            ET.SubElement(decl, "attribute", {"id": str(i), "title": name, "type": typ})
+    xn = ET.SubElement(graph, "nodes")
+    for n in nodes:
+        el = ET.SubElement(xn, "node", {"id": n["id"], "label": n["handle"] or n["account_id"]})
+        vals = ET.SubElement(el, "attvalues")
+        for i, name in enumerate(node_attrs):
+            if n[name] is not None:
+                ET.SubElement(vals, "attvalue", {"for": str(i), "value": _text(n[name])})
+    xe = ET.SubElement(graph, "edges")
+    for j, e in enumerate(edges):
+        el = ET.SubElement(xe, "edge", {"id": str(j), "source": e["source"],
+                                        "target": e["target"], "weight": _text(e["weight"])})
+        vals = ET.SubElement(el, "attvalues")
+        for i, name in enumerate(edge_attrs):
+            if e[name] is not None:
+                ET.SubElement(vals, "attvalue", {"for": str(i), "value": _text(e[name])})
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _write_graphml(nodes: list[dict], edges: list[dict], path: Path) -> None:
+    """GraphML with the same attributes."""
+    types = {"string": "string", "double": "double", "boolean": "boolean", "integer": "long"}
+    root = ET.Element("graphml", {"xmlns": "http://graphml.graphdrawing.org/xmlns"})
+    node_attrs = _attr_types(nodes, NODE_ATTRS, {"id"})
+    edge_attrs = _attr_types(edges, EDGE_ATTRS, {"source", "target"})
+    for scope, attrs, prefix in (("node", node_attrs, "n"), ("edge", edge_attrs, "e")):
+        for name, typ in attrs.items():
+            ET.SubElement(root, "key", {"id": f"{prefix}_{name}", "for": scope,
+                                        "attr.name": name, "attr.type": types[typ]})
+    graph = ET.SubElement(root, "graph", {"edgedefault": "undirected"})
+    for n in nodes:
+        el = ET.SubElement(graph, "node", {"id": n["id"]})
+        for name in node_attrs:
+            if n[name] is not None:
+                ET.SubElement(el, "data", {"key": f"n_{name}"}).text = _text(n[name])
+    for e in edges:
+        el = ET.SubElement(graph, "edge", {"source": e["source"], "target": e["target"]})
+        for name in edge_attrs:
+            if e[name] is not None:
+                ET.SubElement(el, "data", {"key": f"e_{name}"}).text = _text(e[name])
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,91 @@
+"""Exports: GEXF/GraphML that Gephi's readers (networkx, igraph) load, CSV/Parquet of every
+result table, keyed pseudonyms, and CSV cells that cannot run as formulas."""
+
+from __future__ import annotations
+
+import csv
+
+import igraph
+import pytest
+
+from swarmscope import Store, ingest
+from swarmscope.detect import DetectParams, detect
+
+from conftest import run, synthetic
+
+FORMULA = '=HYPERLINK("http://evil.example","click")'
+
+
+@pytest.fixture(scope="module")
+def detected(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("export")
+    db = tmp / "s.duckdb"
+    with Store(db) as store:
+        ingest(store, [synthetic(tmp / "planted.csv", seed=5, group=8)])
+        store.con.execute("UPDATE posts SET text = ? WHERE account_id = 'g0'", [FORMULA])
+        detect(store, DetectParams(windows={"repost": (60.0,)}))
+        flagged = {r[0]: r[1] for r in store.con.execute(
+            "SELECT account_id, cluster_id FROM detect_accounts WHERE flagged").fetchall()}
+    key = tmp / "key.txt"
+    key.write_text("a-secret-key-of-some-length\n")
+    return db, flagged, key
+
+
+def test_gexf_and_graphml_load_with_attributes(detected, tmp_path):
+    nx = pytest.importorskip("networkx")
+    db, flagged, _ = detected
+    for fmt in ("gexf", "graphml"):
+        assert run("export", "--format", fmt, "--out", tmp_path / f"n.{fmt}", db=db).exit_code == 0
+    g = nx.read_gexf(tmp_path / "n.gexf")
+    h = igraph.Graph.Read_GraphML(str(tmp_path / "n.graphml"))
+    assert g.number_of_nodes() == h.vcount() > 0 and g.number_of_edges() == h.ecount() > 0
+    nodes = dict(g.nodes(data=True))
+    for account, cluster in flagged.items():
+        attrs = nodes[f"twitter:{account}"]
+        assert attrs["flagged"] is True and attrs["cluster"] == (cluster or 0)
+        assert 0.5 <= attrs["score"] <= 1 and "score_repost" in attrs
+
+
+def test_csv_every_table_and_formulas_defused(detected, tmp_path):
+    db, _, _ = detected
+    result = run("export", "--format", "csv", "--out", tmp_path, db=db)
+    assert result.exit_code == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"detect_accounts.csv", "detect_edges.csv", "detect_clusters.csv",
+            "detect_evidence.csv"} <= names
+    with (tmp_path / "detect_evidence.csv").open(newline="") as f:
+        texts = [c for row in csv.DictReader(f) for c in (row["text_a"], row["text_b"])]
+    assert "'" + FORMULA in texts and FORMULA not in texts
+    assert not any(t.startswith(("=", "+", "-", "@")) for t in texts)
+
+
+def test_pseudonyms_are_stable_keyed_and_the_key_is_written_nowhere(detected, tmp_path):
+    db, flagged, key = detected
+    for fmt, out in (("csv", tmp_path / "csv"), ("gexf", tmp_path / "n.gexf")):
+        r = run("export", "--format", fmt, "--out", out, "--pseudonymize", "--key-file", key,
+                db=db)
+        assert r.exit_code == 0, r.output
+    files = [*(tmp_path / "csv").iterdir(), tmp_path / "n.gexf"]
+    blob = "".join(p.read_text() for p in files)
+    assert "a-secret-key" not in blob
+    assert not any(f'"{a}"' in blob or f"twitter:{a}" in blob for a in flagged)
+    with (tmp_path / "csv/detect_evidence.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and "text_a" not in rows[0]
+    ids = {r["account_a"] for r in rows} | {r["account_b"] for r in rows}
+    assert all(i.startswith("acct_") for i in ids) and len(ids) >= len(flagged)
+    again = tmp_path / "again"
+    run("export", "--format", "csv", "--out", again, "--pseudonymize", "--key-file", key, db=db)
+    assert (again / "detect_accounts.csv").read_text() == (
+        tmp_path / "csv/detect_accounts.csv").read_text()
+    assert any(i in (tmp_path / "n.gexf").read_text() for i in ids)
+
+
+def test_pseudonymize_needs_a_real_key(detected, tmp_path):
+    db, _, _ = detected
+    short = tmp_path / "short.txt"
+    short.write_text("abc")
+    for extra, says in (([], "needs --key-file"), (["--key-file", short], "at least 16")):
+        r = run("export", "--format", "csv", "--out", tmp_path / "o", "--pseudonymize", *extra,
+                db=db)
+        assert r.exit_code == 1 and says in r.output
