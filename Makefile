@@ -31,13 +31,17 @@ demo: $(VENV)/.installed
 	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb info
 	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb pairs --kind repost --window 60 --out $(DEMO)/repost_edges.parquet
 	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb detect --out $(DEMO)/detect
+	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb report --out $(DEMO)/report.html
 	@echo
 	@echo "Demo store: $(DEMO)/demo.duckdb  (explore it: $(BIN)/swarmscope --db $(DEMO)/demo.duckdb info)"
 	@echo "Co-retweet network (60 s): $(DEMO)/repost_edges.parquet; evidence in the store's evidence table"
 	@echo "Detection: $(DEMO)/detect/{accounts,edges,clusters,evidence}.parquet; one account's evidence:"
 	@echo "  $(BIN)/swarmscope --db $(DEMO)/demo.duckdb explain ACCOUNT_ID"
+	@echo "Report (open it in a browser; it needs no network): $$(pwd)/$(DEMO)/report.html"
 
 test: $(VENV)/.dev-installed
+	@test -x /usr/bin/chromium || { echo "chromium is missing (the report's browser tests): installing it with apt-get"; \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/python -m pytest
 
 clean:

@@ -78,3 +78,17 @@ def synthetic(path: Path, seed: int, *, accounts: int = 250, hours: int = 48,
             obj = swap.get(obj, obj)
             w.writerow([f"m{i}", acc, acc, obj, "", f"RT {obj}", T0 + t, f"http://x.org/{obj}"])
     return path
+
+
+def planted_store(tmp: Path, seed: int, updates: list[tuple[str, list]]) -> Path:
+    """A store of synthetic accounts with a planted group of 8 (``g0``..``g7``), changed by the
+    SQL ``updates`` (statement, parameters), then detected on co-repost within 60 s."""
+    from swarmscope import ingest
+    from swarmscope.detect import DetectParams, detect
+    db = tmp / "s.duckdb"
+    with Store(db) as store:
+        ingest(store, [synthetic(tmp / "planted.csv", seed=seed, group=8)])
+        for sql, params in updates:
+            store.con.execute(sql, params)
+        detect(store, DetectParams(windows={"repost": (60.0,)}))
+    return db

@@ -52,16 +52,18 @@ def test_global_options():
         assert opt in r.output
 
 
-@pytest.mark.parametrize("argv", [["report"], ["export", "--format", "gexf", "--out", "n.gexf"]])
-def test_commands_not_built_yet_say_so_in_one_line(argv):
-    r = run(*argv)
+def test_a_kind_not_built_yet_says_so_in_one_line(db):
+    Store(db).close()
+    r = run("pairs", "--kind", "similar_text", "--window", "60", db=db)
     assert r.exit_code == 1
     lines = r.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"Error: `swarmscope {argv[0]}` is not built")
+    assert len(lines) == 1 and lines[0].startswith("Error: trace kind similar_text is not built")
 
 
 @pytest.mark.parametrize("argv, says", [
     (["detect"], "no posts"), (["explain", "a1"], "run `swarmscope detect` first"),
+    (["report"], "run `swarmscope detect` first"),
+    (["export", "--format", "gexf", "--out", "n.gexf"], "run `swarmscope detect` first"),
     (["detect", "--kinds", "repost,bogus"], "unknown kind 'bogus'"),
     (["detect", "--window", "repost=sixty"], "expected KIND=SECONDS")])
 def test_detect_commands_on_an_empty_store_say_what_to_do(db, argv, says):

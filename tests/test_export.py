@@ -8,10 +8,9 @@ import csv
 import igraph
 import pytest
 
-from swarmscope import Store, ingest
-from swarmscope.detect import DetectParams, detect
+from swarmscope import Store
 
-from conftest import run, synthetic
+from conftest import planted_store, run
 
 FORMULA = '=HYPERLINK("http://evil.example","click")'
 
@@ -19,11 +18,8 @@ FORMULA = '=HYPERLINK("http://evil.example","click")'
 @pytest.fixture(scope="module")
 def detected(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
-    db = tmp / "s.duckdb"
-    with Store(db) as store:
-        ingest(store, [synthetic(tmp / "planted.csv", seed=5, group=8)])
-        store.con.execute("UPDATE posts SET text = ? WHERE account_id = 'g0'", [FORMULA])
-        detect(store, DetectParams(windows={"repost": (60.0,)}))
+    db = planted_store(tmp, 5, [("UPDATE posts SET text = ? WHERE account_id = 'g0'", [FORMULA])])
+    with Store(db, read_only=True) as store:
         flagged = {r[0]: r[1] for r in store.con.execute(
             "SELECT account_id, cluster_id FROM detect_accounts WHERE flagged").fetchall()}
     key = tmp / "key.txt"

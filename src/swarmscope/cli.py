@@ -14,7 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from swarmscope import __version__
-from swarmscope.errors import NotBuiltError, SwarmscopeError
+from swarmscope.errors import SwarmscopeError
 from swarmscope.ingest import FORMATS, ingest
 from swarmscope.info import store_info
 from swarmscope.detect import DEFAULT_WINDOWS, OTHER_KIND_WINDOWS, DetectParams, detect
@@ -22,6 +22,7 @@ from swarmscope.detect.evaluate import evaluate
 from swarmscope.detect.explain import explain
 from swarmscope.engine import SEMANTICS, PairParams
 from swarmscope.export import export, read_key
+from swarmscope.report import build_report
 from swarmscope.pairs import pairs
 from swarmscope.store import Settings, Store, default_db_path
 from swarmscope.traces import KIND_HELP, KINDS
@@ -438,33 +439,30 @@ def export_cmd(obj: Context, fmt: str, out_path: str, pseudonymize: bool,
         out.print(str(path), markup=False)
 
 
-# -- the rest of the CLI contract: the options are fixed now so that the capabilities fit ---------
-def _planned(name: str, capability: str, summary: str, example: str,
-             params: list[click.Parameter]) -> click.Command:
-    """A command of the contract whose capability has not landed: it says so and exits 1."""
-    def run(**_: Any) -> None:
-        raise NotBuiltError(f"`swarmscope {name}` is not built yet ({capability})")
-    return click.Command(name, callback=run, params=params,
-                         help=f"{summary}\n\n\b\nExample:\n  {example}")
+@cli.command("report")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default="report.html",
+              show_default=True, help="The HTML file to write.")
+@click.option("--pseudonymize", is_flag=True,
+              help="Replace account ids, handles and post ids with keyed pseudonyms.")
+@click.option("--key-file", type=click.Path(dir_okay=False), help="The pseudonym key (secret).")
+@_time_range_options
+@click.pass_obj
+def report_cmd(obj: Context, out_path: str, pseudonymize: bool, key_file: str | None,
+               since: datetime | None, until: datetime | None) -> None:
+    """A self-contained offline HTML report of the latest detection: overview, network, cluster
+    cards with evidence, search, methods. It needs no network and runs no code but its own.
 
-
-def _time_range() -> list[click.Parameter]:
-    return [click.Option(list(decls), **attrs) for decls, attrs in TIME_RANGE]
-
-
-def _pseudonyms() -> list[click.Parameter]:
-    return [click.Option(["--pseudonymize"], is_flag=True,
-                         help="Replace account ids and handles with keyed pseudonyms."),
-            click.Option(["--key-file"], type=click.Path(), help="The pseudonym key.")]
-
-
-for _cmd in (
-    _planned("report", "the HTML report", "A self-contained offline HTML report.",
-             "swarmscope report --out report.html --pseudonymize --key-file key.txt",
-             [click.Option(["--out"], type=click.Path(), default="report.html"), *_pseudonyms(),
-              *_time_range()]),
-):
-    cli.add_command(_cmd)
+    \b
+    Example:
+      swarmscope report --out report.html --pseudonymize --key-file key.txt
+    """
+    if key_file and not pseudonymize:
+        raise SwarmscopeError("--key-file is only used with --pseudonymize")
+    key = read_key(key_file) if pseudonymize else None
+    with obj.store(read_only=True) as store:
+        path = build_report(store, out_path, key=key, since=since, until=until)
+    out.print(f"report written to {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB)",
+              markup=False)
 
 
 def main() -> None:
