@@ -1,0 +1,1074 @@
+"""The evaluation protocol of issue 4: real IRA troll weeks inside the real organic Higgs week.
+
+A benchmark, not a test. Run from the repository root with the project's virtual environment::
+
+    .venv/bin/python bench/eval_ira_in_higgs.py [--data-dir ../shared/data] [--out FILE.json]
+        [--work-dir bench/out/eval] [--windows 2015-07-15 ...] [--detect-args "--fdr 0.05"]
+        [--seed 0] [--no-ablation] [--reuse]
+
+Prints progress on stderr, a compact summary (one JSON object per line) on stdout, and the whole
+result to ``--out`` (default ``WORK_DIR/eval_ira_in_higgs.json``).
+
+For each 7-day IRA window (``WINDOWS``) one scenario:
+
+1. **Build.** Every IRA row whose ``publish_date`` falls in the week, shifted by a whole number of
+   days so that the week starts on 2012-07-01 00:00 UTC (time of day kept; ``harvested_date``
+   shifted alike); the whole Higgs week with ``ts`` floored to the minute (both sides then have
+   minute resolution). Every account gets a fresh opaque id ``u-NNNNNNN``, drawn from one random
+   permutation (seeded per scenario) over the IRA ``author_id``\\ s and the Higgs users together,
+   so an id tells neither the source nor the original account. IRA ``author`` and ``author_id``
+   carry it; ``external_author_id`` (the original account's number) is blanked; every other
+   IRA column is kept, so the ``fivethirtyeight-ira`` reader ingests the file as it would the
+   release. Higgs ``user_a`` and ``user_b`` go through the same mapping (Higgs objects are
+   accounts). Namespaces cannot collide: IRA objects are text hashes, hashtags, URLs and
+   ``@handles`` (``[A-Za-z0-9_]``), Higgs objects are fresh ids with a ``-``; checked in the store.
+2. **Ingest** both files with ``swarmscope ingest`` (a subprocess); the detected formats and the
+   ``read = stored + duplicates + rejected`` counts are checked.
+3. **Label.** Scoreable accounts have >= 5 posts in the store (an IRA row; a distinct
+   (user_a, minute) in Higgs, the ``snap-higgs`` reader's post). IRA = 1, Higgs actors = 0;
+   ``labels.csv`` (``account_id,label,group``, group = ``account_category``).
+4. **Detect** with defaults (``swarmscope detect --out DIR`` plus ``--detect-args``), then
+   ``swarmscope evaluate --labels labels.csv --json``. Scores are read from
+   ``DIR/accounts.parquet``; an account missing there scores 0 (and is counted as a contract
+   breach). Pooled metrics are computed here with scikit-learn.
+5. **Peers**, with swarmscope's parity-tested implementations (``PEER_RULES``).
+6. **Ablation**: detect again with each ``ABLATION`` entry.
+
+Honesty checks (keys of the JSON): ``ceiling``, ``artefact_baseline``, ``volume_matched``,
+``ablation``, ``organic_flagged_audit``; ``peers``; ``checks`` holds the data and contract
+checks. ``overall`` is pooled over the windows (IRA account-weeks; each Higgs account once per
+window, the same organic week each time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parent.parent
+WINDOWS = ("2015-07-15", "2015-11-10", "2016-10-01", "2017-01-14", "2017-08-05")
+WEEK_DAYS = 7
+HIGGS_START = datetime(2012, 7, 1)
+MIN_ACTIONS = 5
+IRA_FILE, HIGGS_FILE = "ira/ira_tweets.parquet", "higgs/higgs_activity.parquet"
+ID_FORMAT = "u-{:07d}"  # the "-" keeps fresh ids out of the @handle namespace of IRA texts
+
+#: detect runs of the ablation: co-action evidence only, then each other signal family added.
+#: Account-only families (volume, rhythm, time zone, profile) join here once detect has them.
+ABLATION = (
+    ("co_action", ["--kinds", "repost,mention"]),
+    ("co_action+sync", ["--kinds", "repost,mention,sync"]),
+    ("co_action+content", ["--kinds", "repost,mention,hashtag,link,domain,text"]),
+    ("co_action+sync+content", ["--kinds", "repost,mention,sync,hashtag,link,domain,text"]),
+)
+
+#: The peers' rules, run with ``swarmscope pairs``: an account is flagged when it is in the
+#: rule's output network (an edge whose ``column`` is >= ``min`` or above the ``quantile`` of all
+#: edges); its continuous score is its largest ``column`` over all its edges.
+CNT_PAIRS = ("--kind", "repost", "--window", "60", "--min-weight", "1")
+PEER_RULES = {
+    "cnt_coretweet": {
+        "rule": "coordination-network-toolkit co_retweet: |dt| <= 60 s, edge weight >= 2",
+        "pairs": CNT_PAIRS, "column": "weight", "min": 2,
+        "how": ("swarmscope pairs --kind repost --window 60 (sliding semantics: identical "
+                "loop-free edges and directed weights to coordination-network-toolkit 1.5.2, "
+                "tests/test_pairs_parity.py); weight = the larger directed weight (the number "
+                "of one side's retweets with a partner retweet within 60 s). Run with "
+                "--min-weight 1 so that the continuous score also ranks weight-1 accounts; "
+                "flagged = in an edge of weight >= 2, the network of --min-weight 2."),
+    },
+    "cnt_coretweet_distinct_objects": {
+        "rule": "the feasibility note's peer rule: co-retweet |dt| <= 60 s on >= 2 distinct "
+                "retweeted objects",
+        "pairs": CNT_PAIRS, "column": "shared_objects", "min": 2,
+        "how": ("the same pairs, edges with shared_objects >= 2. It differs from the toolkit's "
+                "weight where one side retweets the same object several times: a Higgs "
+                "retweet's object is the retweeted account, so two retweets of one account "
+                "within a minute give toolkit weight 2 but one shared object."),
+    },
+    "coortweet": {
+        "rule": "CooRTweet 2.1.3: detect_groups(min_participation = 2, time_window = 10), "
+                "generate_coordinated_network(edge_weight = 0.5)",
+        "pairs": ("--kind", "repost", "--semantics", "coortweet", "--window", "10",
+                  "--min-participation", "2"),
+        "column": "weight", "quantile": 0.5,
+        "how": ("swarmscope pairs --semantics coortweet (CooRTweet's detect_groups: identical "
+                "pairs and weights to its reference networks, tests/test_pairs_parity.py); "
+                "weight = number of share pairs; the output network keeps edges with weight "
+                "strictly above quantile(weights, 0.5) (R's default type-7 quantile over all "
+                "edges of the scenario), as generate_coordinated_network's weight_threshold "
+                "(R/generate_coordinated_network.R: weight > threshold; checked on "
+                "../shared/data/peer_reference: 4 of 442, 60 of 3,721, 1 of 20, 5 of 27 edges)."),
+    },
+}
+
+#: Ceiling: co-actions between two IRA accounts (the IRA side only), as in the feasibility note.
+CEILING_WINDOW_S = 3600
+CEILING_FAST_S = 60
+
+
+# -- small helpers ---------------------------------------------------------------------------------
+def log(msg: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Timings:
+    stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] += time.perf_counter() - t0
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 1) for k, v in self.stages.items()}
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+class DetectUnavailable(RuntimeError):
+    pass
+
+
+def swarmscope(exe: str, db: Path, *args: Any) -> str:
+    """Run ``swarmscope --db DB ARGS``; its stdout, or CommandFailed with the tail of stderr."""
+    cmd = [exe, "--db", str(db), *map(str, args)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise CommandFailed(f"{shlex.join(cmd)} exited {r.returncode}: "
+                            f"{(r.stderr or r.stdout).strip()[-2000:]}")
+    return r.stdout
+
+
+def r4(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, **columns: list) -> None:
+    """Append columns (all of the table's, in order) through Arrow: executemany is slow."""
+    con.register("_rows", pa.table({k: pa.array(v) for k, v in columns.items()}))
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+    finally:
+        con.unregister("_rows")
+
+
+def fresh_dir(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+# -- 1. scenario files -----------------------------------------------------------------------------
+@dataclass
+class Scenario:
+    window: str
+    dir: Path
+    shift_days: int
+    rows: dict[str, int]
+
+    @property
+    def db(self) -> Path:
+        return self.dir / "scenario.duckdb"
+
+    @property
+    def ids(self) -> Path:
+        return self.dir / "ids.parquet"
+
+
+def fresh_ids(con: duckdb.DuckDBPyConnection, positives: str, rng: np.random.Generator) -> None:
+    """Table ``ids``: fresh id -> (source, original, category) for every account of the
+    ``positives`` query (source, original, category) and every Higgs user (view ``higgs``)."""
+    t = con.sql(f"""
+        SELECT * FROM ({positives})
+        UNION ALL
+        SELECT 'higgs', u, NULL FROM (SELECT CAST(user_a AS VARCHAR) u FROM higgs
+                                      UNION SELECT CAST(user_b AS VARCHAR) FROM higgs)
+        ORDER BY 1, 2""").to_arrow_table().rename_columns(["source", "original", "category"])
+    perm = rng.permutation(t.num_rows)
+    ids_arrow = t.append_column("fresh", pa.array([ID_FORMAT.format(int(k)) for k in perm]))
+    con.register("ids_arrow", ids_arrow)
+    con.execute("CREATE OR REPLACE TEMP TABLE ids AS SELECT * FROM ids_arrow")
+    con.unregister("ids_arrow")
+
+
+def open_higgs(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW higgs AS SELECT * FROM read_parquet('{data_dir / HIGGS_FILE}')")
+    return con
+
+
+def write_higgs(con: duckdb.DuckDBPyConnection, d: Path) -> dict[str, int]:
+    """``d/higgs.parquet`` (fresh ids, ts floored to the minute) and ``d/ids.parquet``."""
+    con.execute(f"COPY ids TO '{d / 'ids.parquet'}' (FORMAT parquet)")
+    con.execute(f"""
+        COPY (SELECT a.fresh AS user_a, b.fresh AS user_b, (h.ts // 60) * 60 AS ts,
+                     h.interaction
+              FROM higgs h
+              JOIN ids a ON a.source = 'higgs' AND a.original = CAST(h.user_a AS VARCHAR)
+              JOIN ids b ON b.source = 'higgs' AND b.original = CAST(h.user_b AS VARCHAR)
+              ORDER BY ts, user_a, user_b, interaction)
+        TO '{d / 'higgs.parquet'}' (FORMAT parquet)""")
+    return {"higgs": con.execute("SELECT count(*) FROM higgs").fetchone()[0],
+            # rows that flooring to the minute makes identical: ingest counts them duplicates
+            "higgs_expected_duplicates": con.execute(
+                "SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT user_a, user_b, "
+                "ts // 60, interaction FROM higgs)) FROM higgs").fetchone()[0]}
+
+
+def scenario_rng(seed: int, window: str) -> np.random.Generator:
+    return np.random.default_rng([seed, int(window.replace("-", ""))])
+
+
+def build_scenario(data_dir: Path, work: Path, window: str, seed: int) -> Scenario:
+    start = datetime.fromisoformat(window)
+    shift = (HIGGS_START - start).days
+    d = fresh_dir(work / window)
+    con = open_higgs(data_dir)
+    con.execute(f"""
+        CREATE TEMP TABLE ira_week AS SELECT * FROM read_parquet('{data_dir / IRA_FILE}')
+        WHERE publish_date >= TIMESTAMP '{start}'
+          AND publish_date < TIMESTAMP '{start}' + INTERVAL {WEEK_DAYS} DAY""")
+    fresh_ids(con, "SELECT 'ira', author_id, any_value(account_category) FROM ira_week "
+                   "GROUP BY author_id", scenario_rng(seed, window))
+    ira_cols = [c[0] for c in con.execute("DESCRIBE ira_week").fetchall()]
+    replaced = {
+        "author_id": "m.fresh", "author": "m.fresh",
+        "external_author_id": "CAST(NULL AS VARCHAR)",
+        "publish_date": f"t.publish_date + INTERVAL ({shift}) DAY",
+        "harvested_date": f"t.harvested_date + INTERVAL ({shift}) DAY",
+    }
+    select = ", ".join(f"{replaced.get(c, 't.' + c)} AS {c}" for c in ira_cols)
+    con.execute(f"""
+        COPY (SELECT {select} FROM ira_week t
+              JOIN ids m ON m.source = 'ira' AND m.original = t.author_id
+              ORDER BY t.publish_date, m.fresh, t.content)
+        TO '{d / 'ira.parquet'}' (FORMAT parquet)""")
+    rows = {"ira": con.execute("SELECT count(*) FROM ira_week").fetchone()[0],
+            **write_higgs(con, d)}
+    con.close()
+    return Scenario(window, d, shift, rows)
+
+
+# -- 2. ingest -------------------------------------------------------------------------------------
+COUNTS = re.compile(r"^(?P<path>.+) \((?P<format>[\w-]+)\): read (?P<read>[\d,]+) = stored "
+                    r"(?P<stored>[\d,]+) \+ duplicates (?P<duplicates>[\d,]+) \+ rejected "
+                    r"(?P<rejected>[\d,]+)", re.M)
+
+
+def ingest(exe: str, scn: Scenario, expected: dict[str, str], *args: str) -> dict[str, Any]:
+    """Ingest files of the scenario with one CLI call; the per-file counts and the problems
+    seen (``expected``: file name -> format; ``scn.rows``: rows per file stem)."""
+    stdout = swarmscope(exe, scn.db, "ingest", *(scn.dir / n for n in expected), *args)
+    files, problems = {}, []
+    for m in COUNTS.finditer(stdout):
+        name = Path(m["path"]).name
+        files[name] = {k: (int(m[k].replace(",", "")) if k not in ("path", "format") else m[k])
+                       for k in ("format", "read", "stored", "duplicates", "rejected")}
+    for name, fmt in expected.items():
+        f = files.get(name)
+        if f is None:
+            problems.append(f"{name}: no count line in ingest output")
+            continue
+        if f["format"] != fmt:
+            problems.append(f"{name}: detected as {f['format']}, expected {fmt}")
+        source = name.split(".")[0]
+        expected_dups = scn.rows.get(f"{source}_expected_duplicates", 0)
+        if f["rejected"] or f["duplicates"] != expected_dups:
+            problems.append(f"{name}: {f['rejected']} rejected, {f['duplicates']} duplicates "
+                            f"(expected 0 and {expected_dups})")
+        if f["read"] != scn.rows[source]:
+            problems.append(f"{name}: read {f['read']} of {scn.rows[source]} rows")
+    return {"files": files, "problems": problems}
+
+
+# -- 3. accounts and labels ------------------------------------------------------------------------
+HOURS = ", ".join(f"count(*) FILTER (WHERE hour(p.created_at) = {h}) AS h{h:02d}"
+                  for h in range(24))
+
+
+def load_accounts(ana: duckdb.DuckDBPyConnection, scn: Scenario) -> dict[str, Any]:
+    """Scoreable accounts of a scenario into ``ana.accounts``; writes labels.csv; checks."""
+    ana.execute(f"ATTACH '{scn.db}' AS s (READ_ONLY)")
+    try:
+        ana.execute(f"""
+            INSERT INTO accounts
+            SELECT '{scn.window}', p.account_id, m.source, m.original, m.category,
+                   count(*) AS n_actions, CAST(m.source <> 'higgs' AS INTEGER), {HOURS}
+            FROM s.posts p JOIN read_parquet('{scn.ids}') m ON m.fresh = p.account_id
+            GROUP BY ALL HAVING count(*) >= {MIN_ACTIONS}""")
+        checks = store_checks(ana, scn)
+    finally:
+        ana.execute("DETACH s")
+    ana.execute(f"""
+        COPY (SELECT account_id, label, coalesce(category, '') AS "group" FROM accounts
+              WHERE "window" = '{scn.window}' ORDER BY account_id)
+        TO '{scn.dir / 'labels.csv'}' (HEADER, DELIMITER ',')""")
+    return checks
+
+
+def store_checks(ana: duckdb.DuckDBPyConnection, scn: Scenario) -> dict[str, Any]:
+    """Counts per source, unmapped accounts, and the object namespace collisions."""
+    q = ana.execute
+    per_source = q(f"""
+        SELECT m.source, count(*) AS posts, count(DISTINCT p.account_id) AS accounts
+        FROM s.posts p LEFT JOIN read_parquet('{scn.ids}') m ON m.fresh = p.account_id
+        GROUP BY ALL ORDER BY ALL""").fetchall()
+    collide = q(f"""
+        WITH src AS (SELECT p.post_id, m.source FROM s.posts p
+                     JOIN read_parquet('{scn.ids}') m ON m.fresh = p.account_id),
+        ent AS (SELECT DISTINCT src.source, e.kind, e.value FROM s.entities e
+                JOIN src USING (post_id))
+        SELECT a.kind, count(*) FROM ent a JOIN ent b ON a.kind = b.kind AND a.value = b.value
+        WHERE a.source = 'ira' AND b.source = 'higgs' GROUP BY ALL""").fetchall()
+    parents = q(f"""
+        SELECT count(*) FROM s.posts p JOIN read_parquet('{scn.ids}') m
+        ON m.fresh = p.account_id AND m.source = 'ira' AND p.parent_account_id IS NOT NULL
+        """).fetchone()[0]
+    return {"posts_accounts_by_source": {str(s): {"posts": n, "accounts": a}
+                                         for s, n, a in per_source},
+            "shared_entity_values_ira_higgs": dict(collide),
+            "ira_posts_with_parent_account": parents}
+
+
+# -- 4. metrics ------------------------------------------------------------------------------------
+def metrics(y: np.ndarray, score: np.ndarray, flagged: np.ndarray,
+            w: np.ndarray | None = None) -> dict[str, Any]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+    w = np.ones(len(y)) if w is None else w
+    tp = float(w[(y == 1) & flagged].sum())
+    fp = float(w[(y == 0) & flagged].sum())
+    pos, neg = float(w[y == 1].sum()), float(w[y == 0].sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / pos if pos else 0.0
+    both = pos > 0 and neg > 0
+    return {
+        "precision": r4(precision), "recall": r4(recall),
+        "f1": r4(2 * precision * recall / (precision + recall) if precision + recall else 0.0),
+        "roc_auc": r4(roc_auc_score(y, score, sample_weight=w)) if both else None,
+        "pr_auc": r4(average_precision_score(y, score, sample_weight=w)) if both else None,
+        "fpr": r4(fp / neg if neg else 0.0), "n_pos": int(pos), "n_neg": int(neg),
+        "tp": int(tp), "fp": int(fp),
+    }
+
+
+def cluster_scores(y_cat: list[str], clusters: list[str]) -> dict[str, Any]:
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+    if not y_cat:
+        return {"nmi": None, "ari": None}
+    return {"nmi": r4(normalized_mutual_info_score(y_cat, clusters)),
+            "ari": r4(adjusted_rand_score(y_cat, clusters))}
+
+
+def scored(ana: duckdb.DuckDBPyConnection, method: str, where: str = "true",
+           weighted: bool = False) -> dict[str, np.ndarray]:
+    """The scoreable accounts with a method's score (0 / unflagged where it has none)."""
+    wcol = "coalesce(v.w, 0)" if weighted else "1"
+    join = 'LEFT JOIN vm_weights v ON v."window" = a."window" AND v.account_id = a.account_id' \
+        if weighted else ""
+    rows = ana.execute(f"""
+        SELECT a.label, coalesce(s.score, 0), coalesce(s.flagged, false), {wcol},
+               coalesce(a.category, ''),
+               CASE WHEN s.cluster_id IS NULL THEN 'single:' || a."window" || ':' || a.account_id
+                    ELSE a."window" || ':' || CAST(s.cluster_id AS VARCHAR) END
+        FROM accounts a LEFT JOIN scores s ON s.method = ? AND s."window" = a."window"
+             AND s.account_id = a.account_id {join}
+        WHERE {where} ORDER BY a."window", a.account_id""", [method]).fetchall()
+    cols = list(zip(*rows)) if rows else [()] * 6
+    out = {"y": np.array(cols[0], dtype=int), "score": np.array(cols[1], dtype=float),
+           "flagged": np.array(cols[2], dtype=bool), "w": np.array(cols[3], dtype=float),
+           "category": np.array(cols[4], dtype=object), "cluster": np.array(cols[5], dtype=object)}
+    if weighted:
+        keep = out["w"] > 0
+        out = {k: v[keep] for k, v in out.items()}
+    return out
+
+
+def method_metrics(ana: duckdb.DuckDBPyConnection, method: str, where: str = "true",
+                   weighted: bool = False, clusters: bool = True) -> dict[str, Any]:
+    d = scored(ana, method, where, weighted)
+    m = metrics(d["y"], d["score"], d["flagged"], d["w"] if weighted else None)
+    ira = d["y"] == 1
+    by_cat = defaultdict(lambda: [0, 0])
+    for cat, f in zip(d["category"][ira], d["flagged"][ira]):
+        by_cat[cat][0] += 1
+        by_cat[cat][1] += int(f)
+    m["recall_by_category"] = {c: {"n": n, "recall": r4(k / n)}
+                               for c, (n, k) in sorted(by_cat.items(), key=lambda x: -x[1][0])}
+    if clusters:
+        m.update(cluster_scores(list(d["category"][ira]), list(d["cluster"][ira])))
+    return m
+
+
+def per_window(ana: duckdb.DuckDBPyConnection, method: str, windows: list[str],
+               weighted: bool = False, clusters: bool = True) -> dict[str, Any]:
+    """Metrics per window and pooled over ``windows``."""
+    out = {w: method_metrics(ana, method, f"a.\"window\" = '{w}'", weighted, clusters)
+           for w in windows}
+    pooled = "a.\"window\" IN (" + ", ".join(f"'{w}'" for w in windows) + ")"
+    out["overall"] = method_metrics(ana, method, pooled, weighted, clusters)
+    return out
+
+
+def compact(m: dict[str, Any]) -> dict[str, Any]:
+    keys = ("precision", "recall", "f1", "roc_auc", "pr_auc", "fpr", "n_pos", "n_neg", "nmi")
+    return {k: m[k] for k in keys if k in m}
+
+
+# -- 5. detect, evaluate and peers -----------------------------------------------------------------
+def run_detect(exe: str, db: Path, out: Path, args: list[str]) -> Path:
+    fresh_dir(out)
+    try:
+        swarmscope(exe, db, "detect", "--out", out, *args)
+    except CommandFailed as exc:
+        if "not built yet" in str(exc):
+            raise DetectUnavailable(str(exc).split(": ", 1)[-1]) from None
+        raise
+    if not (out / "accounts.parquet").exists():
+        raise CommandFailed(f"detect wrote no {out / 'accounts.parquet'}")
+    return out
+
+
+def load_detect_scores(ana: duckdb.DuckDBPyConnection, method: str, window: str,
+                       out: Path) -> dict[str, Any]:
+    """accounts.parquet -> ana.scores; contract checks on its columns and rows."""
+    f = out / "accounts.parquet"
+    cols = [r[0] for r in ana.execute(f"DESCRIBE SELECT * FROM read_parquet('{f}')").fetchall()]
+    missing = [c for c in ("account_id", "score", "flagged", "cluster_id") if c not in cols]
+    if missing:
+        raise CommandFailed(f"{f} lacks columns {missing}")
+    ana.execute(f"""
+        INSERT INTO scores SELECT ?, ?, account_id, score, flagged, cluster_id
+        FROM read_parquet('{f}')""", [method, window])
+    bad = ana.execute("""
+        SELECT count(*) FILTER (WHERE score < 0 OR score > 1 OR score IS NULL),
+               count(*) FILTER (WHERE a.account_id IS NOT NULL AND s.account_id IS NULL)
+        FROM accounts a FULL JOIN (SELECT * FROM scores WHERE method = ? AND "window" = ?) s
+             USING (account_id) WHERE a."window" = ? OR a."window" IS NULL""",
+                      [method, window, window]).fetchone()
+    signals = [c for c in cols if c.startswith(("score_", "p_"))]
+    return {"columns": cols, "signal_columns": signals, "scores_outside_0_1": bad[0],
+            "scoreable_accounts_missing": bad[1]}
+
+
+def run_evaluate(exe: str, scn: Scenario) -> dict[str, Any]:
+    stdout = swarmscope(exe, scn.db, "evaluate", "--labels", scn.dir / "labels.csv", "--json")
+    return json.loads(stdout[stdout.index("{"):])
+
+
+def run_peer(exe: str, ana: duckdb.DuckDBPyConnection, scn: Scenario, name: str) -> dict:
+    """A peer rule's scores into ``ana.scores`` (pairs computed once per argument list)."""
+    rule = PEER_RULES[name]
+    f = scn.dir / ("pairs" + re.sub(r"\W+", "_", " ".join(rule["pairs"])) + ".parquet")
+    if not f.exists():
+        swarmscope(exe, scn.db, "pairs", *rule["pairs"], "--evidence", "0", "--out", f)
+    edges, col = f"read_parquet('{f}')", rule["column"]
+    if "quantile" in rule:
+        values = np.array([r[0] for r in ana.execute(f"SELECT {col} FROM {edges}").fetchall()])
+        threshold = float(np.quantile(values, rule["quantile"])) if len(values) else 0.0
+        keep = f"{col} > {threshold}"
+    else:
+        threshold, keep = float(rule["min"]), f"{col} >= {rule['min']}"
+    ana.execute(f"""
+        INSERT INTO scores
+        SELECT ?, ?, account_id, max(v), bool_or(k), NULL
+        FROM (SELECT account_a AS account_id, {col} AS v, {keep} AS k FROM {edges}
+              UNION ALL SELECT account_b, {col}, {keep} FROM {edges}) GROUP BY account_id""",
+                [f"peer:{name}", scn.window])
+    n, kept = ana.execute(f"SELECT count(*), count(*) FILTER (WHERE {keep}) FROM {edges}"
+                          ).fetchone()
+    return {"edges": n, "edges_in_network": kept, "threshold": threshold, "keep": keep}
+
+
+# -- honesty checks --------------------------------------------------------------------------------
+def repost_key_sql(col: str) -> str:
+    """The feasibility note's retweet key: lower-case, no ``RT @x:``, no quotes, whitespace."""
+    t = f"regexp_replace(lower({col}), '^rt @[a-z0-9_]+:?\\s*', '')"
+    t = f"regexp_replace({t}, '[\"“”‘’'']', '', 'g')"
+    return f"md5(trim(regexp_replace({t}, '\\s+', ' ', 'g')))"
+
+
+def ceiling_partners(ana: duckdb.DuckDBPyConnection, scn: Scenario) -> None:
+    """Per scoreable IRA account: its IRA partners' shared objects, into ``ana.ceiling``."""
+    ana.execute(f"ATTACH '{scn.db}' AS s (READ_ONLY)")
+    try:
+        ana.execute(f"""
+            CREATE OR REPLACE TEMP TABLE ev AS
+            WITH ira AS (SELECT p.* FROM s.posts p JOIN read_parquet('{scn.ids}') m
+                         ON m.fresh = p.account_id AND m.source = 'ira')
+            SELECT account_id AS a, 'rt' AS trace, {repost_key_sql('text')} AS obj,
+                   epoch(created_at) AS t FROM ira WHERE kind = 'repost'
+            UNION ALL
+            SELECT p.account_id, CASE e.kind WHEN 'mention' THEN 'mt' WHEN 'hashtag' THEN 'ht'
+                   ELSE 'url' END, e.value, epoch(p.created_at)
+            FROM ira p JOIN s.entities e ON e.platform = p.platform AND e.post_id = p.post_id
+            WHERE e.kind = 'mention' OR (e.kind IN ('hashtag', 'url') AND p.kind <> 'repost')""")
+    finally:
+        ana.execute("DETACH s")
+    ana.execute(f"""
+        INSERT INTO ceiling
+        SELECT '{scn.window}', x.a, y.a, x.trace, x.obj, min(abs(x.t - y.t))
+        FROM (SELECT DISTINCT * FROM ev) x JOIN (SELECT DISTINCT * FROM ev) y
+          ON x.trace = y.trace AND x.obj = y.obj AND x.a <> y.a
+         AND abs(x.t - y.t) <= {CEILING_WINDOW_S}
+        WHERE x.a IN (SELECT account_id FROM accounts WHERE "window" = '{scn.window}'
+                      AND label = 1)
+        GROUP BY ALL""")
+    ana.execute("DROP TABLE ev")
+
+
+def ceiling_report(ana: duckdb.DuckDBPyConnection, windows: list[str]) -> dict[str, Any]:
+    variants = {
+        "any_rt_mt_1h": ("('rt', 'mt')", CEILING_WINDOW_S, 1),
+        "ge2_one_partner_rt_mt_1h": ("('rt', 'mt')", CEILING_WINDOW_S, 2),
+        "any_rt_mt_60s": ("('rt', 'mt')", CEILING_FAST_S, 1),
+        "ge2_one_partner_rt_mt_60s": ("('rt', 'mt')", CEILING_FAST_S, 2),
+        "any_all_traces_1h": ("('rt', 'mt', 'ht', 'url')", CEILING_WINDOW_S, 1),
+        "ge2_one_partner_all_traces_1h": ("('rt', 'mt', 'ht', 'url')", CEILING_WINDOW_S, 2),
+    }
+    parts = []
+    for name, (traces, win, k) in variants.items():
+        parts.append(f"""coalesce((SELECT max(n) >= {k} FROM (
+            SELECT b, count(DISTINCT (trace, obj)) AS n FROM ceiling c
+            WHERE c."window" = a."window" AND c.a = a.account_id AND c.trace IN {traces}
+              AND c.dt <= {win} GROUP BY b)), false) AS {name}""")
+    ana.execute(f"""
+        CREATE OR REPLACE TEMP TABLE ceiling_acc AS
+        SELECT a."window", a.account_id, a.category, {', '.join(parts)}
+        FROM accounts a WHERE a.label = 1""")
+    cols = ", ".join(f"round(avg(CAST({v} AS INTEGER)), 4) AS {v}" for v in variants)
+
+    def rows(group: str) -> dict[str, Any]:
+        res = ana.execute(f"SELECT {group} AS g, count(*) AS n, {cols} FROM ceiling_acc "
+                          f"GROUP BY ALL ORDER BY n DESC")
+        names = [c[0] for c in res.description]
+        return {str(r[0]): dict(zip(names[1:], r[1:])) for r in res.fetchall()}
+
+    return {
+        "definition": ("share of scoreable IRA account-weeks with a co-action with another IRA "
+                       "account of the same week (any IRA account, scoreable or not): co-retweet "
+                       "of the same normalised text (lower-case, 'RT @x:' and quotes removed, "
+                       "whitespace collapsed) or co-mention of the same @handle (in all tweets, "
+                       "retweets included, as Higgs MT lists users inside retweets) within |dt| "
+                       "<= 1 h; ge2_one_partner = >= 2 distinct shared objects with one partner. "
+                       "The *_all_traces variants add hashtags and URLs of originals and quotes, "
+                       "which only the IRA side has. No co-action method can exceed the "
+                       "rt_mt figures."),
+        "windows": rows("\"window\""), "overall": rows("'overall'")["overall"],
+        "by_category": rows("category"),
+    }
+
+
+def artefact_baseline(ana: duckdb.DuckDBPyConnection, seed: int) -> dict[str, Any]:
+    """Volume + hour-of-day classifier, out-of-fold scores into ``ana.scores``."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score, roc_curve
+    from sklearn.model_selection import StratifiedGroupKFold
+    hours = ", ".join(f"h{h:02d}" for h in range(24))
+    res = ana.execute(f"""SELECT "window", account_id, label, source || ':' || original,
+                                 n_actions, {hours} FROM accounts ORDER BY "window", account_id""")
+    rows = res.fetchall()
+    win = [r[0] for r in rows]
+    acc = [r[1] for r in rows]
+    y = np.array([r[2] for r in rows])
+    groups = np.array([r[3] for r in rows])
+    n = np.array([r[4] for r in rows], dtype=float)
+    hist = np.array([r[5:] for r in rows], dtype=float) / n[:, None]
+    x = np.column_stack([np.log(n), hist])
+    oof = np.zeros(len(y))
+    folds = StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
+    for train, test in folds.split(x, y, groups):
+        model = HistGradientBoostingClassifier(random_state=seed).fit(x[train], y[train])
+        oof[test] = model.predict_proba(x[test])[:, 1]
+    fpr, tpr, thr = roc_curve(y, oof)
+    prec, rec, pthr = precision_recall_curve(y, oof)
+    f1s = 2 * prec * rec / np.maximum(prec + rec, 1e-12)
+    best = int(np.argmax(f1s[:-1])) if len(f1s) > 1 else 0
+    cut = float(pthr[best]) if len(pthr) else 0.5
+    insert(ana, "scores", method=["artefact_baseline"] * len(y), window=win, account_id=acc,
+           score=oof.tolist(), flagged=(oof >= cut).tolist(), cluster_id=[None] * len(y))
+    per_win = {}
+    for w in sorted(set(win)):
+        m = np.array(win) == w
+        per_win[w] = r4(roc_auc_score(y[m], oof[m])) if len(set(y[m])) == 2 else None
+    return {
+        "features": "log(#actions) + share of actions in each of the 24 UTC hours of day",
+        "model": f"HistGradientBoostingClassifier(random_state={seed}), out-of-fold scores",
+        "cv": (f"StratifiedGroupKFold(5, shuffle=True, random_state={seed}) grouped by original "
+               "account, pooled over the windows (a Higgs account's 5 copies share a fold)"),
+        "roc_auc": r4(roc_auc_score(y, oof)),
+        "recall_at_1pct_fpr": r4(float(tpr[fpr <= 0.01].max())),
+        "best_f1": r4(float(f1s[best])), "best_f1_threshold": r4(cut),
+        "f1_at_best_threshold": r4(f1_score(y, oof >= cut)),
+        "roc_auc_by_window": per_win, "n_pos": int(y.sum()), "n_neg": int((1 - y).sum()),
+    }
+
+
+VOLUME_METHOD = (
+    "Per window, the Higgs negatives are redrawn (seeded, with replacement) so that their "
+    "activity follows the IRA accounts': volume bins b = floor(log2(#actions)) (5-7, 8-15, "
+    "16-31, ...); IRA bins above the largest Higgs bin are merged into it. As many negatives "
+    "are drawn as the window has (prevalence unchanged): a bin by the IRA share of that bin, "
+    "then a Higgs account of that bin uniformly. Positives are all IRA accounts. Metrics are "
+    "computed with each negative weighted by its number of draws (the same as listing the "
+    "draws).")
+
+
+def volume_weights(ana: duckdb.DuckDBPyConnection, windows: list[str], seed: int) -> dict:
+    """Resampled negatives as weights into ``ana.vm_weights``; the bins per window."""
+    rng = np.random.default_rng([seed, 7919])
+    ana.execute("DELETE FROM vm_weights")
+    bins_out = {}
+    for w in windows:
+        rows = ana.execute("""SELECT account_id, label, CAST(floor(log2(n_actions)) AS INTEGER)
+                              FROM accounts WHERE "window" = ? ORDER BY account_id""",
+                           [w]).fetchall()
+        neg = [(a, b) for a, lab, b in rows if lab == 0]
+        pos_bins = [b for _, lab, b in rows if lab == 1]
+        if not neg or not pos_bins:
+            continue
+        top = max(b for _, b in neg)
+        by_bin = defaultdict(list)
+        for a, b in neg:
+            by_bin[b].append(a)
+        target = defaultdict(int)
+        for b in pos_bins:
+            target[min(b, top) if min(b, top) in by_bin else
+                   max(k for k in by_bin if k <= min(b, top))] += 1
+        bins = sorted(target)
+        p = np.array([target[b] for b in bins], dtype=float) / len(pos_bins)
+        counts = rng.multinomial(len(neg), p)
+        draws = defaultdict(int)
+        for b, k in zip(bins, counts):
+            for i in rng.integers(0, len(by_bin[b]), size=k):
+                draws[by_bin[b][i]] += 1
+        weights = {**{a: 1.0 for a, lab, _ in rows if lab == 1},
+                   **{a: float(k) for a, k in draws.items()}}
+        insert(ana, "vm_weights", window=[w] * len(weights), account_id=list(weights),
+               w=list(weights.values()))
+        bins_out[w] = {f"{max(2 ** b, MIN_ACTIONS)}-{2 ** (b + 1) - 1}": {
+            "ira": target[b], "higgs_available": len(by_bin[b]), "drawn": int(k)}
+            for b, k in zip(bins, counts)}
+        bins_out[w]["distinct_negatives_drawn"] = len(draws)
+    return bins_out
+
+
+def organic_audit(ana: duckdb.DuckDBPyConnection, det_dirs: dict[str, Path],
+                  top: int = 3) -> dict[str, Any]:
+    """Flagged Higgs accounts, by original id across windows, with their strongest edges."""
+    ana.execute("""
+        CREATE OR REPLACE TEMP TABLE flagged_higgs AS
+        SELECT s."window", s.account_id, m.original, s.score, a.n_actions,
+               a.account_id IS NOT NULL AS scoreable
+        FROM scores s JOIN ids m ON m."window" = s."window" AND m.fresh = s.account_id
+        LEFT JOIN accounts a ON a."window" = s."window" AND a.account_id = s.account_id
+        WHERE s.method = 'detect' AND s.flagged AND m.source = 'higgs'""")
+    edges = {}
+    for w, d in det_dirs.items():
+        edges.update(flagged_edges(ana, w, d / "edges.parquet", top))
+    rows = ana.execute("""
+        SELECT original, list("window" ORDER BY "window"), max(score), max(n_actions),
+               bool_or(scoreable), arg_max("window", score), arg_max(account_id, score)
+        FROM flagged_higgs GROUP BY original ORDER BY max(score) DESC, original""").fetchall()
+    out = [{"higgs_user": orig, "windows": wins, "max_score": r4(score), "n_actions": n,
+            "scoreable": scoreable, "best_window": bw, "top_edges": edges.get((bw, fresh), [])}
+           for orig, wins, score, n, scoreable, bw, fresh in rows]
+    scoreable_ids = {o["higgs_user"] for o in out if o["scoreable"]}
+    partners = defaultdict(int)
+    for o in out:
+        for e in o["top_edges"]:
+            partners[e.get("partner_source")] += 1
+    return {"distinct_higgs_flagged": len(out),
+            "distinct_scoreable_higgs_flagged": len(scoreable_ids),
+            "top_edge_partner_sources": dict(partners),
+            "july4_burst_share": july4_share(ana, scoreable_ids),
+            "note": ("edges: the account's strongest edges (smallest p_value, else largest "
+                     "weight) in the window where it scored highest; partner_original is the "
+                     "Higgs user id or the IRA author_id"),
+            "accounts": out}
+
+
+EDGE_NOISE = ("run_id", "platform_a", "platform_b", "account_a", "account_b", "semantics")
+
+
+def flagged_edges(ana: duckdb.DuckDBPyConnection, window: str, f: Path,
+                  top: int) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """{(window, account): its top edges} for the flagged Higgs accounts of one window."""
+    if not f.exists():
+        return {}
+    cols = [r[0] for r in ana.execute(f"DESCRIBE SELECT * FROM read_parquet('{f}')").fetchall()]
+    order = "p_value ASC" if "p_value" in cols else "weight DESC" if "weight" in cols else "1"
+    keep = ", ".join(f'e."{c}"' for c in cols if c not in EDGE_NOISE)
+    res = ana.execute(f"""
+        WITH e AS (SELECT * FROM read_parquet('{f}')),
+        ends AS (SELECT account_a AS account_id, account_b AS partner, * FROM e
+                 UNION ALL SELECT account_b, account_a, * FROM e)
+        SELECT e.account_id, e.partner, m.source AS partner_source,
+               m.original AS partner_original, {keep}
+        FROM ends e JOIN flagged_higgs f ON f."window" = ? AND f.account_id = e.account_id
+        LEFT JOIN ids m ON m."window" = ? AND m.fresh = e.partner
+        QUALIFY row_number() OVER (PARTITION BY e.account_id ORDER BY {order}) <= {top}
+        ORDER BY e.account_id, {order}""", [window, window])
+    names = [c[0] for c in res.description]
+    out = defaultdict(list)
+    for r in res.fetchall():
+        out[(window, r[0])].append({k: jsonable(v) for k, v in zip(names[1:], r[1:])
+                                    if v is not None})
+    return out
+
+
+def july4_share(ana: duckdb.DuckDBPyConnection, flagged: set[str]) -> dict[str, Any]:
+    """Share of actions on 4 July 06-12 UTC (the news burst): flagged vs all scoreable Higgs."""
+    ana.execute("CREATE OR REPLACE TEMP TABLE flagged_orig (original VARCHAR)")
+    insert(ana, "flagged_orig", original=sorted(flagged))
+    res = ana.execute("""
+        SELECT original IN (SELECT original FROM flagged_orig) AS flagged,
+               round(avg(CAST(ts BETWEEN 1341381600 AND 1341403199 AS INTEGER)), 4)
+        FROM higgs_actions GROUP BY ALL""").fetchall()
+    return {"flagged" if f else "all_scoreable_higgs_not_flagged": s for f, s in res}
+
+
+def jsonable(v: Any) -> Any:
+    """A value for JSON; floats to 4 significant digits (p-values keep their magnitude)."""
+    if isinstance(v, float):
+        return None if math.isnan(v) else float(f"{v:.4g}")
+    if isinstance(v, (datetime,)):
+        return v.isoformat()
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: jsonable(x) for k, x in v.items()}
+    return v if v is None or isinstance(v, (int, str, bool)) else str(v)
+
+
+# -- the protocol ----------------------------------------------------------------------------------
+ANALYSIS_SCHEMA = f"""
+CREATE TABLE accounts ("window" VARCHAR, account_id VARCHAR, source VARCHAR, original VARCHAR,
+                       category VARCHAR, n_actions BIGINT, label INTEGER,
+                       {', '.join(f'h{h:02d} BIGINT' for h in range(24))});
+CREATE TABLE scores (method VARCHAR, "window" VARCHAR, account_id VARCHAR, score DOUBLE,
+                     flagged BOOLEAN, cluster_id BIGINT);
+CREATE TABLE vm_weights ("window" VARCHAR, account_id VARCHAR, w DOUBLE);
+CREATE TABLE ids ("window" VARCHAR, fresh VARCHAR, source VARCHAR, original VARCHAR,
+                  category VARCHAR);
+CREATE TABLE ceiling ("window" VARCHAR, a VARCHAR, b VARCHAR, trace VARCHAR, obj VARCHAR,
+                      dt DOUBLE);
+"""
+
+
+@dataclass
+class Run:
+    args: argparse.Namespace
+    exe: str
+    ana: duckdb.DuckDBPyConnection
+    timings: Timings = field(default_factory=Timings)
+    windows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    detect_dirs: dict[str, Path] = field(default_factory=dict)
+    detect_error: str | None = None  # detect is not built: no detect run at all
+    ablation_windows: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    started: str = ""
+
+
+def scenario_for(run: Run, window: str) -> Scenario:
+    a, work = run.args, Path(run.args.work_dir)
+    d = work / window
+    if a.reuse and (d / "scenario.duckdb").exists() and (d / "meta.json").exists():
+        meta = json.loads((d / "meta.json").read_text())
+        log(f"{window}: reusing {d}")
+        return Scenario(window, d, meta["shift_days"], meta["rows"])
+    with run.timings.stage("build"):
+        scn = build_scenario(Path(a.data_dir), work, window, a.seed)
+    log(f"{window}: built ({scn.rows['ira']:,} IRA rows, {scn.rows['higgs']:,} Higgs rows, "
+        f"shift {scn.shift_days} days)")
+    with run.timings.stage("ingest"):
+        report = ingest(run.exe, scn, {"ira.parquet": "fivethirtyeight-ira",
+                                       "higgs.parquet": "snap-higgs"})
+    (d / "ingest.json").write_text(json.dumps(report))
+    (d / "meta.json").write_text(json.dumps({"shift_days": scn.shift_days, "rows": scn.rows}))
+    log(f"{window}: ingested {report['files']}")
+    return scn
+
+
+def run_window(run: Run, window: str) -> None:
+    scn = scenario_for(run, window)
+    ana, entry = run.ana, {"shift_days": scn.shift_days, "rows": scn.rows}
+    entry["ingest"] = json.loads((scn.dir / "ingest.json").read_text())
+    ana.execute(f"INSERT INTO ids SELECT '{window}', fresh, source, original, category "
+                f"FROM read_parquet('{scn.ids}')")
+    with run.timings.stage("labels"):
+        entry["store"] = load_accounts(ana, scn)
+    with run.timings.stage("ceiling"):
+        ceiling_partners(ana, scn)
+    if run.detect_error is None:
+        detect_window(run, scn, entry)
+    entry["peers"] = {}
+    for name in PEER_RULES:
+        with run.timings.stage(f"peer:{name}"):
+            entry["peers"][name] = run_peer(run.exe, ana, scn, name)
+    log(f"{window}: peers {entry['peers']}")
+    if run.detect_error is None and not run.args.no_ablation:
+        for name, extra in ABLATION:
+            try:
+                with run.timings.stage("ablation"):
+                    out = run_detect(run.exe, scn.db, scn.dir / "ablation" / name, extra)
+            except CommandFailed as exc:
+                entry.setdefault("ablation_errors", {})[name] = str(exc)
+                log(f"{window}: ablation {name} failed: {exc}")
+                continue
+            load_detect_scores(ana, f"ablation:{name}", window, out)
+            run.ablation_windows[name].append(window)
+            log(f"{window}: ablation {name} done")
+    run.windows[window] = entry
+
+
+def detect_window(run: Run, scn: Scenario, entry: dict[str, Any]) -> None:
+    extra = shlex.split(run.args.detect_args or "")
+    try:
+        with run.timings.stage("detect"):
+            out = run_detect(run.exe, scn.db, scn.dir / "detect", extra)
+    except DetectUnavailable as exc:
+        run.detect_error = str(exc)
+        log(f"{scn.window}: detect unavailable: {exc}")
+        return
+    except CommandFailed as exc:  # this window only: it is left out of detect's figures
+        entry["detect_error"] = str(exc)
+        log(f"{scn.window}: detect failed: {exc}")
+        return
+    run.detect_dirs[scn.window] = out
+    entry["detect_contract"] = load_detect_scores(run.ana, "detect", scn.window, out)
+    with run.timings.stage("evaluate"):
+        try:
+            entry["swarmscope_evaluate"] = run_evaluate(run.exe, scn)
+        except (CommandFailed, ValueError) as exc:
+            entry["swarmscope_evaluate"] = {"error": str(exc)}
+    log(f"{scn.window}: detect + evaluate done: {entry['swarmscope_evaluate']}")
+
+
+def evaluate_mismatch(theirs: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
+    """Keys where ``swarmscope evaluate`` and this script disagree by more than 1e-3."""
+    return {k: {"evaluate": theirs[k], "script": ours[k]} for k in
+            ("roc_auc", "pr_auc", "precision", "recall", "f1", "nmi")
+            if k in theirs and k in ours and theirs[k] is not None and ours[k] is not None
+            and abs(float(theirs[k]) - float(ours[k])) > 1e-3}
+
+
+def signal_aucs(run: Run) -> dict[str, Any]:
+    """Pooled ROC-AUC of each score_<kind> column of accounts.parquet on its own."""
+    from sklearn.metrics import roc_auc_score
+    signals = sorted({c for e in run.windows.values()
+                      for c in e.get("detect_contract", {}).get("signal_columns", [])
+                      if c.startswith("score_")})
+    out = {}
+    for col in signals:
+        parts = []
+        for w, d in run.detect_dirs.items():
+            parts.append(f"""SELECT a.label, coalesce(TRY_CAST(d.{col} AS DOUBLE), 0) AS s
+                FROM accounts a LEFT JOIN read_parquet('{d / 'accounts.parquet'}') d
+                ON d.account_id = a.account_id WHERE a."window" = '{w}'""")
+        rows = run.ana.execute(" UNION ALL ".join(parts)).fetchall()
+        y, s = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+        out[col] = r4(roc_auc_score(y, s)) if len(set(y)) == 2 else None
+    return out
+
+
+def assemble(run: Run, ceiling: dict, baseline: dict, vm_bins: dict) -> dict[str, Any]:
+    ana, wins, det_wins = run.ana, list(run.windows), list(run.detect_dirs)
+    res: dict[str, Any] = {"protocol": protocol(run), "windows": {}, "overall": None}
+    detect = per_window(ana, "detect", det_wins) if det_wins else None
+    for w, entry in run.windows.items():
+        own = detect[w] if detect and w in detect else {"status": "no detect result"}
+        theirs = entry.get("swarmscope_evaluate", {})
+        if detect and "error" not in theirs:
+            # the window's figures are swarmscope evaluate's; this script's where it has none
+            own["evaluate_vs_script"] = evaluate_mismatch(theirs, own)
+            own.update({k: r4(v) if isinstance(v, float) else v for k, v in theirs.items()
+                        if k in own and v is not None})
+        res["windows"][w] = {**own, "scenario": entry}
+    res["overall"] = detect["overall"] if detect else {
+        "status": "detect not available", "error": run.detect_error}
+    if detect:
+        res["overall"]["auc_by_signal"] = signal_aucs(run)
+    res["ceiling"] = ceiling
+    res["artefact_baseline"] = baseline
+    res["artefact_baseline"]["operating_point_metrics"] = per_window(
+        ana, "artefact_baseline", wins, clusters=False)["overall"]
+    res["volume_matched"] = {
+        "method": VOLUME_METHOD, "bins": vm_bins,
+        "detect": per_window(ana, "detect", det_wins, weighted=True) if detect else None,
+        "peers": {n: per_window(ana, f"peer:{n}", wins, weighted=True, clusters=False)
+                  for n in PEER_RULES},
+        "artefact_baseline": per_window(ana, "artefact_baseline", wins, weighted=True,
+                                        clusters=False)["overall"],
+    }
+    res["ablation"] = {name: ablation_entry(run, name, extra) for name, extra in ABLATION
+                       if run.ablation_windows[name]} or None
+    res["organic_flagged_audit"] = organic_audit(ana, run.detect_dirs) if detect else None
+    res["peers"] = {n: {"rule": r["rule"], "how": r["how"],
+                        **per_window(ana, f"peer:{n}", wins, clusters=False)}
+                    for n, r in PEER_RULES.items()}
+    res["checks"] = data_checks(run)
+    res["timings_s"] = run.timings.as_dict()
+    return res
+
+
+def ablation_entry(run: Run, name: str, extra: list[str]) -> dict[str, Any]:
+    method, wins = f"ablation:{name}", run.ablation_windows[name]
+    by_window = per_window(run.ana, method, wins)
+    return {"detect_args": extra, "overall": by_window.pop("overall"),
+            "volume_matched": per_window(run.ana, method, wins, weighted=True)["overall"],
+            "windows": {w: compact(m) for w, m in by_window.items()}}
+
+
+def data_checks(run: Run) -> dict[str, Any]:
+    problems = []
+    for w, e in run.windows.items():
+        problems += [f"{w}: {p}" for p in e["ingest"]["problems"]]
+        collide = e["store"]["shared_entity_values_ira_higgs"]
+        if collide:
+            problems.append(f"{w}: entity values shared by IRA and Higgs posts: {collide}")
+        failed = {"detect": e.get("detect_error"), **e.get("ablation_errors", {})}
+        problems += [f"{w}: {what} failed: {msg}" for what, msg in failed.items() if msg]
+        c = e.get("detect_contract", {})
+        if c.get("scoreable_accounts_missing"):
+            problems.append(f"{w}: {c['scoreable_accounts_missing']} scoreable accounts have no "
+                            "row in accounts.parquet (scored 0)")
+        if c.get("scores_outside_0_1"):
+            problems.append(f"{w}: {c['scores_outside_0_1']} scores outside [0, 1] or null")
+    return {"problems": problems}
+
+
+def protocol(run: Run) -> dict[str, Any]:
+    a = run.args
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    version = subprocess.run([run.exe, "--version"], capture_output=True, text=True).stdout
+    return {"command": shlex.join([sys.executable, *sys.argv]), "data_dir": a.data_dir,
+            "seed": a.seed, "detect_args": a.detect_args, "windows": list(run.windows),
+            "detect_defaults": detect_defaults(run.exe),
+            "min_actions": MIN_ACTIONS, "git_commit": commit, "swarmscope": version.strip(),
+            "higgs_start": HIGGS_START.isoformat(), "started": run.started}
+
+
+def detect_defaults(exe: str) -> str | None:
+    """The "Defaults:" paragraph of ``swarmscope detect --help`` (kinds and windows)."""
+    text = subprocess.run([exe, "detect", "--help"], capture_output=True, text=True).stdout
+    m = re.search(r"Defaults:(.*?)(?:\n\s*\n|$)", text, re.S)
+    return " ".join(m.group(1).split()) if m else None
+
+
+def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
+    lines = []
+    if isinstance(res["overall"], dict) and "precision" in res["overall"]:
+        for w in res["windows"]:
+            lines.append({"what": "detect", "window": w, **compact(res["windows"][w])})
+        lines.append({"what": "detect", "window": "overall", **compact(res["overall"])})
+        lines.append({"what": "detect_volume_matched", "window": "overall",
+                      **compact(res["volume_matched"]["detect"]["overall"])})
+        for name, ab in (res["ablation"] or {}).items():
+            lines.append({"what": f"ablation:{name}", "window": "overall",
+                          **compact(ab["overall"])})
+        lines.append({"what": "organic_flagged_audit", "distinct_higgs_flagged":
+                      res["organic_flagged_audit"]["distinct_higgs_flagged"]})
+    else:
+        lines.append({"what": "detect", **res["overall"]})
+    for n in PEER_RULES:
+        for w, m in res["peers"][n].items():
+            if w not in ("rule", "how"):
+                lines.append({"what": f"peer:{n}", "window": w, **compact(m)})
+        lines.append({"what": f"peer:{n}_volume_matched", "window": "overall",
+                      **compact(res["volume_matched"]["peers"][n]["overall"])})
+    lines.append({"what": "ceiling", "window": "overall", **res["ceiling"]["overall"]})
+    lines.append({"what": "artefact_baseline", **{k: res["artefact_baseline"][k] for k in (
+        "roc_auc", "recall_at_1pct_fpr", "best_f1")},
+        "volume_matched_roc_auc": res["volume_matched"]["artefact_baseline"]["roc_auc"]})
+    lines.append({"what": "timings_s", **res["timings_s"]})
+    if res["checks"]["problems"]:
+        lines.append({"what": "problems", "problems": res["checks"]["problems"]})
+    return [{"bench": "eval_ira_in_higgs", **x} for x in lines]
+
+
+def higgs_actions(run: Run) -> None:
+    """Original Higgs user and (floored) time of every action, for the 4 July burst share."""
+    p = Path(run.args.data_dir) / HIGGS_FILE
+    run.ana.execute(f"""CREATE TABLE higgs_actions AS
+        SELECT DISTINCT CAST(user_a AS VARCHAR) AS original, (ts // 60) * 60 AS ts
+        FROM read_parquet('{p}') WHERE CAST(user_a AS VARCHAR) IN
+             (SELECT original FROM accounts WHERE source = 'higgs')""")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data"))
+    p.add_argument("--out", default=None, help="the JSON (default WORK_DIR/eval_ira_in_higgs.json)")
+    p.add_argument("--work-dir", default=str(REPO / "bench" / "out" / "eval"))
+    p.add_argument("--windows", nargs="+", default=list(WINDOWS), metavar="YYYY-MM-DD")
+    p.add_argument("--detect-args", default="", help="extra arguments for swarmscope detect, "
+                   "one string, e.g. \"--kinds repost,mention --fdr 0.05\"")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-ablation", action="store_true", help="skip the ablation detect runs")
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse scenario stores already ingested in the work dir (same seed)")
+    p.add_argument("--swarmscope", default=None, help="the CLI (default .venv/bin/swarmscope)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    exe = args.swarmscope or str(REPO / ".venv" / "bin" / "swarmscope")
+    if not Path(exe).exists():
+        exe = shutil.which("swarmscope") or exe
+    for w in args.windows:
+        datetime.fromisoformat(w)
+    Path(args.work_dir).mkdir(parents=True, exist_ok=True)
+    ana = duckdb.connect()
+    ana.execute(ANALYSIS_SCHEMA)
+    run = Run(args, exe, ana, started=datetime.now().isoformat(timespec="seconds"))
+    t0 = time.perf_counter()
+    for w in args.windows:
+        with run.timings.stage("windows_total"):
+            run_window(run, w)
+    with run.timings.stage("ceiling"):
+        ceiling = ceiling_report(ana, args.windows)
+    log(f"ceiling: {ceiling['overall']}")
+    with run.timings.stage("artefact_baseline"):
+        baseline = artefact_baseline(ana, args.seed)
+    log(f"artefact baseline: roc_auc {baseline['roc_auc']}")
+    vm_bins = volume_weights(ana, args.windows, args.seed)
+    higgs_actions(run)
+    with run.timings.stage("metrics"):
+        res = assemble(run, ceiling, baseline, vm_bins)
+    res["timings_s"]["total"] = round(time.perf_counter() - t0, 1)
+    out = Path(args.out or Path(args.work_dir) / "eval_ira_in_higgs.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1, default=jsonable))
+    for line in summary_lines(res):
+        print(json.dumps(line, default=jsonable))
+    log(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
