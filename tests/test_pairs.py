@@ -99,10 +99,12 @@ def planted(tmp_path_factory) -> Path:
     return path
 
 
-PEAK_RSS = ("import resource, runpy, sys\n"
+# the child's own high-water mark (VmHWM starts afresh at exec; ru_maxrss would carry over the
+# size of the pytest process that forked it)
+PEAK_RSS = ("import re, runpy, sys\n"
             "try:\n    runpy.run_module('swarmscope', run_name='__main__')\n"
-            "finally:\n    print('peak_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
-            " file=sys.stderr)")
+            "finally:\n    status = open('/proc/self/status').read()\n"
+            "    print('peak_kib', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)")
 
 
 def _pairs_subprocess(db: Path, *args: str) -> tuple[subprocess.CompletedProcess, int]:
@@ -193,6 +195,19 @@ def test_fast_repost_uses_the_originals_snowflake_time(tmp_path):
         r = pairs(s, PairParams(kind="fast_repost", window=60))
         assert s.con.execute("SELECT account_a, account_b FROM edges WHERE run_id = ?",
                              [r.run_id]).fetchall() == [("u1", "u2")]
+
+
+def test_an_account_that_reposts_an_object_twice_counts_both_posts(tmp_path):
+    rows = ["1,a,a,x,,rt,0,", "2,a,a,x,,rt,10,", "3,b,b,x,,rt,5,", "4,a,a,y,,rt,100,",
+            "5,b,b,y,,rt,101,"]
+    path = tmp_path / "twice.csv"
+    path.write_text(HEADER + "\n".join(rows) + "\n")
+    with Store(tmp_path / "t.duckdb") as s:
+        ingest(s, [path])
+        r = pairs(s, PairParams(kind="repost", window=60))
+        assert s.con.execute(
+            "SELECT account_a, account_b, events, shared_objects, a_actions, b_actions, weight "
+            "FROM edges WHERE run_id = ?", [r.run_id]).fetchall() == [("a", "b", 3, 2, 3, 2, 3)]
 
 
 def test_timefree_cosine(tmp_path):

@@ -6,6 +6,9 @@ Tables (columns documented in the README, "The store"):
 - ``accounts``: one row per account, unique on (platform, account_id).
 - ``account_labels``: labels an input carries about an account (name, value).
 - ``entities``: what a post contains or points at (hashtag, url, domain, mention, media, object).
+- ``account_keys``, ``object_keys``: the dictionaries that give every account and every object
+  (entity value, reposted or replied-to object) an integer key at ingest, so that the co-action
+  engine scans integers.
 - ``rejects``: every input record that could not be stored, with file, line, field and reason.
 - ``runs``: every command run on the store, with its version, parameters, seed and the
   SHA-256 of every input file.
@@ -33,7 +36,7 @@ from swarmscope import __version__
 from swarmscope.sql import literal
 from swarmscope.errors import StoreInUseError, StoreVersionError, SwarmscopeError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB = "swarmscope.duckdb"
 
 SCHEMA = """
@@ -54,7 +57,9 @@ CREATE TABLE IF NOT EXISTS posts (
     longitude DOUBLE,
     source_file VARCHAR NOT NULL,
     source_row BIGINT NOT NULL,         -- 1-based record number in source_file
-    run_id BIGINT NOT NULL
+    run_id BIGINT NOT NULL,
+    account_key INTEGER NOT NULL,       -- the author in account_keys
+    parent_key BIGINT                   -- what it reposts or replies to, in object_keys
 );
 CREATE TABLE IF NOT EXISTS accounts (
     platform VARCHAR NOT NULL,
@@ -79,7 +84,17 @@ CREATE TABLE IF NOT EXISTS entities (
     post_id VARCHAR NOT NULL,
     kind VARCHAR NOT NULL,              -- hashtag | url | domain | mention | media | object
     value VARCHAR NOT NULL,
-    position INTEGER                    -- order within the post, from 0
+    position INTEGER,                   -- order within the post, from 0
+    value_key BIGINT NOT NULL           -- the value in object_keys
+);
+CREATE TABLE IF NOT EXISTS account_keys (
+    account_key INTEGER PRIMARY KEY,
+    platform VARCHAR NOT NULL,
+    account_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS object_keys (
+    object_key BIGINT NOT NULL,         -- unique, as value
+    value VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rejects (
     run_id BIGINT NOT NULL,

@@ -1,8 +1,9 @@
 """Traces: canonical posts -> (kind, account, object, post, ts) rows, one trace kind at a time.
 
 A trace says "this account left this object at this time"; two accounts that leave the same
-object close in time co-act. Accounts and objects are dictionary-encoded as integers: the
-windowed self-join is several times faster on integers than on strings.
+object close in time co-act. Accounts and objects are dictionary-encoded as integers (at
+ingest, see the store's ``account_keys`` and ``object_keys``): the windowed self-join is
+several times faster on integers than on strings, and traces need no string work.
 
 Trace kinds (`KINDS`):
 
@@ -83,33 +84,28 @@ def normalized_text_sql(col: str, *, strip_mentions: bool = True, strip_urls: bo
     return f"trim(regexp_replace({t}, '\\s+', ' ', 'g'))"
 
 
-def _repost_text_sql(col: str) -> str:
-    """SQL: the key of a repost known only by its text: normalised, ``RT @x:`` and quotes off."""
-    t = f"regexp_replace(lower({col}), '^rt @\\S+:?\\s*', '')"
-    t = f"regexp_replace({t}, '[\"“”‘’'']', '', 'g')"
-    return f"trim(regexp_replace({t}, '\\s+', ' ', 'g'))"
+#: Kinds whose objects are keys in the store's ``object_keys`` (encoded at ingest): their traces
+#: are a scan of integer columns. The others' objects are derived here, as text.
+ENCODED = {"repost", "reply", "link", "domain", "hashtag", "mention", "image"}
+#: Kinds that give a post at most one trace (``repost`` too, unless posts carry ``object``s).
+ONE_PER_POST = {"reply", "fast_repost", "text", "sync", "hashtag_seq", "hashtag_set"}
 
 
 def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
-    """SELECT platform, account_id, object (text), post (the post's rowid), ts (ms)."""
-    base = (f"SELECT p.platform, p.account_id, {{obj}} AS object, p.rowid AS post, "
+    """SELECT account (key), object (key for ``ENCODED`` kinds, else text), post (the post's
+    rowid), ts (ms)."""
+    base = (f"SELECT p.account_key AS account, {{obj}} AS object, p.rowid AS post, "
             f"epoch_ms(p.created_at) AS ts FROM posts p {{join}} WHERE {where} AND {{cond}}")
 
     def ent(kind_: str, originals_only: bool = True) -> str:
         cond = f"e.kind = '{kind_}'" + (" AND p.kind <> 'repost'" if originals_only else "")
-        return base.format(obj="e.value", cond=cond, join=(
+        return base.format(obj="e.value_key", cond=cond, join=(
             "JOIN entities e ON e.platform = p.platform AND e.post_id = p.post_id"))
 
-    if kind == "repost":
-        # the text key is computed once per repost, and only where no source is known
-        own = (f"SELECT platform, account_id, CASE WHEN parent_post_id IS NOT NULL THEN "
-               f"parent_post_id WHEN parent_account_id IS NOT NULL THEN 'account:' || "
-               f"parent_account_id WHEN tk <> '' THEN 'text:' || md5(tk) END AS object, post, ts "
-               f"FROM (SELECT p.platform, p.account_id, p.parent_post_id, p.parent_account_id, "
-               f"p.rowid AS post, epoch_ms(p.created_at) AS ts, CASE WHEN p.parent_post_id IS "
-               f"NULL AND p.parent_account_id IS NULL THEN {_repost_text_sql('p.text')} END AS tk "
-               f"FROM posts p WHERE {where} AND p.kind = 'repost')")
-        return f"{own} UNION ALL {ent('object', originals_only=False)}"
+    if kind in ("repost", "reply"):    # parent_key: the parent post, or its author, or its text
+        own = base.format(obj="p.parent_key", join="",
+                          cond=f"p.kind = '{kind}' AND p.parent_key IS NOT NULL")
+        return f"{own} UNION ALL {ent('object', originals_only=False)}" if kind == "repost" else own
     if kind == "fast_repost":
         parent_ms = f"coalesce(epoch_ms(src.created_at), {snowflake_ms_sql('p.parent_post_id')})"
         return base.format(
@@ -126,19 +122,15 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
     if kind in ("hashtag_seq", "hashtag_set"):
         agg = ("string_agg(e.value, ' ' ORDER BY e.position)" if kind == "hashtag_seq"
                else "string_agg(DISTINCT e.value, ' ' ORDER BY e.value)")
-        return (f"SELECT p.platform, p.account_id, {agg} AS object, p.rowid AS post, "
+        return (f"SELECT any_value(p.account_key) AS account, {agg} AS object, p.rowid AS post, "
                 f"epoch_ms(any_value(p.created_at)) AS ts FROM posts p JOIN entities e "
                 f"ON e.platform = p.platform AND e.post_id = p.post_id "
                 f"WHERE {where} AND e.kind = 'hashtag' AND p.kind <> 'repost' "
-                f"GROUP BY p.platform, p.account_id, p.rowid "
-                f"HAVING count(*) >= {int(o.min_hashtags)}")
+                f"GROUP BY p.rowid HAVING count(*) >= {int(o.min_hashtags)}")
     if kind == "text":
         norm = normalized_text_sql("p.text", strip_mentions=o.text_strip_mentions,
                                    strip_urls=o.text_strip_urls)
         return base.format(join="", obj=norm, cond="p.kind <> 'repost'")  # '' dropped later
-    if kind == "reply":
-        return base.format(join="", obj="p.parent_post_id",
-                           cond="p.kind = 'reply' AND p.parent_post_id IS NOT NULL")
     if kind == "sync":
         ms = int(o.sync_bin_seconds * 1000)
         return base.format(join="", cond="true",
@@ -150,13 +142,16 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
 
 def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOptions = TraceOptions(),
                  since: datetime | None = None, until: datetime | None = None) -> int:
-    """(Re)build the traces of one kind into the temporary tables ``traces`` and
-    ``trace_objects`` of this connection; returns the count.
+    """(Re)build the traces of one kind into the temporary table ``traces`` of this
+    connection, their object values into the view ``trace_objects``; returns the count.
 
-    Traces are derived data, rebuilt for each run (about a second per million actions), so
-    they are never stale. ``account_keys`` (platform, account_id) -> integer key is kept in the
-    store so that keys stay stable across runs; a trace's ``post`` is the post's ``rowid`` in
-    ``posts`` (stable: posts are only ever appended).
+    Traces are derived data, rebuilt for each run, so they are never stale. Accounts are keys
+    of the store's ``account_keys``; objects of ``ENCODED`` kinds are keys of its
+    ``object_keys`` (both assigned at ingest, stable), the others' are numbered here. A
+    trace's ``post`` is the post's ``rowid`` in ``posts`` (stable: posts are only appended).
+    ``trace_objects`` (kind, object_key, value) lists, for an ``ENCODED`` kind, every object
+    of the store; join it on the keys. ``trace_kinds`` (kind, encoded, one_per_post) says how
+    each kind was built.
     """
     where = "true"
     if since:
@@ -165,31 +160,31 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
         where += f" AND p.created_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
     raw = _raw_traces_sql(kind, options, where)
     con.execute("""
-        CREATE TABLE IF NOT EXISTS account_keys (account_key INTEGER PRIMARY KEY,
-                                                 platform VARCHAR, account_id VARCHAR);
-        CREATE TEMP TABLE IF NOT EXISTS trace_objects (kind VARCHAR, object_key BIGINT,
-                                                       value VARCHAR);
+        CREATE TEMP TABLE IF NOT EXISTS trace_values (kind VARCHAR, object_key BIGINT,
+                                                      value VARCHAR);
+        CREATE TEMP TABLE IF NOT EXISTS trace_kinds (kind VARCHAR, encoded BOOLEAN,
+                                                     one_per_post BOOLEAN);
         CREATE TEMP TABLE IF NOT EXISTS traces (kind VARCHAR, account INTEGER, object BIGINT,
-                                                post BIGINT, ts BIGINT);""")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_traces AS {raw}")
-    con.execute("DELETE FROM raw_traces WHERE object IS NULL OR object = ''")
+                                                post BIGINT, ts BIGINT);
+        CREATE OR REPLACE TEMP VIEW trace_objects AS
+        SELECT kind, object_key, value FROM trace_values
+        UNION ALL
+        SELECT k.kind, o.object_key, o.value FROM trace_kinds k, object_keys o WHERE k.encoded;""")
+    for table in ("traces", "trace_values", "trace_kinds"):
+        con.execute(f"DELETE FROM {table} WHERE kind = ?", [kind])
+    one_per_post = kind in ONE_PER_POST or kind == "repost" and not con.execute(
+        "SELECT count(*) FROM entities WHERE kind = 'object'").fetchone()[0]
+    con.execute("INSERT INTO trace_kinds VALUES (?, ?, ?)", [kind, kind in ENCODED, one_per_post])
+    if kind in ENCODED:
+        return con.execute(f"INSERT INTO traces SELECT ?, * FROM ({raw})", [kind]).fetchone()[0]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_traces AS "
+                f"SELECT * FROM ({raw}) WHERE object IS NOT NULL AND object <> ''")
     con.execute("""
-        INSERT INTO account_keys
-        SELECT (SELECT coalesce(max(account_key), 0) FROM account_keys)
-               + row_number() OVER (ORDER BY platform, account_id), platform, account_id
-        FROM (SELECT DISTINCT platform, account_id FROM raw_traces) r
-        WHERE NOT EXISTS (SELECT 1 FROM account_keys k WHERE k.platform = r.platform
-                          AND k.account_id = r.account_id)""")
-    con.execute("DELETE FROM traces WHERE kind = ?", [kind])
-    con.execute("DELETE FROM trace_objects WHERE kind = ?", [kind])
-    con.execute("""
-        INSERT INTO trace_objects SELECT ?, row_number() OVER (), object
+        INSERT INTO trace_values SELECT ?, row_number() OVER (), object
         FROM (SELECT DISTINCT object FROM raw_traces)""", [kind])
     n = con.execute("""
-        INSERT INTO traces
-        SELECT ?, k.account_key, o.object_key, r.post, r.ts
-        FROM raw_traces r
-        JOIN account_keys k ON k.platform = r.platform AND k.account_id = r.account_id
-        JOIN trace_objects o ON o.kind = ? AND o.value = r.object""", [kind, kind]).fetchone()[0]
+        INSERT INTO traces SELECT ?, r.account, o.object_key, r.post, r.ts
+        FROM raw_traces r JOIN trace_values o ON o.kind = ? AND o.value = r.object""",
+                    [kind, kind]).fetchone()[0]
     con.execute("DROP TABLE raw_traces")
     return n

@@ -13,6 +13,10 @@ import duckdb
 
 from swarmscope.engine import PairParams, PairsResult
 
+#: Traces per bucket (``object % buckets``; object keys are dense integers) when looking for
+#: popular objects: far fewer than a popular object has.
+TRACES_PER_BUCKET = 64
+
 RESULT_TABLES = """
 CREATE TABLE IF NOT EXISTS edges (
     run_id BIGINT, kind VARCHAR, semantics VARCHAR, window_s DOUBLE,
@@ -27,6 +31,11 @@ CREATE TABLE IF NOT EXISTS popular_objects (
     run_id BIGINT, kind VARCHAR, object VARCHAR, accounts BIGINT, actions BIGINT,
     window_pairs HUGEINT, first_ts TIMESTAMP, last_ts TIMESTAMP, mode VARCHAR);
 """
+
+
+EMPTY_EVIDENCE = """
+CREATE OR REPLACE TEMP TABLE pair_evidence (a INTEGER, b INTEGER, object BIGINT, pa BIGINT,
+                                            pb BIGINT, ta BIGINT, tb BIGINT)"""
 
 
 class DuckDBEngine:
@@ -59,11 +68,11 @@ class DuckDBEngine:
             f"AND account IN (SELECT account FROM traces WHERE kind = '{kind}' GROUP BY account "
             f"HAVING count(*) >= {p.min_participation})")
         run("load", f"""
-            CREATE OR REPLACE TEMP TABLE t AS
-            SELECT account, object, post, ts, row_number() OVER () AS rid
-            FROM traces WHERE kind = '{kind}' {participation}""", t)
+            CREATE OR REPLACE TEMP VIEW t AS
+            SELECT account, object, post, ts, rowid AS rid FROM traces
+            WHERE kind = '{kind}' {participation}""", t)
         res.traces = self.con.execute("SELECT count(*) FROM t").fetchone()[0]
-        self._popular(p, w, run_id, t)
+        self._popular(p, w, max(1, res.traces // TRACES_PER_BUCKET), t)
         if p.semantics == "sliding":
             self._sliding(p, w, t)
         elif p.semantics == "coortweet":
@@ -77,12 +86,15 @@ class DuckDBEngine:
         return res
 
     # -- popular objects ---------------------------------------------------------------------
-    def _popular(self, p: PairParams, w: int, run_id: int, t: dict[str, float]) -> None:
+    def _popular(self, p: PairParams, w: int, buckets: int, t: dict[str, float]) -> None:
         """Objects whose windowed pairs would exceed ``popular_pairs`` (and, with a cap, those
-        with too many accounts). Only objects with enough actions to possibly qualify are
-        counted with the windowed range count."""
-        min_actions = int((2 * p.popular_pairs) ** 0.5)
+        with too many accounts), in ``popular``; their traces in ``t_pop``, the others in the
+        view ``tn``. Only objects with enough actions to possibly qualify are counted with the
+        windowed range count, and only objects in a bucket (``object % buckets``) with that
+        many actions are counted at all."""
         cap = p.max_object_accounts
+        min_actions = int((2 * p.popular_pairs) ** 0.5)
+        min_actions = min(min_actions, cap) if cap else min_actions
         window_pairs = ("actions * (actions - 1) // 2" if p.semantics == "timefree" else
                         "(sum(in_window) - actions) // 2")
         in_window = ("1" if p.semantics == "timefree" else
@@ -90,9 +102,12 @@ class DuckDBEngine:
                      f"AND {w} FOLLOWING)")
         self._run("popular", f"""
             CREATE OR REPLACE TEMP TABLE popular AS
-            WITH big AS (
-                SELECT object FROM t GROUP BY object
-                HAVING count(*) > {min_actions} {f'OR count(DISTINCT account) > {cap}' if cap else ''}),
+            WITH heavy AS (
+                SELECT object % {buckets} AS bucket FROM t GROUP BY bucket
+                HAVING count(*) > {min_actions}),
+            big AS (
+                SELECT object FROM t WHERE object % {buckets} IN (SELECT bucket FROM heavy)
+                GROUP BY object HAVING count(*) > {min_actions}),
             counted AS (
                 SELECT object, account, ts, {in_window} AS in_window
                 FROM t WHERE object IN (SELECT object FROM big)),
@@ -108,7 +123,7 @@ class DuckDBEngine:
         self._run("popular", """
             CREATE OR REPLACE TEMP TABLE t_pop AS
             SELECT t.* FROM t JOIN popular USING (object) WHERE popular.mode = 'aggregated';
-            CREATE OR REPLACE TEMP TABLE tn AS
+            CREATE OR REPLACE TEMP VIEW tn AS
             SELECT * FROM t WHERE object NOT IN (SELECT object FROM popular);""", t)
 
     # -- semantics ---------------------------------------------------------------------------
@@ -154,31 +169,69 @@ class DuckDBEngine:
 
     def _aggregate(self, p: PairParams, events_sql: str, t: dict[str, float], *, weight: str,
                    loop_pairs: bool = False) -> None:
-        """Aggregate co-action events (a, b, object, posts pa/pb, times ta/tb) into ``e``, keeping the closest events as evidence. ``a_actions`` counts
-        distinct posts (a post with two links is one action)."""
+        """Aggregate co-action events (a, b, object, posts pa/pb, times ta/tb) into ``e``, and
+        the closest ``p.evidence`` events of each edge into ``pair_evidence``. ``a_actions``
+        counts distinct posts (a post with two links is one action).
+
+        Where each post has one trace of the kind (``trace_kinds.one_per_post``), the events
+        are first grouped per object: an object whose events of an edge have one post on each
+        side adds one to ``a_actions`` and ``b_actions``, and only the rare edges with other
+        objects (or loops) count distinct posts. That saves two distinct counts over all
+        events, the costliest part of the aggregation."""
         k = p.evidence
-        ev = "NULL" if k == 0 else (
-            "list({'object': object, 'pa': pa, 'pb': pb, 'ta': ta, 'tb': tb} "
-            "ORDER BY abs(tb - ta), ta)" if k is None else
-            f"min_by({{'object': object, 'pa': pa, 'pb': pb, 'ta': ta, 'tb': tb}}, "
-            f"abs(tb - ta), {k})")
+        per_object = self.con.execute(
+            "SELECT coalesce(bool_and(one_per_post), false) FROM trace_kinds WHERE kind = ?",
+            [p.kind]).fetchone()[0]
+        if k != 0 or per_object:   # the events are needed twice: materialised once
+            self._run("pairs", f"CREATE OR REPLACE TEMP TABLE pair_events AS {events_sql}", t)
+            events_sql = "SELECT * FROM pair_events"
         # a loop (a = b) of the sliding semantics lists each pair twice, once per order
         dup = "" if loop_pairs else " // CASE WHEN a = b THEN 2 ELSE 1 END"
-        self._run("pairs", f"""
-            CREATE OR REPLACE TEMP TABLE e AS
-            SELECT *, {weight} AS weight,
-                   least(a_actions, b_actions) / greatest(a_actions, b_actions) AS symmetry,
-                   NULL::DOUBLE AS cosine
-            FROM (
+        dt = "abs(tb - ta)"
+        if per_object:
+            edges_sql = f"""
+                SELECT a, b, sum(n){dup} AS events, count(*) AS shared_objects,
+                       count(*) AS a_actions, count(*) AS b_actions,
+                       CASE WHEN a <> b THEN sum(a_first) END AS a_first,
+                       CASE WHEN a <> b THEN sum(b_first) END AS b_first,
+                       sum(dt) / sum(n) / 1000 AS mean_dt_s, min(min_dt) / 1000 AS min_dt_s,
+                       a = b OR bool_or(pa0 <> pa1 OR pb0 <> pb1) AS mixed
+                FROM (SELECT a, b, count(*) AS n, min(pa) AS pa0, max(pa) AS pa1,
+                             min(pb) AS pb0, max(pb) AS pb1,
+                             count(*) FILTER (WHERE ta < tb) AS a_first,
+                             count(*) FILTER (WHERE tb < ta) AS b_first,
+                             sum({dt}) AS dt, min({dt}) AS min_dt
+                      FROM pair_events GROUP BY a, b, object)
+                GROUP BY a, b"""
+        else:
+            edges_sql = f"""
                 SELECT a, b, count(*){dup} AS events, count(DISTINCT object) AS shared_objects,
                        count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions,
                        CASE WHEN a <> b THEN count(*) FILTER (WHERE ta < tb) END AS a_first,
                        CASE WHEN a <> b THEN count(*) FILTER (WHERE tb < ta) END AS b_first,
-                       avg(abs(tb - ta)) / 1000 AS mean_dt_s, min(abs(tb - ta)) / 1000 AS min_dt_s,
-                       {ev} AS ev
-                FROM ev0 GROUP BY a, b)
-            WHERE {weight} >= {p.weight_floor}""".replace(
-                "FROM ev0 GROUP BY", f"FROM ({events_sql}) ev0 GROUP BY"), t)
+                       avg({dt}) / 1000 AS mean_dt_s, min({dt}) / 1000 AS min_dt_s,
+                       false AS mixed
+                FROM ({events_sql}) GROUP BY a, b"""
+        self._run("pairs", f"CREATE OR REPLACE TEMP TABLE e AS {edges_sql}", t)
+        if per_object:
+            self._run("pairs", """
+                UPDATE e SET a_actions = x.a_actions, b_actions = x.b_actions FROM (
+                    SELECT a, b, count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions
+                    FROM pair_events SEMI JOIN (SELECT a, b FROM e WHERE mixed) USING (a, b)
+                    GROUP BY a, b) x
+                WHERE e.a = x.a AND e.b = x.b""", t)
+        self._run("pairs", f"""
+            CREATE OR REPLACE TEMP TABLE e AS
+            SELECT * EXCLUDE (mixed), {weight} AS weight,
+                   least(a_actions, b_actions) / greatest(a_actions, b_actions) AS symmetry,
+                   NULL::DOUBLE AS cosine
+            FROM e WHERE {weight} >= {p.weight_floor}""", t)
+        closest = "" if k is None else (
+            f"QUALIFY row_number() OVER (PARTITION BY a, b ORDER BY {dt}, ta) <= {k}")
+        self._run("evidence", f"""
+            CREATE OR REPLACE TEMP TABLE pair_evidence AS
+            SELECT a, b, object, pa, pb, ta, tb FROM pair_events SEMI JOIN e USING (a, b)
+            {closest}""" if k != 0 else EMPTY_EVIDENCE, t)
 
     def _timefree(self, p: PairParams, t: dict[str, float]) -> None:
         k = 10 if p.evidence is None else p.evidence
@@ -202,6 +255,10 @@ class DuckDBEngine:
                 JOIN norms na ON na.account = l.account JOIN norms nb ON nb.account = r.account
                 GROUP BY l.account, r.account)
             WHERE cosine >= {p.weight_floor}""", t)
+        self._run("evidence", """
+            CREATE OR REPLACE TEMP TABLE pair_evidence AS
+            SELECT a, b, unnest(ev, recursive := true) FROM e WHERE ev IS NOT NULL"""
+                  if k != 0 else EMPTY_EVIDENCE, t)
 
     def _tfidf(self, t: dict[str, float]) -> None:
         """Accounts as TF-IDF weighted object counts (``tfidf``) and their norms (``norms``)."""
@@ -251,7 +308,7 @@ class DuckDBEngine:
         con.execute(RESULT_TABLES)
         con.execute("BEGIN TRANSACTION")
         try:
-            for table in ("edges", "evidence", "popular_objects"):
+            for table in ("evidence", "popular_objects", "edges"):   # edges name the runs
                 con.execute(f"DELETE FROM {table} WHERE kind = '{kind}'" + (
                     f" AND run_id IN (SELECT run_id FROM edges WHERE kind = '{kind}' AND "
                     f"semantics = '{p.semantics}' AND window_s IS NOT DISTINCT FROM {window})"
@@ -266,18 +323,20 @@ class DuckDBEngine:
                        coalesce(popular_events, 0)
                 FROM e {pop_join}
                 JOIN account_keys ka ON ka.account_key = e.a
-                JOIN account_keys kb ON kb.account_key = e.b
-                ORDER BY weight DESC, ka.account_id, kb.account_id""").fetchone()[0]
+                JOIN account_keys kb ON kb.account_key = e.b""").fetchone()[0]
             res.evidence = con.execute(f"""
                 INSERT INTO evidence
+                WITH ids AS (SELECT rowid AS post, post_id FROM posts WHERE rowid IN (
+                                 SELECT pa FROM pair_evidence UNION SELECT pb FROM pair_evidence))
                 SELECT {run_id}, '{kind}', ka.account_id, kb.account_id, o.value,
                        pa.post_id, make_timestamp(x.ta * 1000), pb.post_id,
                        make_timestamp(x.tb * 1000), abs(x.tb - x.ta) / 1000
-                FROM (SELECT a, b, unnest(ev) AS x FROM e WHERE ev IS NOT NULL)
-                JOIN account_keys ka ON ka.account_key = a
-                JOIN account_keys kb ON kb.account_key = b
+                FROM pair_evidence x
+                JOIN account_keys ka ON ka.account_key = x.a
+                JOIN account_keys kb ON kb.account_key = x.b
                 JOIN trace_objects o ON o.kind = '{kind}' AND o.object_key = x.object
-                JOIN posts pa ON pa.rowid = x.pa JOIN posts pb ON pb.rowid = x.pb""").fetchone()[0]
+                JOIN ids pa ON pa.post = x.pa JOIN ids pb ON pb.post = x.pb""").fetchone()[0] \
+                if p.evidence != 0 else 0
             con.execute(f"""
                 INSERT INTO popular_objects
                 SELECT {run_id}, '{kind}', o.value, accounts, actions, window_pairs,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from swarmscope.sql import literal
-from swarmscope.ingest.normalize import canonical_urls_sql
+from swarmscope.ingest.normalize import canonical_urls_sql, parent_object_sql
 from swarmscope.ingest.reader import ENTITY_KINDS, POST_KINDS, RECORD_FIELDS, Mapping, Reader
 from swarmscope.ingest.sources import InputFile, locate_csv_lines
 
@@ -168,7 +168,33 @@ def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platfor
             {new_posts}
             UNION ALL
             SELECT DISTINCT owner FROM scratch.new_entities WHERE existed""")
+        parent = parent_object_sql("v.kind", "v.parent_post_id", "v.parent_account_id", "v.text")
+        con.execute(f"""
+            CREATE OR REPLACE TABLE scratch.new_posts AS
+            SELECT b.first_row, {parent} AS parent
+            FROM scratch.valid v JOIN scratch.batch_posts b ON v._row = b.first_row
+            WHERE NOT b.existed""")
+        _keys(con, "objmap", "object_keys", "object_key", "value",
+              "SELECT parent AS value FROM scratch.new_posts WHERE parent IS NOT NULL "
+              "UNION SELECT value FROM scratch.new_entities")
     _prepare_accounts(con, m, p, reader.posts)
+    _keys(con, "acctmap", "account_keys", "account_key", "platform, account_id",
+          f"SELECT DISTINCT {p} AS platform, account_id FROM scratch.valid")
+
+
+def _keys(con: duckdb.DuckDBPyConnection, name: str, table: str, key: str, cols: str,
+          values: str) -> None:
+    """``scratch.<name>``: each (distinct) row of ``values`` with its integer key in the
+    dictionary ``table``; rows new to it (``is_new``) are numbered after the largest key, in
+    the order of ``cols``: the same input gives the same keys (and an edge's account_a, the
+    account with the smaller key, has the smaller id where the accounts came in one partition)."""
+    con.execute(f"""
+        CREATE OR REPLACE TABLE scratch.{name} AS
+        SELECT v.*, coalesce(d.{key}, (SELECT coalesce(max({key}), 0) FROM {table})
+                             + row_number() OVER (PARTITION BY d.{key} IS NULL ORDER BY {cols}))
+                    AS {key},
+               d.{key} IS NULL AS is_new
+        FROM ({values}) v LEFT JOIN {table} d USING ({cols})""")
 
 
 def _prepare_entities(con: duckdb.DuckDBPyConnection, m: Mapping, p: str) -> None:
@@ -297,14 +323,19 @@ def _commit_partition(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFi
         if reader.posts:
             post_cols = ("post_id, account_id, created_at, kind, text, lang, client, "
                          "parent_post_id, parent_account_id, quoted_post_id, latitude, longitude")
+            con.execute("INSERT INTO object_keys SELECT object_key, value FROM scratch.objmap "
+                        "WHERE is_new")
             counts.posts += con.execute(f"""
                 INSERT INTO posts SELECT {p}, {', '.join('v.' + c for c in post_cols.split(', '))},
-                       {src}, v._row, {run_id}
-                FROM scratch.valid v JOIN scratch.batch_posts b ON v._row = b.first_row
-                WHERE NOT b.existed""").fetchone()[0]
+                       {src}, v._row, {run_id}, a.account_key, o.object_key
+                FROM scratch.valid v JOIN scratch.new_posts b ON v._row = b.first_row
+                JOIN scratch.acctmap a ON a.account_id = v.account_id
+                LEFT JOIN scratch.objmap o ON o.value = b.parent""").fetchone()[0]
             counts.entities += con.execute(
-                f"INSERT INTO entities SELECT {p}, post_id, kind, value, position "
-                "FROM scratch.new_entities").fetchone()[0]
+                f"INSERT INTO entities SELECT {p}, post_id, kind, value, position, o.object_key "
+                "FROM scratch.new_entities JOIN scratch.objmap o USING (value)").fetchone()[0]
+        con.execute("INSERT INTO account_keys SELECT account_key, platform, account_id "
+                    "FROM scratch.acctmap WHERE is_new")
         store_cols = ", ".join(_store_column(c) for c in ACCOUNT_FIELDS)
         counts.accounts += con.execute(
             f"INSERT INTO accounts (platform, account_id, {store_cols}, run_id) "

@@ -16,7 +16,6 @@ import unicodedata
 from functools import lru_cache
 
 import duckdb
-import tldextract
 
 #: Twitter's snowflake epoch (2010-11-04T01:42:54.657Z) in Unix milliseconds.
 SNOWFLAKE_EPOCH_MS = 1288834974657
@@ -31,8 +30,13 @@ TRACKING_PARAMS = frozenset({
     "spm", "share", "feature",
 })
 
-#: Private suffixes count (foo.blogspot.com is its own site): fake news webs live on such hosts.
-_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
+
+@lru_cache(maxsize=1)
+def _extract():
+    """The PSL extractor, built on first use (importing tldextract costs a CLI start 0.15 s).
+    Private suffixes count (foo.blogspot.com is its own site): fake news webs live on such hosts."""
+    import tldextract
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None,
                                  include_psl_private_domains=True)
 
 
@@ -103,7 +107,7 @@ def registered_domain(host: str | None) -> str | None:
     """
     if not host:
         return None
-    ext = _extract(host)
+    ext = _extract()(host)
     if ext.suffix and ext.domain:
         return f"{ext.domain}.{ext.suffix}"
     return host or None
@@ -195,6 +199,21 @@ def timestamp_sql(expr: str) -> str:
             f"TRY_CAST(TRY_CAST({e} AS TIMESTAMPTZ) AS TIMESTAMP), "
             f"TRY_CAST(try_strptime({e}, '%a %b %d %H:%M:%S %z %Y') AS TIMESTAMP), "
             f"try_strptime({e}, '%m/%d/%Y %H:%M'), try_strptime({e}, '%m/%d/%Y %H:%M:%S')) END")
+
+
+def parent_object_sql(kind: str, parent_post_id: str, parent_account_id: str, text: str) -> str:
+    """SQL: the object a post reposts or replies to, as the ``repost`` and ``reply`` traces
+    compare it: the parent post id; for a repost without one, ``account:`` + the parent's
+    author, else ``text:`` + the MD5 of its text (lower-cased, ``RT @x:`` and quotes off,
+    whitespace collapsed; IRA). NULL for other posts, and where nothing is known."""
+    tk = f"regexp_replace(lower({text}), '^rt @\\S+:?\\s*', '')"
+    tk = f"regexp_replace({tk}, '[\"“”‘’'']', '', 'g')"
+    tk = f"trim(regexp_replace({tk}, '\\s+', ' ', 'g'))"
+    return (f"nullif(CASE WHEN {kind} = 'reply' THEN {parent_post_id} "
+            f"WHEN {kind} <> 'repost' THEN NULL "
+            f"WHEN {parent_post_id} IS NOT NULL THEN {parent_post_id} "
+            f"WHEN {parent_account_id} IS NOT NULL THEN 'account:' || {parent_account_id} "
+            f"ELSE 'text:' || md5(nullif({tk}, '')) END, '')")
 
 
 def text_list_sql(text: str, pattern: str, *markers: str) -> str:
