@@ -112,7 +112,7 @@ def demo(tmp_path_factory):
     data = ROOT / "src/swarmscope/demo_data"
     assert run("ingest", data / "ira_week_2015-11-10_shifted.parquet",
                data / "higgs_activity.parquet", db=db).exit_code == 0
-    result = run("detect", "--out", tmp / "out", db=db)
+    result = run("--memory-limit", "2GB", "detect", "--out", tmp / "out", db=db)
     assert result.exit_code == 0, result.output
     return db, tmp / "out", result.output
 

@@ -9,8 +9,6 @@ cluster: a cluster is at least two accounts.
 from __future__ import annotations
 
 import duckdb
-import igraph as ig
-import leidenalg
 import numpy as np
 import pyarrow as pa
 
@@ -18,6 +16,8 @@ import pyarrow as pa
 def leiden_clusters(con: duckdb.DuckDBPyConnection, seed: int) -> int:
     """Fill the temp table ``cluster_members(account, cluster_id)``; returns the cluster count.
     Clusters are numbered from 1 by decreasing size."""
+    import igraph as ig  # imported when used, as the command line starts faster without
+    import leidenalg
     edges = con.sql("""
         SELECT e.a, e.b, e.weight FROM fused_edges e
         JOIN account_scores sa ON sa.account = e.a AND sa.flagged

@@ -44,7 +44,6 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-from scipy import stats
 
 RATE_BIN_MS = 15 * 60 * 1000
 
@@ -167,6 +166,7 @@ def pair_tests(con: duckdb.DuckDBPyConnection, kind: str, window: float,
 
 def conditional_poisson_p(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """P(X >= x | X >= 1) for X ~ Poisson(mu), elementwise (x >= 1)."""
+    from scipy import stats  # imported when used: it costs a second at start-up
     with np.errstate(divide="ignore", invalid="ignore"):
         p = stats.poisson.sf(x - 1, mu) / -np.expm1(-mu)
     return np.clip(np.where(x <= 1, 1.0, p), 0.0, 1.0)
@@ -176,6 +176,7 @@ def randomized_p(x: np.ndarray, mu: np.ndarray, rng: np.random.Generator,
                  given: int = 1) -> np.ndarray:
     """The randomised p-value P(X > x | X >= given) + U P(X = x | X >= given), X ~ Poisson(mu):
     exactly uniform when the null holds, so a calibration check can use a KS test."""
+    from scipy import stats  # imported when used: it costs a second at start-up
     norm = stats.poisson.sf(given - 1, mu)
     above = stats.poisson.sf(x, mu) / norm
     at = stats.poisson.pmf(x, mu) / norm
@@ -184,6 +185,7 @@ def randomized_p(x: np.ndarray, mu: np.ndarray, rng: np.random.Generator,
 
 def binomial_account_p(partners: np.ndarray, significant: np.ndarray, alpha: float) -> np.ndarray:
     """P(K >= k), K ~ Binomial(n, alpha): the account test over its testable partners."""
+    from scipy import stats  # imported when used: it costs a second at start-up
     return np.where(significant <= 0, 1.0, stats.binom.sf(significant - 1, partners, alpha))
 
 

@@ -18,7 +18,6 @@ from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
-import igraph as ig
 import numpy as np
 
 from swarmscope import __version__
@@ -123,6 +122,7 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
 
 def _layout(n: int, edges: list[tuple[int, int, float]]) -> np.ndarray:
     """Node positions in [0, 1]² (Fruchterman–Reingold; DrL above 3,000 nodes), seeded."""
+    import igraph as ig  # imported when used, as the command line starts faster without
     if n == 0:
         return np.zeros((0, 2))
     g = ig.Graph(n=n, edges=[(a, b) for a, b, _ in edges])
