@@ -529,19 +529,19 @@ def ss_pairs(args, store: Path, kind: str, name: str, evidence: str | None) -> d
     cmd = ss_cmd(args, store, "pairs", "--kind", kind, "--window", str(WINDOW))
     if evidence is not None:
         cmd += ["--evidence", evidence]
-    code = code_state()
-    r = run_child(args, cmd, f"{name}.ss_pairs_{kind}_ev{evidence or 'default'}")
-    r["code"] = code
-    if r["rc"] == 0:
-        r.update(helper(args, "_summary", str(store)))
-    return r
+    return _ss_child(args, cmd, store, f"{name}.ss_pairs_{kind}_ev{evidence or 'default'}")
 
 
 def ss_text_pairs(args, store: Path, name: str, evidence: str) -> dict:
     cmd = [sys.executable, "-c", TEXT_PAIRS, str(store), str(WINDOW), evidence,
            str(args.threads or ""), args.memory_limit or ""]
+    return _ss_child(args, cmd, store, f"{name}.ss_pairs_text_ev{evidence}")
+
+
+def _ss_child(args, cmd: list[str], store: Path, log_name: str) -> dict:
+    """A swarmscope child run, with the code state it ran and the store's summary."""
     code = code_state()
-    r = run_child(args, cmd, f"{name}.ss_pairs_text_ev{evidence}")
+    r = run_child(args, cmd, log_name)
     r["code"] = code
     if r["rc"] == 0:
         r.update(helper(args, "_summary", str(store)))
