@@ -595,12 +595,17 @@ def _cached(args, name: str, produce) -> dict:
     return d
 
 
+def _inputs(args, name: str, generator: str, n: int) -> tuple[Path, Path, Path, dict]:
+    """The generated CSV (cached with --reuse-toolkit), the toolkit's database and our store."""
+    csv_path = args.out_dir / f"{name}.csv"
+    gen = _cached(args, f"{name}.input", lambda: {
+        **helper(args, generator, str(n), str(csv_path)), "_files": [str(csv_path)]})
+    return csv_path, args.out_dir / f"{name}.cnt.db", args.out_dir / f"{name}.duckdb", gen
+
+
 def bench_co_retweet(args, n: int) -> dict:
     name = f"rt_{n}"
-    csv_path = args.out_dir / f"{name}.csv"
-    tk_db, store = args.out_dir / f"{name}.cnt.db", args.out_dir / f"{name}.duckdb"
-    gen = _cached(args, f"{name}.input", lambda: {
-        **helper(args, "_gen_retweets", str(n), str(csv_path)), "_files": [str(csv_path)]})
+    csv_path, tk_db, store, gen = _inputs(args, name, "_gen_retweets", n)
 
     def toolkit() -> dict:
         pre = tk_preprocess(args, tk_db, csv_path, name)
@@ -653,10 +658,7 @@ def bench_co_retweet(args, n: int) -> dict:
 
 def bench_link_text(args, n: int) -> None:
     name = f"orig_{n}"
-    csv_path = args.out_dir / f"{name}.csv"
-    tk_db, store = args.out_dir / f"{name}.cnt.db", args.out_dir / f"{name}.duckdb"
-    gen = _cached(args, f"{name}.input", lambda: {
-        **helper(args, "_gen_originals", str(n), str(csv_path)), "_files": [str(csv_path)]})
+    csv_path, tk_db, store, gen = _inputs(args, name, "_gen_originals", n)
     emit({"bench": "link_text_input", "n": n, **{k: v for k, v in gen.items() if k != "_files"}})
 
     def toolkit() -> dict:

@@ -164,10 +164,6 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
             empirical_p(con, params.permutations)
         progress("fusion and scores")
         kinds = list(params.windows)
-        con.execute("CREATE TEMP TABLE IF NOT EXISTS pair_tests (kind VARCHAR, window_s DOUBLE, "
-                    "a INTEGER, b INTEGER, x BIGINT, mu DOUBLE, p DOUBLE);"
-                    "CREATE TEMP TABLE IF NOT EXISTS account_tests (kind VARCHAR, window_s DOUBLE,"
-                    " account INTEGER, partners BIGINT, significant BIGINT);")
         res.p_cut = fuse_accounts(con, params.tests, kinds, params.null.alpha_pair, params.fdr)
         fuse_edges(con, params.tests, kinds, params.null.alpha_pair)
         lap("fusion")
