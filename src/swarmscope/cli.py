@@ -268,7 +268,8 @@ DETECT_HELP = """Significant coordination: edges, clusters and a score for every
 
 Runs traces -> pairs -> significance (a popularity-adjusted Poisson null per pair, a binomial
 test per account over its partners) -> fusion over kinds and windows -> Benjamini-Hochberg at
---fdr -> Leiden clusters. Results go to the store (tables detect_accounts, detect_edges,
+--fdr -> Leiden clusters -> affiliation (rounds of a test of every other account against each
+cluster as a whole; those that pass join it). Results go to the store (tables detect_accounts, detect_edges,
 detect_clusters, detect_evidence) and, with --out, to accounts.parquet, edges.parquet,
 clusters.parquet and evidence.parquet (columns in the README).
 
@@ -319,15 +320,18 @@ def _windows(kinds: str | None, windows: tuple[str, ...]) -> dict[str, tuple[flo
 @click.option("--permutations", type=click.IntRange(0), default=0, show_default=True,
               help="Also run the test on B time-permuted copies: a calibration check of the "
               "null model and an empirical p per edge (costs B extra runs).")
+@click.option("--affiliation-rounds", type=click.IntRange(0), default=DetectParams.affiliation_rounds,
+              show_default=True, help="Rounds of the affiliation test (0: clusters are the "
+              "flagged accounts' Leiden communities only); stops early when a round adds none.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Also write the result tables as Parquet into this directory.")
 @_time_range_options
 @click.pass_obj
 def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: float, seed: int,
-               permutations: int, out_dir: str | None, since: datetime | None,
-               until: datetime | None) -> None:
+               permutations: int, affiliation_rounds: int, out_dir: str | None,
+               since: datetime | None, until: datetime | None) -> None:
     params = DetectParams(windows=_windows(kinds, windows), fdr=fdr, seed=seed,
-                          permutations=permutations)
+                          permutations=permutations, affiliation_rounds=affiliation_rounds)
     steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 3
     with obj.store() as store, Progress(console=err, transient=True) as bar:
         task = bar.add_task("detect", total=steps)
@@ -336,7 +340,8 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
         top = store.con.execute("SELECT cluster_id, size, density, top_hashtags "
                                 "FROM detect_clusters ORDER BY cluster_id LIMIT 5").fetchall()
     out.print(f"{r.accounts:,} accounts scored; {r.flagged:,} flagged at FDR {fdr:g} in "
-              f"{r.clusters:,} clusters; {r.edges:,} edges with evidence "
+              f"{r.clusters:,} clusters ({r.recruited:,} joined by affiliation); "
+              f"{r.edges:,} edges with evidence "
               f"({r.evidence:,} co-actions)", markup=False)
     calibration = [c for c in r.calibration if c["kind"] != "all"]
     if calibration:
@@ -405,8 +410,19 @@ def explain_cmd(obj: Context, account: str, partners: int) -> None:
                           if e.get("p_" + k) is not None)
         out.print(f"  with {e['partner']}: p {e['p_value']:.1e} ({parts})", markup=False)
         for ev in e["evidence"]:
-            out.print(f"    {ev['kind']} {ev['object'][:60]!r}: {ev['post_a']} at {ev['ts_a']} "
-                      f"and {ev['post_b']} at {ev['ts_b']} ({ev['dt_s']:g} s apart)", markup=False)
+            _print_coaction(ev)
+    if a["affiliation_round"] is not None:
+        out.print(f"  joined cluster {a['cluster_id']} by affiliation (round "
+                  f"{a['affiliation_round']}): {a['affiliation_x']} objects co-acted with its "
+                  f"members, {a['affiliation_kind']} within {a['affiliation_window_s']:g} s; "
+                  f"p {a['affiliation_p']:.1e}, q {a['affiliation_q']:.1e}", markup=False)
+        for ev in x["affiliation"]:
+            _print_coaction(ev, f"with member {ev['member']}: ")
+
+
+def _print_coaction(ev: dict, prefix: str = "") -> None:
+    out.print(f"    {prefix}{ev['kind']} {ev['object'][:60]!r}: {ev['post_a']} at {ev['ts_a']} "
+              f"and {ev['post_b']} at {ev['ts_b']} ({ev['dt_s']:g} s apart)", markup=False)
 
 
 @cli.command("export")

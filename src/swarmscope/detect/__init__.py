@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from swarmscope.detect.affiliation import affiliate
 from swarmscope.detect.communities import cluster_summaries, leiden_clusters
 from swarmscope.detect.evidence import collect_evidence
 from swarmscope.detect.fuse import fuse_accounts, fuse_edges
@@ -89,6 +90,7 @@ class DetectParams:
     traces: TraceOptions = TraceOptions()
     evidence: int = 10
     permutations: int = 0
+    affiliation_rounds: int = 10
 
     def __post_init__(self) -> None:
         unknown = [k for k in self.windows if k not in KINDS]
@@ -117,6 +119,7 @@ class DetectResult:
     flagged: int = 0
     clusters: int = 0
     edges: int = 0
+    recruited: int = 0
     evidence: int = 0
     p_cut: float = 0.0
     calibration: list[dict] = field(default_factory=list)
@@ -169,6 +172,10 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
         lap("fusion")
         progress("clusters")
         res.clusters = leiden_clusters(con, params.seed)
+        lap("clusters")
+        res.recruited = affiliate(con, params.tests, params.null, params.fdr,
+                                  params.affiliation_rounds, progress)
+        lap("affiliation")
         cluster_summaries(con, kinds)
         lap("clusters")
         progress("evidence")
@@ -208,7 +215,10 @@ def _persist(con, run_id: int, kinds: list[str], since: datetime | None,
                coalesce(s.flagged, false) AS flagged, m.cluster_id,
                coalesce(s.p, 1) AS p_value, coalesce(s.q, 1) AS q_value,
                coalesce(s.partners, 0) AS partners,
-               coalesce(s.significant_partners, 0) AS significant_partners, {per_kind}
+               coalesce(s.significant_partners, 0) AS significant_partners, {per_kind},
+               f.p AS affiliation_p, f.q AS affiliation_q, f.kind AS affiliation_kind,
+               f.window_s AS affiliation_window_s, f.x AS affiliation_x,
+               f.round AS affiliation_round
         FROM (SELECT platform, account_id, sum(posts) AS posts FROM (
                   SELECT platform, account_id, count(*) FILTER (WHERE {where}) AS posts
                   FROM posts GROUP BY ALL
@@ -218,6 +228,7 @@ def _persist(con, run_id: int, kinds: list[str], since: datetime | None,
         LEFT JOIN account_keys k USING (platform, account_id)
         LEFT JOIN account_scores s ON s.account = k.account_key
         LEFT JOIN cluster_members m ON m.account = k.account_key
+        LEFT JOIN affiliation f ON f.account = k.account_key
         ORDER BY score DESC, acc.platform, acc.account_id;
         CREATE OR REPLACE TABLE detect_edges AS
         SELECT {run_id} AS run_id, ka.platform AS platform_a, ka.account_id AS account_a,

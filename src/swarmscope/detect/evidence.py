@@ -1,4 +1,5 @@
-"""Evidence: the co-actions behind each edge of a flagged account, as posts with timestamps."""
+"""Evidence: the co-actions behind each edge of a flagged account, and behind each account
+recruited by affiliation, as posts with timestamps."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import duckdb
 def collect_evidence(con: duckdb.DuckDBPyConnection, alpha_pair: float, per_edge: int = 10) -> int:
     """Fill the temp table ``edge_evidence``: for every fused edge of a flagged account and each
     kind whose test passed the pair level there, the ``per_edge`` co-actions closest in time
-    (within the window of the kind's strongest test). Returns the row count."""
+    (within the window of the kind's strongest test), basis 'pair'; for every account recruited
+    by affiliation (the temp table ``affiliation``), its ``per_edge`` co-actions with members of
+    its cluster closest in time, in its strongest test, basis 'affiliation'. Returns the row
+    count."""
+    closest = ("QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY abs(r.ts - l.ts), l.ts, "
+               f"l.post, r.post) <= {int(per_edge)}")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE edge_evidence AS
         WITH best AS (
@@ -20,18 +26,30 @@ def collect_evidence(con: duckdb.DuckDBPyConnection, alpha_pair: float, per_edge
             GROUP BY ALL),
         events AS (
             SELECT b.a, b.b, b.kind, b.window_s, l.object, l.post AS post_a, l.ts AS ts_a,
-                   r.post AS post_b, r.ts AS ts_b
+                   r.post AS post_b, r.ts AS ts_b, 'pair' AS basis
             FROM best b
             JOIN traces l ON l.kind = b.kind AND l.account = b.a
             JOIN traces r ON r.kind = b.kind AND r.account = b.b AND r.object = l.object
                  AND abs(r.ts - l.ts) <= b.window_s * 1000
-            QUALIFY row_number() OVER (PARTITION BY b.a, b.b, b.kind
-                                       ORDER BY abs(r.ts - l.ts), l.ts, l.post, r.post)
-                    <= {int(per_edge)})
+            {closest.format(by='b.a, b.b, b.kind')}
+            UNION ALL
+            SELECT * FROM (  -- one co-action per object, the closest member's
+                SELECT f.account, r.account, f.kind, f.window_s, l.object, l.post, l.ts,
+                       r.post, r.ts, 'affiliation'
+                FROM affiliation f
+                JOIN traces l ON l.kind = f.kind AND l.account = f.account
+                JOIN traces r ON r.kind = f.kind AND r.object = l.object
+                     AND abs(r.ts - l.ts) <= f.window_s * 1000 AND r.account <> f.account
+                JOIN cluster_members m ON m.account = r.account AND m.cluster_id = f.cluster_id
+                QUALIFY row_number() OVER (PARTITION BY f.account, l.object
+                                           ORDER BY abs(r.ts - l.ts), l.ts, l.post, r.post) = 1)
+            QUALIFY row_number() OVER (PARTITION BY account ORDER BY abs(ts_1 - ts), ts, post,
+                                       post_1) <= {int(per_edge)})
         SELECT ev.a, ev.b, ev.kind, ev.window_s, o.value AS object,
                pa.post_id AS post_a, make_timestamp(ev.ts_a * 1000) AS ts_a,
                pb.post_id AS post_b, make_timestamp(ev.ts_b * 1000) AS ts_b,
-               abs(ev.ts_b - ev.ts_a) / 1000 AS dt_s, pa.text AS text_a, pb.text AS text_b
+               abs(ev.ts_b - ev.ts_a) / 1000 AS dt_s, pa.text AS text_a, pb.text AS text_b,
+               ev.basis
         FROM events ev
         JOIN trace_objects o ON o.kind = ev.kind AND o.object_key = ev.object
         JOIN posts pa ON pa.rowid = ev.post_a JOIN posts pb ON pb.rowid = ev.post_b""")

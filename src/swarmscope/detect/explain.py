@@ -1,4 +1,5 @@
-"""``explain``: one account's score, its strongest partners and the co-actions behind them."""
+"""``explain``: one account's score, its strongest partners and the co-actions behind them,
+and, for an account that joined a cluster by affiliation, its co-actions with the members."""
 
 from __future__ import annotations
 
@@ -33,7 +34,13 @@ def explain(store: Store, account: str, partners: int = 10, events: int = 3) -> 
     for edge in edges:
         ev = con.execute("""
             SELECT kind, window_s, object, post_a, ts_a, post_b, ts_b, dt_s FROM detect_evidence
-            WHERE account_a = ? AND account_b = ? ORDER BY dt_s, ts_a LIMIT ?""",
+            WHERE account_a = ? AND account_b = ? AND basis = 'pair' ORDER BY dt_s, ts_a
+            LIMIT ?""",
                          [edge["account_a"], edge["account_b"], events])
         edge["evidence"] = [dict(zip([d[0] for d in ev.description], r)) for r in ev.fetchall()]
-    return {"account": row, "edges": edges}
+    aff = con.execute("""
+        SELECT account_b AS member, kind, window_s, object, post_a, ts_a, post_b, ts_b, dt_s
+        FROM detect_evidence WHERE account_a = ? AND basis = 'affiliation'
+        ORDER BY dt_s, ts_a LIMIT ?""", [row["account_id"], events * partners])
+    affiliation = [dict(zip([d[0] for d in aff.description], r)) for r in aff.fetchall()]
+    return {"account": row, "edges": edges, "affiliation": affiliation}
