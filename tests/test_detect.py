@@ -169,3 +169,25 @@ def test_bad_labels_file_names_line_and_field(demo, tmp_path):
     result = run("evaluate", "--labels", labels, db=db)
     assert result.exit_code == 1
     assert "line 3, field label" in result.output and "1/0 or true/false" in result.output
+
+
+def test_affiliation_recruits_troll_accounts_with_evidence(demo):
+    """On the demo data, accounts that joined a cluster by affiliation are IRA accounts, and
+    each has co-actions with members of that cluster as evidence, shown by explain."""
+    db, out, _ = demo
+    with duckdb.connect(str(db), read_only=True) as con:
+        recruits, troll, bad_evidence = con.sql("""
+            SELECT count(*), count(*) FILTER (WHERE l.value IS NOT NULL),
+                   count(*) FILTER (WHERE NOT EXISTS (
+                       SELECT 1 FROM detect_evidence e
+                       JOIN detect_accounts m ON m.account_id = e.account_b
+                       WHERE e.basis = 'affiliation' AND e.account_a = a.account_id
+                         AND m.cluster_id = a.cluster_id))
+            FROM detect_accounts a LEFT JOIN account_labels l ON l.account_id = a.account_id
+                 AND l.name = 'account_category'
+            WHERE a.affiliation_round IS NOT NULL""").fetchall()[0]
+        recruit = con.sql("SELECT account_id FROM detect_accounts WHERE affiliation_round = 1 "
+                          "ORDER BY affiliation_p LIMIT 1").fetchall()[0][0]
+    assert recruits > 20 and troll >= 0.9 * recruits and bad_evidence == 0
+    shown = run("explain", recruit, db=db).output
+    assert "by affiliation (round 1)" in shown and "with member" in shown

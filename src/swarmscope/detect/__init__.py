@@ -51,12 +51,18 @@ OUTPUT_COLUMNS = {
         "score": "coordination score in [0, 1]: L / (L + L*), L = -log10 p_value, L* the same "
                  "at the FDR cut-off; 0 without evidence, 0.5 at the cut-off",
         "flagged": "score >= 0.5, i.e. q_value <= the FDR level",
-        "cluster_id": "its Leiden cluster (NULL when not in a cluster of >= 2 flagged accounts)",
+        "cluster_id": "its Leiden cluster, or the cluster it joined by affiliation (NULL when "
+                      "in neither)",
         "p_value": "the account test, combined over kinds and windows (Bonferroni minimum)",
         "q_value": "Benjamini-Hochberg q over all accounts with a testable partner",
         "partners": "testable partners (largest over the tests)",
         "significant_partners": "partners with pair p <= alpha_pair (largest over the tests)",
         "p_<kind>, score_<kind>": "the same per kind (its windows combined)",
+        "affiliation_p, affiliation_q, affiliation_round": "for an account that joined its "
+            "cluster by affiliation: its test against the cluster (Bonferroni over the tests), "
+            "BH q, and the round",
+        "affiliation_kind, affiliation_window_s, affiliation_x": "the test that gave the "
+            "smallest p, and the objects co-acted with the cluster's members there",
     },
     "edges.parquet": {
         "account_a, account_b (+ platforms)": "a pair with a test at p <= alpha_pair",
@@ -75,6 +81,8 @@ OUTPUT_COLUMNS = {
     "evidence.parquet": {
         "account_a, account_b, kind, window_s": "the edge and the test",
         "object, post_a, ts_a, post_b, ts_b, dt_s, text_a, text_b": "one co-action",
+        "basis": "'pair' (an edge's test) or 'affiliation' (account_b is a member of "
+                 "account_a's cluster)",
     },
 }
 
