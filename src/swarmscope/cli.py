@@ -328,7 +328,7 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
                until: datetime | None) -> None:
     params = DetectParams(windows=_windows(kinds, windows), fdr=fdr, seed=seed,
                           permutations=permutations)
-    steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 3
+    steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 4
     with obj.store() as store, Progress(console=err, transient=True) as bar:
         task = bar.add_task("detect", total=steps)
         r = detect(store, params, since=since, until=until, out=out_dir,
