@@ -8,7 +8,8 @@ from swarmscope.store import Store
 
 def explain(store: Store, account: str, partners: int = 10, events: int = 3) -> dict:
     """The account's ``detect_accounts`` row, its ``partners`` strongest edges, and for each the
-    ``events`` closest co-actions. ``account`` is an account id or handle."""
+    ``events`` closest co-actions, and its ``detect_fingerprints`` row (``None`` without one).
+    ``account`` is an account id or handle."""
     con = store.con
     try:
         rows = con.execute("""
@@ -36,4 +37,12 @@ def explain(store: Store, account: str, partners: int = 10, events: int = 3) -> 
             WHERE account_a = ? AND account_b = ? ORDER BY dt_s, ts_a LIMIT ?""",
                          [edge["account_a"], edge["account_b"], events])
         edge["evidence"] = [dict(zip([d[0] for d in ev.description], r)) for r in ev.fetchall()]
-    return {"account": row, "edges": edges}
+    fingerprint = None
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                   "'detect_fingerprints'").fetchall()[0][0]:  # stores detected before it
+        fp = con.execute("""
+            SELECT * EXCLUDE (hour_of_week) FROM detect_fingerprints
+            WHERE platform = ? AND account_id = ?""", [row["platform"], row["account_id"]])
+        found = fp.fetchall()
+        fingerprint = dict(zip([d[0] for d in fp.description], found[0])) if found else None
+    return {"account": row, "edges": edges, "fingerprint": fingerprint}

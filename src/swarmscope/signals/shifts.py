@@ -105,7 +105,7 @@ def shift_tables(con: duckdb.DuckDBPyConnection, groups: str) -> dict[str, pa.Ta
     claimed = members.column("claimed_offset").to_pylist()
     timing, segments, assigned = [], [], []
     for g in sorted(sizes):  # one iteration per cluster; the work inside is vectorised
-        rows = np.flatnonzero(gid == g)
+        rows = np.arange(*np.searchsorted(gid, [g, g + 1]))  # both sorted by group
         h = hours[rows].sum(axis=0)
         coverage = int((h >= 0.25 * h.mean()).sum()) if h.sum() else 0
         shift = rows[length[rows] <= MAX_SHIFT_HOURS]
@@ -125,8 +125,8 @@ def shift_tables(con: duckdb.DuckDBPyConnection, groups: str) -> dict[str, pa.Ta
         votes = Counter(c for c in (claimed[i] for i in rows) if c is not None)
         claim = votes.most_common(1)[0][0] if votes else None
         zone = _zone_row(hours[staffed["rows"]].sum(axis=0) if structure else h, claim)
-        in_g = ev_group == g
-        g_acc, g_ts = ev_acc[in_g], ev_ts[in_g]
+        lo, hi = np.searchsorted(ev_group, [g, g + 1])
+        g_acc, g_ts = ev_acc[lo:hi], ev_ts[lo:hi]
         days = np.arange(int(g_ts.min() // 86400), int(g_ts.max() // 86400) + 1) if len(g_ts) \
             else np.array([], np.int64)
         total_handoffs = 0
