@@ -188,3 +188,17 @@ def test_ira_newsfeed_accounts_post_on_schedules(shared):
             continue
         assert np.nanmedian(burst[news]) < np.nanmedian(burst[group]) - 0.15, other
         assert np.median(span[news]) > np.median(span[group]), other
+
+
+def test_detect_with_no_account_to_fingerprint_writes_empty_tables(tmp_path, db):
+    path = tmp_path / "tiny.csv"
+    path.write_text("message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
+                    "1,a,a,x,,rt,1600000000,\n2,b,b,x,,rt,1600000005,\n"
+                    "3,a,a,y,,rt,1600000100,\n4,b,b,y,,rt,1600000101,\n")
+    assert run("ingest", path, db=db).exit_code == 0
+    assert run("detect", "--out", tmp_path / "out", db=db).exit_code == 0
+    con = duckdb.connect(str(db), read_only=True)
+    for table in ("detect_fingerprints", "detect_operations", "detect_shifts",
+                  "detect_shift_hours"):
+        assert con.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0] == 0
+    assert (tmp_path / "out" / "fingerprints.parquet").exists()

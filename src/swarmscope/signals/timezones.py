@@ -125,7 +125,7 @@ def infer_zones(hours: np.ndarray, claimed: np.ndarray | None = None) -> dict[st
     ``zone_rhythm`` (template name), ``zone_fit``; with ``claimed`` offsets (NaN where none),
     also ``zone_gap_hours`` and ``mismatch_strength`` (see the module docstring)."""
     fits = _fits(np.asarray(hours, dtype=float))
-    flat = np.nan_to_num(fits, nan=-2).reshape(len(fits), -1)
+    flat = np.nan_to_num(fits, nan=-2).reshape(len(fits), fits.shape[1] * fits.shape[2])
     best = flat.argmax(axis=1)
     t, o = np.divmod(best, len(OFFSETS))
     fit = flat[np.arange(len(fits)), best]
