@@ -61,7 +61,7 @@ COLUMNS = {
         "coverage_hours": "UTC hours in which it posts >= 1/4 of its mean hourly rate",
         "shift_members, shift_segments, shift_structure": "members with a block <= 10 h, their "
             "segments, and whether shifts cover the day (>= 20 h, >= 2 segments)",
-        "handoffs, days": "hand-offs between consecutive segments, over the days observed",
+        "handoffs, days": "hand-offs between consecutive segments; UTC days with posts",
         "bloc_similarity": "mean pairwise TF-IDF cosine of the members' BLOC bigrams",
     },
     "shifts.parquet": {

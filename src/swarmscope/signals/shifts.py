@@ -127,8 +127,7 @@ def shift_tables(con: duckdb.DuckDBPyConnection, groups: str) -> dict[str, pa.Ta
         zone = _zone_row(hours[staffed["rows"]].sum(axis=0) if structure else h, claim)
         lo, hi = np.searchsorted(ev_group, [g, g + 1])
         g_acc, g_ts = ev_acc[lo:hi], ev_ts[lo:hi]
-        days = np.arange(int(g_ts.min() // 86400), int(g_ts.max() // 86400) + 1) if len(g_ts) \
-            else np.array([], np.int64)
+        days = np.unique(g_ts // 86400).astype(np.int64)  # UTC days with posts
         total_handoffs = 0
         for k, seg in enumerate(seg_rows):
             prev = seg_rows[k - 1]
