@@ -104,7 +104,7 @@ def shift_tables(con: duckdb.DuckDBPyConnection, groups: str) -> dict[str, pa.Ta
     length = members.column("active_hours").to_numpy()
     claimed = members.column("claimed_offset").to_pylist()
     timing, segments, assigned = [], [], []
-    for g in sorted(sizes):  # one iteration per cluster; the work inside is vectorised
+    for g in sorted(sizes):  # one iteration per group; the work inside is vectorised
         rows = np.arange(*np.searchsorted(gid, [g, g + 1]))  # both sorted by group
         h = hours[rows].sum(axis=0)
         coverage = int((h >= 0.25 * h.mean()).sum()) if h.sum() else 0
