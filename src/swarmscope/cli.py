@@ -332,7 +332,7 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
                since: datetime | None, until: datetime | None) -> None:
     params = DetectParams(windows=_windows(kinds, windows), fdr=fdr, seed=seed,
                           permutations=permutations, affiliation_rounds=affiliation_rounds)
-    steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 3
+    steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 4
     with obj.store() as store, Progress(console=err, transient=True) as bar:
         task = bar.add_task("detect", total=steps)
         r = detect(store, params, since=since, until=until, out=out_dir,
@@ -405,6 +405,8 @@ def explain_cmd(obj: Context, account: str, partners: int) -> None:
               "partners beyond chance", markup=False)
     kinds = [k.removeprefix("score_") for k in a if k.startswith("score_")]
     out.print("  by kind: " + ", ".join(f"{k} {a['score_' + k]:.3f}" for k in kinds), markup=False)
+    if f := x["fingerprint"]:
+        out.print(_fingerprint_line(f), markup=False)
     for e in x["edges"]:
         parts = ", ".join(f"{k} x={e['x_' + k]} p={e['p_' + k]:.1e}" for k in kinds
                           if e.get("p_" + k) is not None)
@@ -423,6 +425,22 @@ def explain_cmd(obj: Context, account: str, partners: int) -> None:
 def _print_coaction(ev: dict, prefix: str = "") -> None:
     out.print(f"    {prefix}{ev['kind']} {ev['object'][:60]!r}: {ev['post_a']} at {ev['ts_a']} "
               f"and {ev['post_b']} at {ev['ts_b']} ({ev['dt_s']:g} s apart)", markup=False)
+
+
+def _fingerprint_line(f: dict[str, Any]) -> str:
+    def num(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+    zone = ("no zone" if f["zone_offset"] is None else
+            f"zone UTC{f['zone_offset']:+g} ({f['zone_rhythm']} rhythm, fit {f['zone_fit']:.2f})")
+    if f["claimed_offset"] is not None:
+        zone += (f", claims {f['claimed_location']!r} = UTC{f['claimed_offset']:+g}"
+                 + (f": MISMATCH, strength {f['mismatch_strength']:.2f}" if f["zone_mismatch"]
+                    else ""))
+    return (f"  rhythm: {zone}; active {f['active_hours']} h from {f['active_start_utc']:02d}:00 "
+            f"UTC; burstiness {num(f['burstiness'], '.2f')}, gap entropy "
+            f"{num(f['gap_entropy'], '.2f')} bits"
+            + (f"; shift segment {f['shift_segment']}" if f["shift_segment"] else "")
+            + f"\n  BLOC: {f['bloc'][:80]}" + ("..." if len(f["bloc"]) > 80 else ""))
 
 
 @cli.command("export")

@@ -25,7 +25,8 @@ from swarmscope.store import Store
 
 #: Result tables exported by ``--format csv|parquet`` (those present in the store).
 TABLES = ("detect_accounts", "detect_edges", "detect_clusters", "detect_evidence",
-          "detect_calibration", "edges", "evidence", "popular_objects")
+          "detect_calibration", "detect_fingerprints", "detect_operations", "detect_shifts",
+          "detect_shift_hours", "edges", "evidence", "popular_objects")
 ACCOUNT_COLUMNS = {"account_id", "account_a", "account_b", "handle"}
 POST_COLUMNS = {"post_id", "post_a", "post_b"}
 TEXT_COLUMNS = {"text_a", "text_b", "top_texts", "strongest"}  # texts, and ids inside lists

@@ -10,8 +10,8 @@ Example::
 
 Results are stored in the tables ``detect_accounts``, ``detect_edges``, ``detect_clusters`` and
 ``detect_evidence`` (the latest run's; ``run_id`` says which) and, with ``out``, written as
-``accounts.parquet``, ``edges.parquet``, ``clusters.parquet``, ``evidence.parquet``; columns in
-``OUTPUT_COLUMNS``.
+``accounts.parquet``, ``edges.parquet``, ``clusters.parquet``, ``evidence.parquet``, plus the
+temporal signals' tables (``detect.temporal.TABLES``); columns in ``OUTPUT_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from swarmscope.detect.evidence import collect_evidence
 from swarmscope.detect.fuse import fuse_accounts, fuse_edges
 from swarmscope.detect.permutation import empirical_p, permutation_check
 from swarmscope.detect.significance import NullParams, pair_tests
+from swarmscope.detect.temporal import COLUMNS as TEMPORAL_COLUMNS
+from swarmscope.detect.temporal import TABLES as TEMPORAL_TABLES, temporal_signals
 from swarmscope.engine import PairParams
 from swarmscope.engine.duckdb import DuckDBEngine
 from swarmscope.errors import SwarmscopeError
@@ -84,6 +86,7 @@ OUTPUT_COLUMNS = {
         "basis": "'pair' (an edge's test) or 'affiliation' (account_b is a member of "
                  "account_a's cluster)",
     },
+    **TEMPORAL_COLUMNS,
 }
 
 
@@ -191,6 +194,10 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
         lap("evidence")
         _persist(con, run_id, kinds, since, until)
         _persist_calibration(con, run_id, res.calibration)
+        lap("write")
+        progress("temporal signals")
+        temporal_signals(con, run_id, _time_filter(since, until))
+        lap("temporal")
         if out is not None:
             _write(con, Path(out))
         lap("write")
@@ -207,11 +214,7 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
 def _persist(con, run_id: int, kinds: list[str], since: datetime | None,
              until: datetime | None) -> None:
     """The temp results -> the store's ``detect_*`` tables, with account ids."""
-    where = "true"
-    if since:
-        where += f" AND created_at >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S.%f}'"
-    if until:
-        where += f" AND created_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
+    where = _time_filter(since, until)
     per_kind = ", ".join(f'coalesce(s."score_{k}", 0) AS "score_{k}", '
                          f'coalesce(s."p_{k}", 1) AS "p_{k}"' for k in kinds)
     edge_kinds = ", ".join(f'e."p_{k}", e."x_{k}"' for k in kinds) + ", e.p_perm"
@@ -260,6 +263,16 @@ def _persist(con, run_id: int, kinds: list[str], since: datetime | None,
         COMMIT;""")
 
 
+def _time_filter(since: datetime | None, until: datetime | None) -> str:
+    """SQL: posts within [since, until)."""
+    where = "true"
+    if since:
+        where += f" AND created_at >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S.%f}'"
+    if until:
+        where += f" AND created_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
+    return where
+
+
 def _persist_calibration(con, run_id: int, rows: list[dict]) -> None:
     con.execute("""CREATE TABLE IF NOT EXISTS detect_calibration (run_id BIGINT,
         permutation INTEGER, kind VARCHAR, window_s DOUBLE, testable_pairs BIGINT,
@@ -275,6 +288,7 @@ def _persist_calibration(con, run_id: int, rows: list[dict]) -> None:
 def _write(con, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for table, name in (("detect_accounts", "accounts"), ("detect_edges", "edges"),
-                        ("detect_clusters", "clusters"), ("detect_evidence", "evidence")):
+                        ("detect_clusters", "clusters"), ("detect_evidence", "evidence"),
+                        *TEMPORAL_TABLES):
         path = str(out / f"{name}.parquet").replace("'", "''")
         con.execute(f"COPY {table} TO '{path}' (FORMAT parquet)")

@@ -1,5 +1,6 @@
 """``explain``: one account's score, its strongest partners and the co-actions behind them,
-and, for an account that joined a cluster by affiliation, its co-actions with the members."""
+for an account that joined a cluster by affiliation its co-actions with the members, and its
+activity fingerprint."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from swarmscope.store import Store
 
 def explain(store: Store, account: str, partners: int = 10, events: int = 3) -> dict:
     """The account's ``detect_accounts`` row, its ``partners`` strongest edges, and for each the
-    ``events`` closest co-actions. ``account`` is an account id or handle."""
+    ``events`` closest co-actions, and its ``detect_fingerprints`` row (``None`` without one).
+    ``account`` is an account id or handle."""
     con = store.con
     try:
         rows = con.execute("""
@@ -43,4 +45,13 @@ def explain(store: Store, account: str, partners: int = 10, events: int = 3) -> 
         FROM detect_evidence WHERE account_a = ? AND basis = 'affiliation'
         ORDER BY dt_s, ts_a LIMIT ?""", [row["account_id"], events * partners])
     affiliation = [dict(zip([d[0] for d in aff.description], r)) for r in aff.fetchall()]
-    return {"account": row, "edges": edges, "affiliation": affiliation}
+    fingerprint = None
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                   "'detect_fingerprints'").fetchall()[0][0]:  # stores detected before it
+        fp = con.execute("""
+            SELECT * EXCLUDE (hour_of_week) FROM detect_fingerprints
+            WHERE platform = ? AND account_id = ?""", [row["platform"], row["account_id"]])
+        found = fp.fetchall()
+        fingerprint = dict(zip([d[0] for d in fp.description], found[0])) if found else None
+    return {"account": row, "edges": edges, "affiliation": affiliation,
+            "fingerprint": fingerprint}

@@ -176,6 +176,7 @@ def _clusters(con, kinds: list[str], index: dict, where: str, acc, post, text) -
             "members": [index[m] for m in members if m in index],
             "timeline": [[h, n] for h, n in activity],
             "heatmap": heat,
+            "rhythm": _rhythm(con, cid),
             "evidence": [{"a": keep(e[0]), "b": keep(e[1]), "kind": e[2],
                           "object": "the same minute" if e[2] == "sync" else
                           keep(e[3]) if e[2] in identifying else e[3],
@@ -184,6 +185,30 @@ def _clusters(con, kinds: list[str], index: dict, where: str, acc, post, text) -
                           "text_b": text(e[10])} for e in evidence],
         })
     return out
+
+
+def _rhythm(con, cid: int) -> dict | None:
+    """The working zone and shift segments of the cluster's operation (``detect/temporal.py``);
+    None for a store detected before them or a cluster without fingerprinted members."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                       "'detect_operations'").fetchall()[0][0]:
+        return None
+    op = con.execute("""
+        SELECT o.operation_id, o.clusters, o.zone_offset, o.zone_rhythm, o.zone_fit,
+               o.claimed_offset, o.zone_mismatch, o.mismatch_strength, o.coverage_hours,
+               o.shift_structure, o.handoffs, o.days
+        FROM detect_operations o WHERE o.operation_id = (
+            SELECT any_value(operation_id) FROM detect_fingerprints WHERE cluster_id = ?)""",
+                     [cid]).fetchall()
+    if not op:
+        return None
+    keys = ("operation", "clusters", "zone", "rhythm", "fit", "claimed", "mismatch",
+            "mismatch_strength", "coverage_hours", "shifts", "handoffs", "days")
+    segments = con.execute("""
+        SELECT segment, start_utc, end_utc, start_local, end_local, members, handoffs_in,
+               handoff_gap_min FROM detect_shifts WHERE operation_id = ? ORDER BY segment""",
+                           [op[0][0]]).fetchall()
+    return {**dict(zip(keys, op[0])), "segments": [list(r) for r in segments]}
 
 
 def _headline(flagged: int, accounts: int, clusters: list[dict], parameters: dict) -> list[str]:

@@ -102,6 +102,7 @@
       });
     add(d, el("h3", "Activity per hour (UTC)"), timeline(c.timeline));
     add(d, el("h3", "Hour of week (UTC)"), heatmap(c.heatmap));
+    if (c.rhythm) rhythm(d, c.rhythm);
     add(d, el("h3", "Strongest evidence"), table(
       ["account a", "account b", "signal", "object", "a at", "b at", "Δt s", "text a", "text b"],
       c.evidence.map((e) => [e.a, e.b, e.kind, e.object, e.ts_a, e.ts_b, fmt(e.dt_s, 0),
@@ -115,6 +116,24 @@
     add(d, el("h3", "Members (strongest first)"), members);
     add(clustersDiv, d);
   });
+
+  function rhythm(d, r) {
+    const zone = (z) => "UTC" + (z >= 0 ? "+" : "") + z;
+    const text = "Operation " + r.operation + " (clusters " + r.clusters.join(", ") + "): " +
+      (r.zone === null ? "no working zone" : "working zone " + zone(r.zone) + " (" + r.rhythm +
+       " rhythm, fit " + fmt(r.fit, 2) + ")") +
+      (r.claimed === null ? "" : "; members claim " + zone(r.claimed) +
+       (r.mismatch ? ": mismatch, strength " + fmt(r.mismatch_strength, 2) : "")) +
+      "; active in " + r.coverage_hours + " h of the day; " +
+      (r.shifts ? r.segments.length + " shifts, " + r.handoffs + " hand-offs in " + r.days +
+       " days." : "no shift structure.");
+    add(d, el("h3", "Working hours"), el("p", text));
+    if (r.shifts) {
+      add(d, table(["shift", "UTC", "local", "members", "hand-offs in", "median gap min"],
+                   r.segments.map((s) => [s[0], s[1] + "–" + s[2], s[3] === null ? "—" :
+                                          s[3] + "–" + s[4], s[5], s[6], fmt(s[7], 0)])));
+    }
+  }
 
   function timeline(series) {
     const ns = "http://www.w3.org/2000/svg";
