@@ -25,7 +25,7 @@ from swarmscope.export import export, read_key
 from swarmscope.report import build_report
 from swarmscope.pairs import pairs
 from swarmscope.store import Settings, Store, default_db_path
-from swarmscope.traces import KIND_HELP, KINDS
+from swarmscope.traces import KIND_HELP, KINDS, TraceOptions
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -320,6 +320,9 @@ def _windows(kinds: str | None, windows: tuple[str, ...]) -> dict[str, tuple[flo
 @click.option("--permutations", type=click.IntRange(0), default=0, show_default=True,
               help="Also run the test on B time-permuted copies: a calibration check of the "
               "null model and an empirical p per edge (costs B extra runs).")
+@click.option("--sync-bin", type=click.FloatRange(0, min_open=True), default=None,
+              metavar="SECONDS", help="The time bin of the sync test, which is also its window "
+              f"(default {TraceOptions.sync_bin_seconds:g} s; Pacheco et al. 2021 use 1800).")
 @click.option("--affiliation-rounds", type=click.IntRange(0), default=DetectParams.affiliation_rounds,
               show_default=True, help="Rounds of the affiliation test (0: clusters are the "
               "flagged accounts' Leiden communities only); stops early when a round adds none.")
@@ -328,10 +331,14 @@ def _windows(kinds: str | None, windows: tuple[str, ...]) -> dict[str, tuple[flo
 @_time_range_options
 @click.pass_obj
 def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: float, seed: int,
-               permutations: int, affiliation_rounds: int, out_dir: str | None,
-               since: datetime | None, until: datetime | None) -> None:
-    params = DetectParams(windows=_windows(kinds, windows), fdr=fdr, seed=seed,
-                          permutations=permutations, affiliation_rounds=affiliation_rounds)
+               permutations: int, sync_bin: float | None, affiliation_rounds: int,
+               out_dir: str | None, since: datetime | None, until: datetime | None) -> None:
+    chosen, traces = _windows(kinds, windows), TraceOptions()
+    if sync_bin:
+        traces = TraceOptions(sync_bin_seconds=sync_bin)
+        chosen = {k: (sync_bin,) if k == "sync" else w for k, w in chosen.items()}
+    params = DetectParams(windows=chosen, fdr=fdr, seed=seed, permutations=permutations,
+                          traces=traces, affiliation_rounds=affiliation_rounds)
     steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 4
     with obj.store() as store, Progress(console=err, transient=True) as bar:
         task = bar.add_task("detect", total=steps)

@@ -114,6 +114,10 @@ class DetectParams:
             raise SwarmscopeError(f"the FDR level must be in (0, 1); got {self.fdr}")
         if self.permutations < 0:
             raise SwarmscopeError("permutations must be >= 0")
+        if any(w != self.traces.sync_bin_seconds for w in self.windows.get("sync", ())):
+            raise SwarmscopeError(
+                f"the sync test's window is its time bin ({self.traces.sync_bin_seconds:g} s): "
+                "set both with --sync-bin SECONDS instead of --window sync=...")
 
     @property
     def tests(self) -> list[tuple[str, float]]:
