@@ -270,7 +270,9 @@ Runs traces -> pairs -> significance (a popularity-adjusted Poisson null per pai
 test per account over its partners) -> fusion over kinds and windows -> Benjamini-Hochberg at
 --fdr -> Leiden clusters. Results go to the store (tables detect_accounts, detect_edges,
 detect_clusters, detect_evidence) and, with --out, to accounts.parquet, edges.parquet,
-clusters.parquet and evidence.parquet (columns in the README).
+clusters.parquet and evidence.parquet (columns in the README). Behavioural signatures, which
+leave the score alone, follow: detect_profile, detect_attacks, detect_trends, detect_ephemeral
+(profile.parquet, attacks.parquet, trends.parquet, ephemeral.parquet).
 
 \b
 Defaults: """ + "; ".join(f"{k} within {', '.join(f'{w:g}' for w in ws)} s"
@@ -328,7 +330,7 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
                until: datetime | None) -> None:
     params = DetectParams(windows=_windows(kinds, windows), fdr=fdr, seed=seed,
                           permutations=permutations)
-    steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 3
+    steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 4
     with obj.store() as store, Progress(console=err, transient=True) as bar:
         task = bar.add_task("detect", total=steps)
         r = detect(store, params, since=since, until=until, out=out_dir,
@@ -338,6 +340,8 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
     out.print(f"{r.accounts:,} accounts scored; {r.flagged:,} flagged at FDR {fdr:g} in "
               f"{r.clusters:,} clusters; {r.edges:,} edges with evidence "
               f"({r.evidence:,} co-actions)", markup=False)
+    out.print("signatures: " + ", ".join(f"{n:,} {t.removeprefix('detect_')}"
+                                         for t, n in r.signatures.items()), markup=False)
     calibration = [c for c in r.calibration if c["kind"] != "all"]
     if calibration:
         pairs = sum(c["testable_pairs"] for c in calibration)

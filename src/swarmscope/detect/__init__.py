@@ -11,7 +11,8 @@ Example::
 Results are stored in the tables ``detect_accounts``, ``detect_edges``, ``detect_clusters`` and
 ``detect_evidence`` (the latest run's; ``run_id`` says which) and, with ``out``, written as
 ``accounts.parquet``, ``edges.parquet``, ``clusters.parquet``, ``evidence.parquet``; columns in
-``OUTPUT_COLUMNS``.
+``OUTPUT_COLUMNS``. The behavioural signatures (:mod:`swarmscope.detect.signatures`) follow in
+``detect_profile``, ``detect_attacks``, ``detect_trends``, ``detect_ephemeral``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from swarmscope.detect.evidence import collect_evidence
 from swarmscope.detect.fuse import fuse_accounts, fuse_edges
 from swarmscope.detect.permutation import empirical_p, permutation_check
 from swarmscope.detect.significance import NullParams, pair_tests
+from swarmscope.detect.signatures import SIGNATURE_COLUMNS, signatures
 from swarmscope.engine import PairParams
 from swarmscope.engine.duckdb import DuckDBEngine
 from swarmscope.errors import SwarmscopeError
@@ -75,6 +77,7 @@ OUTPUT_COLUMNS = {
         "account_a, account_b, kind, window_s": "the edge and the test",
         "object, post_a, ts_a, post_b, ts_b, dt_s, text_a, text_b": "one co-action",
     },
+    **SIGNATURE_COLUMNS,
 }
 
 
@@ -120,6 +123,7 @@ class DetectResult:
     evidence: int = 0
     p_cut: float = 0.0
     calibration: list[dict] = field(default_factory=list)
+    signatures: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -179,6 +183,9 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
         if out is not None:
             _write(con, Path(out))
         lap("write")
+        progress("signatures")
+        res.signatures = signatures(con, run_id, since, until, None if out is None else Path(out))
+        lap("signatures")
         res.accounts, res.flagged = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE flagged) FROM detect_accounts").fetchall()[0]
         res.edges = con.execute("SELECT count(*) FROM detect_edges").fetchall()[0][0]

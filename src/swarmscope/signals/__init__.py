@@ -1,0 +1,1 @@
+"""Behavioural signals of accounts, beyond co-action."""
