@@ -175,7 +175,7 @@ def _binomial_findings(con: duckdb.DuckDBPyConnection, kind: str, sql: str, test
 
 
 def _cluster_clients(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None:
-    auto = " OR ".join(f"contains(lower(client), '{a}')" for a in AUTOMATION)
+    auto = " OR ".join(f"contains(lower(t.client), '{a}')" for a in AUTOMATION)
     con.execute("""CREATE OR REPLACE TEMP TABLE _main_client AS
         SELECT platform, account_id, mode(client) AS client FROM posts
         WHERE client IS NOT NULL GROUP BY ALL""")
@@ -190,7 +190,7 @@ def _cluster_clients(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None
                FROM _main_client GROUP BY ALL)
         SELECT t.client AS key, t.cluster_id, t.accounts,
                count(*) FILTER (WHERE m.client = t.client) AS observed, bg.share,
-               bool_or({auto.replace('client', 't.client')}) AS automation,
+               bool_or({auto}) AS automation,
                list(m.account_id ORDER BY m.account_id) FILTER (WHERE m.client = t.client)
                    AS account_ids
         FROM top t JOIN m USING (cluster_id) JOIN bg ON bg.client = t.client
