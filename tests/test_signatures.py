@@ -100,7 +100,8 @@ def _accounts_store(path: Path, users, planted: int) -> Store:
         run_id) SELECT 'twitter', author_id, screen_name, name, author_created_at, 0 FROM users""")
     if planted:
         con.execute(f"""INSERT INTO accounts (platform, account_id, created_at, run_id)
-            SELECT 'twitter', 'planted' || i, TIMESTAMP '2016-03-01' + i * INTERVAL 2 HOUR, 0
+            SELECT 'twitter', 'planted' || i,
+                   TIMESTAMP '2016-03-01' + i * INTERVAL (72 // {planted}) HOUR, 0
             FROM range({planted}) t(i)""")
     return store
 
@@ -121,6 +122,24 @@ def test_creation_burst_planted_among_real_accounts(shared, tmp_path, planted):
     else:
         assert len(bursts) == 1 and bursts[0][1] <= 0.01
         assert sum(a.startswith("planted") for a in bursts[0][0]) == planted
+
+
+@pytest.mark.parametrize("planted", [0, 8])
+def test_cluster_created_together(shared, tmp_path, planted):
+    """20 clusters of 20 accounts drawn at random (by hash) from the 6,433 accounts seen once:
+    none was created together; 8 accounts created within 3 days added to cluster 3 are found."""
+    users = _read_bz2_csv(shared / ASTRO / "past_search_all_bots_user.csv.bz2")
+    once = users.filter(np.asarray(users.column("total_attacks")) == 1)
+    with _accounts_store(tmp_path / "c.duckdb", once, planted) as store:
+        store.con.execute("""CREATE TABLE detect_accounts AS SELECT platform, account_id,
+            CASE WHEN account_id LIKE 'planted%' THEN 3 WHEN r <= 400 THEN 1 + r % 20 END
+                AS cluster_id, false AS flagged
+            FROM (SELECT *, row_number() OVER (ORDER BY hash(account_id)) AS r FROM accounts)""")
+        profile_findings(store.con)
+        found = store.con.sql("SELECT cluster_id, observed, q_value FROM profile_findings "
+                              "WHERE kind = 'creation_cluster'").fetchall()
+    assert found == ([] if not planted else [(3, planted, found[0][2])])
+    assert not found or found[0][2] <= 0.01
 
 
 def test_real_bots_were_created_in_bursts(shared, tmp_path):

@@ -54,7 +54,9 @@ def attack_bursts(con: duckdb.DuckDBPyConnection, time_filter: str = "true",
                split_part(b.object, ':', 1) AS target_kind,
                substr(b.object, length(split_part(b.object, ':', 1)) + 2) AS target,
                b.start_time, b.end_time, b.accounts AS attackers, b.posts, b.expected,
-               b.p_value, b.q_value, s.flagged_accounts, s.flagged_share, s.clustered_share,
+               b.p_value, b.q_value, s.flagged_accounts,
+               s.flagged_accounts / b.accounts AS flagged_attacker_share, s.flagged_share,
+               s.clustered_share,
                s.clusters, a.attacker_ids, e.evidence
         FROM attack_bursts b JOIN ({coordination_shares(con, "attack")}) s USING (object, burst)
         JOIN ({evidence_sql("attack")}) e USING (object, burst)

@@ -34,16 +34,19 @@ _SURGE = {
 }
 SIGNATURE_COLUMNS = {
     "profile.parquet": {
-        "kind": "creation_burst | display_name | description | client | handle_pattern",
+        "kind": "creation_burst | creation_cluster | display_name | description | client | "
+                "handle_pattern",
         "key": "the creation days, the shared name/description, the client, or the pattern "
                "(default: name + 8 digits; name_digits: name + 2-7 digits)",
-        "cluster_id": "the detect cluster tested (client, handle_pattern); NULL store-wide",
+        "cluster_id": "the detect cluster tested (creation_cluster, client, handle_pattern); "
+                      "NULL store-wide",
         "first_time, last_time": "creation_burst: first and last creation time",
         "accounts": "accounts in the finding (cluster members for client/handle_pattern)",
         "observed, expected": "creation_burst: accounts created in the most significant "
                               "window and its expected count (Poisson scan, Kulldorff 1997); "
-                              "client/handle_pattern: members with it and members x background "
-                              "share (binomial)",
+                              "creation_cluster: members created in its densest window; "
+                              "client/handle_pattern: members with it; and members x background "
+                              "share (binomial; creation_cluster Bonferroni over its windows)",
         "p_value, q_value": "the test and its BH q (NULL for shared names/descriptions)",
         "automation": "client: a known scheduler or automation tool",
         "account_ids": "the accounts",
@@ -53,6 +56,7 @@ SIGNATURE_COLUMNS = {
         "target_kind, target": "account (replied to or mentioned) or post (replied to)",
         "attackers, posts": "distinct accounts replying/mentioning in the burst, and their posts",
         **_SURGE, **_SHARES, "attacker_ids": "every attacker",
+        "flagged_attacker_share": "flagged_accounts / attackers",
     },
     "trends.parquet": {
         "rank": "posts by flagged accounts first (flagged_share x posts), then p_value",

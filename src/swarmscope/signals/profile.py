@@ -8,6 +8,9 @@ Findings, one row each, in the temp table ``profile_findings``:
   either side, the window left out) and the store-wide rate; Benjamini-Hochberg over windows;
   overlapping significant windows merge. Troll farms register accounts in batches
   (Linvill & Warren 2020; Elmas et al., EuroS&P 2021).
+- ``creation_cluster`` (per ``detect`` cluster): the most members created within
+  ``window_days`` against the share of all accounts created in those days, a binomial test
+  Bonferroni-corrected over the cluster's windows, BH over clusters.
 - ``display_name``, ``description``: the same display name or description on several accounts
   after case folding, accents and every non-letter-or-digit removed (stolen identities,
   impersonation, templates; Goga et al., "The Doppelgänger Bot Attack", WWW 2015).
@@ -64,6 +67,7 @@ def profile_findings(con: duckdb.DuckDBPyConnection,
     clusters = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
                            "'detect_accounts' AND NOT temporary").fetchall()[0][0]
     if clusters:
+        _cluster_creation(con, params)
         _cluster_clients(con, params)
         _cluster_handles(con, params)
     return con.execute("SELECT count(*) FROM profile_findings").fetchall()[0][0]
@@ -172,6 +176,50 @@ def _binomial_findings(con: duckdb.DuckDBPyConnection, kind: str, sql: str, test
         accounts, observed, share * accounts, p, q, automation, account_ids FROM _binom
         WHERE q <= {float(fdr)} AND observed >= 2""")
     con.unregister("_binom")
+
+
+def _cluster_creation(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None:
+    w = int(prm.window_days)
+    rows = con.sql(f"""
+        WITH acc AS (SELECT platform, account_id, CAST(min(created_at) AS DATE) AS day
+                     FROM accounts WHERE created_at IS NOT NULL GROUP BY ALL),
+        mem AS (SELECT d.cluster_id, a.account_id, a.day FROM acc a
+                JOIN detect_accounts d USING (platform, account_id)
+                WHERE d.cluster_id IS NOT NULL),
+        win AS (SELECT DISTINCT cluster_id, day AS d0 FROM mem),
+        inside AS (SELECT w.cluster_id, w.d0, count(*) AS observed,
+                          list(m.account_id ORDER BY m.account_id) AS account_ids
+                   FROM win w JOIN mem m ON m.cluster_id = w.cluster_id
+                    AND m.day >= w.d0 AND m.day < w.d0 + {w} GROUP BY ALL),
+        bg AS (SELECT w.d0, count(*) / (SELECT count(*) FROM acc) AS share
+               FROM (SELECT DISTINCT d0 FROM win) w JOIN acc a
+                 ON a.day >= w.d0 AND a.day < w.d0 + {w} GROUP BY ALL)
+        SELECT i.cluster_id, strftime(i.d0, '%Y-%m-%d') || '..'
+                   || strftime(i.d0 + {w - 1}, '%Y-%m-%d') AS key, s.accounts, s.windows,
+               i.observed, bg.share, i.account_ids
+        FROM inside i JOIN bg USING (d0) JOIN (SELECT cluster_id, count(*) AS accounts,
+            count(DISTINCT day) AS windows FROM mem GROUP BY ALL) s USING (cluster_id)
+        WHERE i.observed >= 2 ORDER BY i.cluster_id, i.d0""").to_arrow_table()
+    if not rows.num_rows:
+        return
+    cluster = rows.column("cluster_id").to_numpy()
+    p = np.minimum(1.0, _binom_sf(rows.column("observed").to_numpy(),
+                                  rows.column("accounts").to_numpy(),
+                                  rows.column("share").to_numpy())
+                   * rows.column("windows").to_numpy())
+    order = np.lexsort((p, cluster))                   # per cluster, its smallest p first
+    best = order[np.r_[True, cluster[order][1:] != cluster[order][:-1]]]
+    tests = con.execute("SELECT count(DISTINCT cluster_id) FROM detect_accounts").fetchall()[0][0]
+    q = _bh(p[best], max(tests, len(best)))
+    keep = best[q <= prm.fdr]
+    if not len(keep):
+        return
+    con.register("_creation_clusters", rows.take(keep).append_column(
+        "p", pa.array(p[keep])).append_column("q", pa.array(q[q <= prm.fdr])))
+    con.execute("""INSERT INTO profile_findings SELECT 'creation_cluster', key, cluster_id, NULL,
+        NULL, accounts, observed, share * accounts, p, q, NULL, account_ids
+        FROM _creation_clusters""")
+    con.unregister("_creation_clusters")
 
 
 def _cluster_clients(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None:
