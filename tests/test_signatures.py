@@ -4,6 +4,8 @@ creation bursts (Turkish astrobot accounts) and ephemeral bursts (Turkish astrob
 from __future__ import annotations
 
 import bz2
+import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -48,6 +50,11 @@ def test_hashtag_games_are_manufactured_trends_of_hashtag_gamers(shared, tmp_pat
     others = [b for b in bursts if b[3] < 0.1]               # e.g. the German NonEnglish bursts
     assert len(others) >= 20 and sum(b[2] for b in others) <= 0.25 * len(others)  # 4 of 37
     assert (tmp_path / "out" / "trends.parquet").exists()
+    assert run("report", "--out", tmp_path / "r.html", db=db).exit_code == 0
+    data = re.search(r'<script id="data" type="application/json">(.*?)</script>',
+                     (tmp_path / "r.html").read_text(), re.S).group(1)
+    listed = [t["value"] for t in json.loads(data)["trends"]]
+    assert len(listed) == 20 and {"istartcryingwhen", "donttellanyonebut"} <= set(listed)
 
 
 def _higgs_day(shared: Path, tmp_path: Path, plant: bool) -> tuple[Path, str]:
