@@ -3,7 +3,8 @@ manufactured trends and ephemeral bursts, stored as ``detect_profile``, ``detect
 ``detect_trends`` and ``detect_ephemeral`` (and written as Parquet with ``--out``).
 
 They run after the account scores are stored, read ``detect_accounts`` for the shares of
-flagged and clustered accounts, and never change the score.
+flagged and clustered accounts, and never change the score. Trends, attacks and ephemeral bursts
+keep to ``--since``/``--until``; profile findings cover every account in the store.
 """
 
 from __future__ import annotations

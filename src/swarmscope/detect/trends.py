@@ -6,7 +6,8 @@ rate, a Poisson surge test, Benjamini-Hochberg over all cells). A burst is *manu
 least half of its posts come from accounts that ``detect`` flagged: a trend that a few
 coordinated accounts were told to push (the IRA "hashtag games", Linvill & Warren 2020; the fake
 Turkish trends, Elmas et al., EuroS&P 2021). Bursts are ranked by the posts of flagged accounts,
-then by p-value, so the top of the list is where coordination made volume.
+then by p-value, so the top of the list is where coordination made volume. Link shorteners
+(``SHORTENERS``) are left out of the domains: their volume says nothing of where links lead.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from dataclasses import dataclass
 import duckdb
 
 from swarmscope.detect.surges import coordination_shares, evidence_sql, find_surges
+from swarmscope.sql import literal
+
+SHORTENERS = ("t.co", "bit.ly", "ow.ly", "buff.ly", "dlvr.it", "goo.gl", "tinyurl.com", "ift.tt",
+              "fb.me", "is.gd", "trib.al", "j.mp", "lnkd.in")
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ def trend_bursts(con: duckdb.DuckDBPyConnection, time_filter: str = "true",
         SELECT e.kind || ':' || CASE WHEN e.kind = 'hashtag' THEN lower(e.value) ELSE e.value END
                    AS object, p.account_key AS account, p.post_id, p.created_at AS ts
         FROM entities e JOIN (SELECT * FROM posts WHERE {time_filter}) p USING (platform, post_id)
-        WHERE e.kind IN ('hashtag', 'domain')"""
+        WHERE e.kind = 'hashtag' OR (e.kind = 'domain'
+                                     AND e.value NOT IN ({", ".join(map(literal, SHORTENERS))}))"""
     n = find_surges(con, source, "trend", bin_s=params.bin_s, fdr=params.fdr,
                     min_accounts=params.min_accounts)
     con.execute(f"""
