@@ -16,7 +16,7 @@ import pytest
 from swarmscope import Store
 from swarmscope.detect.ephemeral import ephemeral_bursts
 from swarmscope.signals.profile import profile_findings
-from tests.conftest import run
+from conftest import run
 
 ASTRO = "turkish_astrobots"
 
@@ -63,8 +63,8 @@ def _higgs_day(shared: Path, tmp_path: Path, plant: bool) -> tuple[Path, str]:
     con = duckdb.connect()
     con.execute(f"""CREATE TABLE h AS SELECT * FROM '{shared}/higgs/higgs_activity.parquet'
         WHERE ts >= epoch(TIMESTAMP '2012-07-02') AND ts < epoch(TIMESTAMP '2012-07-03')""")
-    target = con.execute("SELECT user_b FROM h WHERE interaction <> 'RT' GROUP BY 1 "
-                         "HAVING count(*) BETWEEN 3 AND 10 ORDER BY user_b LIMIT 1").fetchall()[0][0]
+    target = con.execute("SELECT user_b FROM h WHERE interaction <> 'RT' GROUP BY 1 HAVING "
+                         "count(*) BETWEEN 3 AND 10 ORDER BY user_b LIMIT 1").fetchall()[0][0]
     if plant:
         rng = np.random.default_rng(0)
         t0 = 1341241200  # 2012-07-02 15:00 UTC

@@ -89,8 +89,8 @@ def coordination_shares(con: duckdb.DuckDBPyConnection, prefix: str, *, top: int
                 f"FROM {prefix}_burst_posts")
     return f"""
         WITH tagged AS (
-            SELECT bp.object, bp.burst, bp.account, bp.post_id, coalesce(d.flagged, false) AS flagged,
-                   d.cluster_id
+            SELECT bp.object, bp.burst, bp.account, bp.post_id,
+                   coalesce(d.flagged, false) AS flagged, d.cluster_id
             FROM {prefix}_burst_posts bp JOIN account_keys k ON k.account_key = bp.account
             LEFT JOIN detect_accounts d ON d.platform = k.platform AND d.account_id = k.account_id),
         per_cluster AS (

@@ -23,7 +23,8 @@ from swarmscope.ingest.normalize import canonical_urls_sql, parent_object_sql
 from swarmscope.ingest.reader import ENTITY_KINDS, POST_KINDS, RECORD_FIELDS, Mapping, Reader
 from swarmscope.ingest.sources import InputFile, locate_csv_lines
 
-FIELD_TYPES = {"created_at": "TIMESTAMP", "account_created_at": "TIMESTAMP", "deleted_at": "TIMESTAMP",
+FIELD_TYPES = {"created_at": "TIMESTAMP", "account_created_at": "TIMESTAMP",
+               "deleted_at": "TIMESTAMP",
                "followers": "BIGINT", "following": "BIGINT", "latitude": "DOUBLE",
                "longitude": "DOUBLE"}
 STRING_FIELDS = [f for f in RECORD_FIELDS if f not in FIELD_TYPES]

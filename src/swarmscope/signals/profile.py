@@ -35,8 +35,8 @@ import pyarrow as pa
 
 #: Posting applications that schedule or automate posts (lower-case substrings of the name).
 AUTOMATION = ("ifttt", "dlvr.it", "twittbot", "buffer", "hootsuite", "socialoomph", "tweetdeck",
-              "zapier", "botize", "twitterfeed", "roundteam", "sprout", "later", "cheapbotsdonequick",
-              "auto", "bot", "schedul", "rss", "api")
+              "zapier", "botize", "twitterfeed", "roundteam", "sprout", "later",
+              "cheapbotsdonequick", "auto", "bot", "schedul", "rss", "api")
 HASHED_HANDLE = r"^([0-9a-f]{32,}|[A-Za-z0-9+/=_-]{40,})$"
 PATTERNS = (("default", r"^[A-Za-z][A-Za-z_]*[0-9]{8}$"),
             ("name_digits", r"^[A-Za-z][A-Za-z_]*[0-9]{2,7}$"))
