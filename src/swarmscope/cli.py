@@ -271,7 +271,9 @@ test per account over its partners) -> fusion over kinds and windows -> Benjamin
 --fdr -> Leiden clusters -> affiliation (rounds of a test of every other account against each
 cluster as a whole; those that pass join it). Results go to the store (tables detect_accounts, detect_edges,
 detect_clusters, detect_evidence) and, with --out, to accounts.parquet, edges.parquet,
-clusters.parquet and evidence.parquet (columns in the README).
+clusters.parquet and evidence.parquet (columns in the README). Behavioural signatures, which
+leave the score alone, follow: detect_profile, detect_attacks, detect_trends, detect_ephemeral
+(profile.parquet, attacks.parquet, trends.parquet, ephemeral.parquet).
 
 \b
 Defaults: """ + "; ".join(f"{k} within {', '.join(f'{w:g}' for w in ws)} s"
@@ -339,7 +341,7 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
         chosen = {k: (sync_bin,) if k == "sync" else w for k, w in chosen.items()}
     params = DetectParams(windows=chosen, fdr=fdr, seed=seed, permutations=permutations,
                           traces=traces, affiliation_rounds=affiliation_rounds)
-    steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 4
+    steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 5
     with obj.store() as store, Progress(console=err, transient=True) as bar:
         task = bar.add_task("detect", total=steps)
         r = detect(store, params, since=since, until=until, out=out_dir,
@@ -350,6 +352,8 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
               f"{r.clusters:,} clusters ({r.recruited:,} joined by affiliation); "
               f"{r.edges:,} edges with evidence "
               f"({r.evidence:,} co-actions)", markup=False)
+    out.print("signatures: " + ", ".join(f"{n:,} {t.removeprefix('detect_')}"
+                                         for t, n in r.signatures.items()), markup=False)
     calibration = [c for c in r.calibration if c["kind"] != "all"]
     if calibration:
         pairs = sum(c["testable_pairs"] for c in calibration)

@@ -5,6 +5,8 @@ Tables (columns documented in the README, "The store"):
 - ``posts``: one row per post, unique on (platform, post_id).
 - ``accounts``: one row per account, unique on (platform, account_id).
 - ``account_labels``: labels an input carries about an account (name, value).
+- ``post_deletions``: when a post was seen deleted, where the input knows (``deleted_at``);
+  added to a store of an earlier swarmscope when it is next opened for writing.
 - ``entities``: what a post contains or points at (hashtag, url, domain, mention, media, object).
 - ``account_keys``, ``object_keys``: the dictionaries that give every account and every object
   (entity value, reposted or replied-to object) an integer key at ingest, so that the co-action
@@ -79,6 +81,11 @@ CREATE TABLE IF NOT EXISTS account_labels (
     name VARCHAR NOT NULL,
     value VARCHAR
 );
+CREATE TABLE IF NOT EXISTS post_deletions (
+    platform VARCHAR NOT NULL,
+    post_id VARCHAR NOT NULL,
+    deleted_at TIMESTAMP NOT NULL       -- UTC
+);
 CREATE TABLE IF NOT EXISTS entities (
     platform VARCHAR NOT NULL,
     post_id VARCHAR NOT NULL,
@@ -118,6 +125,11 @@ CREATE TABLE IF NOT EXISTS runs (
     summary JSON
 );
 """
+
+#: Tables added since schema 2 without changing what the older ones hold: created when a store
+#: is opened for writing, so older stores keep working.
+MIGRATIONS = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS post_deletions"):
+                    SCHEMA.index("CREATE TABLE IF NOT EXISTS entities")]
 
 CANONICAL_TABLES = ("posts", "accounts", "account_labels", "entities", "rejects", "runs")
 
@@ -202,6 +214,7 @@ class Store:
             "AND table_name = 'meta'").fetchone()[0]
         if has_meta:
             self._check_version()
+            self.con.execute(MIGRATIONS)
             return
         self.con.execute("BEGIN TRANSACTION")
         self.con.execute(SCHEMA)

@@ -11,7 +11,9 @@ Example::
 Results are stored in the tables ``detect_accounts``, ``detect_edges``, ``detect_clusters`` and
 ``detect_evidence`` (the latest run's; ``run_id`` says which) and, with ``out``, written as
 ``accounts.parquet``, ``edges.parquet``, ``clusters.parquet``, ``evidence.parquet``, plus the
-temporal signals' tables (``detect.temporal.TABLES``); columns in ``OUTPUT_COLUMNS``.
+temporal signals' tables (``detect.temporal.TABLES``) and the behavioural signatures'
+(:mod:`swarmscope.detect.signatures`: ``detect_profile``, ``detect_attacks``, ``detect_trends``,
+``detect_ephemeral``); columns in ``OUTPUT_COLUMNS``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from swarmscope.detect.permutation import empirical_p, permutation_check
 from swarmscope.detect.significance import NullParams, pair_tests
 from swarmscope.detect.temporal import COLUMNS as TEMPORAL_COLUMNS
 from swarmscope.detect.temporal import TABLES as TEMPORAL_TABLES, temporal_signals
+from swarmscope.detect.signatures import SIGNATURE_COLUMNS, signatures
 from swarmscope.engine import PairParams
 from swarmscope.engine.duckdb import DuckDBEngine
 from swarmscope.errors import SwarmscopeError
@@ -87,6 +90,7 @@ OUTPUT_COLUMNS = {
                  "account_a's cluster)",
     },
     **TEMPORAL_COLUMNS,
+    **SIGNATURE_COLUMNS,
 }
 
 
@@ -138,6 +142,7 @@ class DetectResult:
     evidence: int = 0
     p_cut: float = 0.0
     calibration: list[dict] = field(default_factory=list)
+    signatures: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -205,6 +210,9 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
         if out is not None:
             _write(con, Path(out))
         lap("write")
+        progress("signatures")
+        res.signatures = signatures(con, run_id, since, until, None if out is None else Path(out))
+        lap("signatures")
         res.accounts, res.flagged = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE flagged) FROM detect_accounts").fetchall()[0]
         res.edges = con.execute("SELECT count(*) FROM detect_edges").fetchall()[0][0]

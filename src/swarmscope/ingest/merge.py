@@ -24,6 +24,7 @@ from swarmscope.ingest.reader import ENTITY_KINDS, POST_KINDS, RECORD_FIELDS, Ma
 from swarmscope.ingest.sources import InputFile, locate_csv_lines
 
 FIELD_TYPES = {"created_at": "TIMESTAMP", "account_created_at": "TIMESTAMP",
+               "deleted_at": "TIMESTAMP",
                "followers": "BIGINT", "following": "BIGINT", "latitude": "DOUBLE",
                "longitude": "DOUBLE"}
 STRING_FIELDS = [f for f in RECORD_FIELDS if f not in FIELD_TYPES]
@@ -331,6 +332,10 @@ def _commit_partition(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFi
                 FROM scratch.valid v JOIN scratch.new_posts b ON v._row = b.first_row
                 JOIN scratch.acctmap a ON a.account_id = v.account_id
                 LEFT JOIN scratch.objmap o ON o.value = b.parent""").fetchone()[0]
+            con.execute(f"""
+                INSERT INTO post_deletions SELECT {p}, v.post_id, v.deleted_at
+                FROM scratch.valid v JOIN scratch.new_posts b ON v._row = b.first_row
+                WHERE v.deleted_at IS NOT NULL""")
             counts.entities += con.execute(
                 f"INSERT INTO entities SELECT {p}, post_id, kind, value, position, o.object_key "
                 "FROM scratch.new_entities JOIN scratch.objmap o USING (value)").fetchone()[0]

@@ -17,7 +17,7 @@ RECORD_FIELDS = (
     "post_id", "account_id", "created_at", "kind", "text", "lang", "client",
     "parent_post_id", "parent_account_id", "quoted_post_id", "latitude", "longitude",
     "handle", "display_name", "description", "account_created_at", "followers", "following",
-    "reported_location",
+    "reported_location", "deleted_at",
 )
 POST_KINDS = ("post", "repost", "reply", "quote")
 ENTITY_KINDS = ("hashtag", "url", "domain", "mention", "media", "object")

@@ -117,6 +117,7 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
                   for i, r in enumerate(nodes)],
         "edges": [[a, b, round(w, 3)] for a, b, w in edges],
         "clusters": clusters,
+        **_signatures(con, acc, post),
     }
 
 
@@ -209,6 +210,29 @@ def _rhythm(con, cid: int) -> dict | None:
                handoff_gap_min FROM detect_shifts WHERE operation_id = ? ORDER BY segment""",
                            [op[0][0]]).fetchall()
     return {**dict(zip(keys, op[0])), "segments": [list(r) for r in segments]}
+
+def _signatures(con, acc, post) -> dict:
+    """The run's manufactured trends (top 20) and targeted attacks (top 10); empty lists for a
+    store detected before these tables existed."""
+    have = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND table_name IN "
+        "('detect_trends', 'detect_attacks')").fetchall()}
+    trends = con.execute("""
+        SELECT kind, value, start_time, end_time, accounts, posts, expected, q_value,
+               flagged_share, clusters FROM detect_trends WHERE manufactured
+        ORDER BY rank LIMIT 20""").fetchall() if "detect_trends" in have else []
+    attacks = con.execute("""
+        SELECT target_kind, target, start_time, end_time, attackers, expected, q_value,
+               flagged_accounts, clusters FROM detect_attacks ORDER BY rank LIMIT 10"""
+    ).fetchall() if "detect_attacks" in have else []
+    return {
+        "trends": [{"kind": t[0], "value": t[1], "start": t[2], "end": t[3], "accounts": t[4],
+                    "posts": t[5], "expected": t[6], "q": t[7], "flagged_share": t[8],
+                    "clusters": t[9] or []} for t in trends],
+        "attacks": [{"kind": a[0], "target": acc(a[1]) if a[0] == "account" else post(a[1]),
+                     "start": a[2], "end": a[3], "attackers": a[4], "expected": a[5],
+                     "q": a[6], "flagged": a[7], "clusters": a[8] or []} for a in attacks],
+    }
 
 
 def _headline(flagged: int, accounts: int, clusters: list[dict], parameters: dict) -> list[str]:

@@ -47,6 +47,27 @@
     .forEach(([k, v]) => add(scope, el("dt", k), el("dd", v)));
   document.getElementById("parameters").textContent = JSON.stringify(data.parameters, null, 2);
 
+  // -- manufactured trends and targeted attacks ----------------------------------------------
+  const signatures = document.getElementById("signatures");
+  const clusterList = (cs) => cs.map((c) => "cluster " + c.cluster_id + " (" + c.accounts + ")")
+    .join(", ");
+  const q = (x) => typeof x === "number" ? x.toExponential(1) : "";
+  const trends = data.trends || [], attacks = data.attacks || [];
+  add(signatures, el("h3", "Manufactured trends"), trends.length ?
+    table(["Hashtag or domain", "From", "To", "Accounts", "Posts", "Expected", "q",
+           "Posts by flagged accounts", "Clusters behind it"],
+          trends.map((t) => [(t.kind === "hashtag" ? "#" : "") + t.value, t.start, t.end,
+                             t.accounts, t.posts, fmt(t.expected, 1), q(t.q),
+                             fmt(100 * (t.flagged_share || 0), 0) + "%", clusterList(t.clusters)]),
+          [0]) :
+    el("p", "None: no burst of a hashtag or domain came mostly from flagged accounts.", "note"));
+  add(signatures, el("h3", "Targeted attacks"), attacks.length ?
+    table(["Target", "From", "To", "Attackers", "Expected", "q", "Flagged attackers",
+           "Clusters behind it"],
+          attacks.map((a) => [a.kind + " " + a.target, a.start, a.end, a.attackers,
+                              fmt(a.expected, 1), q(a.q), a.flagged, clusterList(a.clusters)])) :
+    el("p", "None: no account or post drew a burst of replies and mentions.", "note"));
+
   // -- neighbours ----------------------------------------------------------------------------
   const neighbours = data.nodes.map(() => []);
   data.edges.forEach(([a, b, w]) => { neighbours[a].push([b, w]); neighbours[b].push([a, w]); });

@@ -1,0 +1,122 @@
+"""Surges: time bins in which unusually many accounts act on one object, against that object's
+own rate; the shared test behind manufactured trends, targeted attacks and ephemeral bursts.
+
+Per object (a hashtag, a domain, a target account or post), the count in a bin is the number of
+distinct accounts acting on it there. Its background rate is the object's mean count per bin over
+the whole observed span, as in the baseline state of Kleinberg's burst model (Kleinberg, "Bursty
+and Hierarchical Structure in Streams", KDD 2002; DMKD 7:373, 2003); the burst is a bin whose
+count is improbable under Poisson(rate): p = P(X >= x). Benjamini-Hochberg (JRSS-B 57:289, 1995)
+over every (object, bin) cell, the empty ones included (they count as p = 1), keeps the false
+discovery rate over all cells. Significant bins of an object one bin apart or adjacent merge into
+one burst. Counting accounts, not posts, keeps one prolific account from making a surge.
+
+Limits: the rate is constant over the span (no daily cycle), so a daily peak of a steadily busy
+object can test as a surge; organic news also surges: coordination comes from the shares of a
+burst's posts by flagged or clustered accounts (:func:`coordination_shares`).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+
+def find_surges(con: duckdb.DuckDBPyConnection, source: str, prefix: str, *, bin_s: float,
+                fdr: float, min_accounts: int) -> int:
+    """Test the actions of ``source`` (SQL with columns ``object VARCHAR, account INTEGER,
+    post_id VARCHAR, ts TIMESTAMP``) and fill the temp tables ``{prefix}_bursts(object, burst,
+    start_time, end_time, bins, accounts, posts, expected, p_value, q_value)`` and
+    ``{prefix}_burst_posts(object, burst, account, post_id, ts)``; returns the burst count."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {prefix}_acts AS
+        SELECT object, account, post_id, ts,
+               CAST(floor(epoch(ts) / {float(bin_s)}) AS BIGINT) AS bin FROM ({source})
+        WHERE object IS NOT NULL AND ts IS NOT NULL;
+        CREATE OR REPLACE TEMP TABLE {prefix}_cells AS
+        SELECT object, bin, count(DISTINCT account) AS x FROM {prefix}_acts GROUP BY ALL;""")
+    nbins, objects = con.execute(f"SELECT coalesce(max(bin) - min(bin) + 1, 0), "
+                             f"count(DISTINCT object) FROM {prefix}_cells").fetchall()[0]
+    cells = con.sql(f"""
+        SELECT c.object, c.bin, c.x, t.total / {max(nbins, 1)} AS rate FROM {prefix}_cells c
+        JOIN (SELECT object, sum(x) AS total FROM {prefix}_cells GROUP BY ALL) t USING (object)
+        WHERE c.x >= {int(min_accounts)}""").to_arrow_table()
+    from scipy.stats import poisson  # imported when used: the command line starts faster
+    x = cells.column("x").to_numpy().astype(float)
+    p = np.exp(poisson.logsf(x - 1, cells.column("rate").to_numpy()))
+    con.register("_surge_cells", cells.append_column("p", pa.array(p)))
+    m = max(nbins * objects, 1)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {prefix}_sig AS
+        SELECT * FROM (
+            SELECT *, least(1.0, min(p * {m} / rnk) OVER (ORDER BY p DESC, rnk DESC
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS q
+            FROM (SELECT *, row_number() OVER (ORDER BY p, object, bin) AS rnk FROM _surge_cells))
+        WHERE q <= {float(fdr)};
+        CREATE OR REPLACE TEMP TABLE {prefix}_islands AS
+        SELECT object, bin, rate, p, q, dense_rank() OVER (ORDER BY object, grp) AS burst FROM (
+            SELECT *, sum(CASE WHEN prev IS NULL OR bin - prev > 2 THEN 1 ELSE 0 END)
+                          OVER (PARTITION BY object ORDER BY bin) AS grp
+            FROM (SELECT *, lag(bin) OVER (PARTITION BY object ORDER BY bin) AS prev
+                  FROM {prefix}_sig));
+        CREATE OR REPLACE TEMP TABLE {prefix}_burst_posts AS
+        SELECT i.object, i.burst, a.account, a.post_id, a.ts FROM {prefix}_acts a
+        JOIN (SELECT object, burst, min(bin) AS b0, max(bin) AS b1 FROM {prefix}_islands
+              GROUP BY ALL) i ON i.object = a.object AND a.bin BETWEEN i.b0 AND i.b1;
+        CREATE OR REPLACE TEMP TABLE {prefix}_bursts AS
+        SELECT i.object, i.burst, bp.start_time, bp.end_time, i.bins, bp.accounts, bp.posts,
+               i.rate * i.bins AS expected, i.p_value, i.q_value
+        FROM (SELECT object, burst, max(bin) - min(bin) + 1 AS bins, any_value(rate) AS rate,
+                     min(p) AS p_value, min(q) AS q_value FROM {prefix}_islands GROUP BY ALL) i
+        JOIN (SELECT object, burst, min(ts) AS start_time, max(ts) AS end_time,
+                     count(DISTINCT account) AS accounts, count(DISTINCT post_id) AS posts
+              FROM {prefix}_burst_posts GROUP BY ALL) bp USING (object, burst);""")
+    con.unregister("_surge_cells")
+    return con.execute(f"SELECT count(*) FROM {prefix}_bursts").fetchall()[0][0]
+
+
+def coordination_shares(con: duckdb.DuckDBPyConnection, prefix: str, *, top: int = 5) -> str:
+    """SQL giving, per ``(object, burst)`` of ``{prefix}_burst_posts``: ``flagged_share`` and
+    ``clustered_share`` (the shares of its posts by accounts that ``detect`` flagged or put in a
+    cluster; NULL when no ``detect_accounts`` table exists), ``flagged_accounts`` and
+    ``clusters`` (the ``top`` clusters by posts, as ``{cluster_id, accounts, posts}``)."""
+    has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'detect_accounts' "
+                  "AND NOT temporary").fetchall()[0][0]
+    if not has:
+        return (f"SELECT DISTINCT object, burst, NULL::DOUBLE AS flagged_share, "
+                f"NULL::DOUBLE AS clustered_share, NULL::BIGINT AS flagged_accounts, "
+                f"NULL::STRUCT(cluster_id BIGINT, accounts BIGINT, posts BIGINT)[] AS clusters "
+                f"FROM {prefix}_burst_posts")
+    return f"""
+        WITH tagged AS (
+            SELECT bp.object, bp.burst, bp.account, bp.post_id,
+                   coalesce(d.flagged, false) AS flagged, d.cluster_id
+            FROM {prefix}_burst_posts bp JOIN account_keys k ON k.account_key = bp.account
+            LEFT JOIN detect_accounts d ON d.platform = k.platform AND d.account_id = k.account_id),
+        per_cluster AS (
+            SELECT object, burst, cluster_id, count(DISTINCT account) AS accounts,
+                   count(DISTINCT post_id) AS posts FROM tagged WHERE cluster_id IS NOT NULL
+            GROUP BY ALL)
+        SELECT t.object, t.burst,
+               count(DISTINCT post_id) FILTER (WHERE flagged) / count(DISTINCT post_id)
+                   AS flagged_share,
+               count(DISTINCT post_id) FILTER (WHERE cluster_id IS NOT NULL)
+                   / count(DISTINCT post_id) AS clustered_share,
+               count(DISTINCT account) FILTER (WHERE flagged) AS flagged_accounts,
+               any_value(c.clusters) AS clusters
+        FROM tagged t LEFT JOIN (
+            SELECT object, burst, list({{'cluster_id': cluster_id, 'accounts': accounts,
+                                        'posts': posts}} ORDER BY posts DESC, cluster_id)[:{top}]
+                                  AS clusters FROM per_cluster GROUP BY ALL) c USING (object, burst)
+        GROUP BY t.object, t.burst"""
+
+
+def evidence_sql(prefix: str, *, limit: int = 20) -> str:
+    """SQL giving, per ``(object, burst)``, ``evidence``: its first ``limit`` posts as
+    ``{post_id, account_id, ts}`` in time order."""
+    return f"""
+        SELECT bp.object, bp.burst,
+               list({{'post_id': bp.post_id, 'account_id': k.account_id, 'ts': bp.ts}}
+                    ORDER BY bp.ts, bp.post_id)[:{int(limit)}] AS evidence
+        FROM {prefix}_burst_posts bp JOIN account_keys k ON k.account_key = bp.account
+        GROUP BY ALL"""
