@@ -70,12 +70,13 @@ MIN_ACTIONS = 5
 IRA_FILE, HIGGS_FILE = "ira/ira_tweets.parquet", "higgs/higgs_activity.parquet"
 ID_FORMAT = "u-{:07d}"  # the "-" keeps fresh ids out of the @handle namespace of IRA texts
 
-#: detect runs of the ablation: co-action evidence only, then each other signal family added.
-#: Account-only families (volume, rhythm, time zone, profile) join here once detect has them.
+#: detect runs of the ablation: the defaults without affiliation, co-action evidence only, then
+#: each other signal family added (the defaults are co-action + 1-minute sync + affiliation).
+#: Account-only signals (rhythm, time zone, profile) are reported by detect but not scored.
 ABLATION = (
+    ("defaults_without_affiliation", ["--affiliation-rounds", "0"]),
     ("co_action", ["--kinds", "repost,mention"]),
-    ("co_action+sync", ["--kinds", "repost,mention,sync"]),
-    ("co_action+content", ["--kinds", "repost,mention,hashtag,link,domain,text"]),
+    ("co_action+sync_30min", ["--kinds", "repost,mention,sync", "--sync-bin", "1800"]),
     ("co_action+sync+content", ["--kinds", "repost,mention,sync,hashtag,link,domain,text"]),
 )
 
