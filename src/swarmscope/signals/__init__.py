@@ -1,0 +1,1 @@
+"""Signals computed from posts before traces: near-duplicate text clusters (more to come)."""
