@@ -41,6 +41,7 @@ def ira_slice(shared: Path) -> pa.Table:
     ("ＦＵＬＬ　ｗｉｄｔｈ", "full width"),                      # NFKC
     ("Straße STRASSE", "strasse strasse"),                           # case folding
     ("read https://t.co/AbC and www.x.org/y @Bob_1!", "read and"),   # URLs, mentions, punctuation
+    ("#RuinADinnerInOnePhrase me as a #Woman", "me as a"),           # hashtags
     ("الْعَرَبِيَّةُ", "العربيه"),                                       # harakat; teh marbuta
     ("سلامـــــ", "سلام"),                                            # tatweel
     ("می‌خواهم", "میخواهم".replace("ی", "ي")),                         # ZWNJ deleted; Farsi yeh

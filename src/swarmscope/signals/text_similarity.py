@@ -24,10 +24,11 @@ Method
    ``threshold`` are kept.
 6. Clusters: the CENTER algorithm (Haveliwala, Gionis & Indyk 2000, "Scalable techniques for
    clustering the web"): in order of popularity, a text that no earlier centre is similar to
-   becomes a centre; every other text joins its most popular similar centre. Each cluster is
-   a star around its centre, so chaining is limited: any two members are within Jaccard
-   distance ``2 * (1 - threshold)`` (the Jaccard distance is a metric), unlike connected
-   components, where a chain of small edits can join unrelated texts.
+   becomes a centre; every other text joins its most popular similar centre. A text left
+   alone but similar to a member of a cluster joins that cluster if it resembles the centre
+   at ``reach_threshold`` (a copy of a copy). So every member is verified against its
+   centre and chaining is limited, unlike connected components, where a chain of small edits
+   can join unrelated texts.
 
 Very short texts, with fewer than ``min_shingles`` shingles (fewer than 15 characters after
 normalisation, by default), are matched exactly only: a few characters carry too little to
@@ -71,9 +72,11 @@ LETTER_VARIANTS = {
 #: equal and leaves the third one character (a few shingles) away.
 INVISIBLE = ("[\u064B-\u065F\u0670\u06D6-\u06ED\u0640\u200B-\u200F\u202A-\u202E\u2060"
              "\u2066-\u2069\uFEFF\uFE00-\uFE0F]")
-#: URLs (with or without a scheme) and @mentions: per-post short links and per-recipient
-#: mentions hide copy-pasted text (as for the exact ``text`` kind).
-URLS_MENTIONS = r"(?:https?://|www\.)\S*|@[\pL\pN_]+"
+#: URLs (with or without a scheme), @mentions and #hashtags. Per-post short links and
+#: per-recipient mentions hide copy-pasted text (as for the exact ``text`` kind); hashtags have
+#: trace kinds of their own, and kept here one long hashtag shared by different texts (a
+#: hashtag game: "#RuinADinnerInOnePhrase" + each account's own joke) looks like a copy.
+URLS_MENTIONS_HASHTAGS = r"(?:https?://|www\.)\S*|[@#][\pL\pN_]+"
 
 
 def normalize(texts: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
@@ -81,20 +84,20 @@ def normalize(texts: pa.Array | pa.ChunkedArray | list[str | None]) -> pa.Array:
 
     Steps, in order: Unicode NFKC (full-width and compatibility forms, ligatures, Arabic
     presentation forms become plain letters); lower-casing plus ß -> ss (Unicode case folding
-    for the scripts at hand); URLs and @mentions removed; :data:`INVISIBLE` characters
+    for the scripts at hand); URLs, @mentions and #hashtags removed; :data:`INVISIBLE` characters
     (harakat, tatweel, zero-width characters including ZWNJ, direction marks, variation
     selectors) removed; :data:`LETTER_VARIANTS` unified; punctuation (Unicode category P)
     replaced by a space; whitespace collapsed. Emoji and other symbols (category S) are kept:
     each is a character, hence part of the shingles like a letter.
 
-    >>> normalize(["Ｓｅｅ https://t.co/x @bob: كِتَابـــ   ی!"]).to_pylist()
+    >>> normalize(["Ｓｅｅ https://t.co/x @bob: كِتَابـــ   ی! #Tag"]).to_pylist()
     ['see كتاب ي']
     """
     arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.string())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = pc.utf8_lower(pc.utf8_normalize(arr.cast(pa.string()), "NFKC"))
-    arr = pc.replace_substring_regex(arr, URLS_MENTIONS, " ")
+    arr = pc.replace_substring_regex(arr, URLS_MENTIONS_HASHTAGS, " ")
     arr = pc.replace_substring_regex(arr, INVISIBLE, "")
     alefs = "".join(k for k, v in LETTER_VARIANTS.items() if v == "ا")
     arr = pc.replace_substring_regex(arr, f"[{alefs}]", "ا")
@@ -126,6 +129,10 @@ class SimilarityParams:
     bands : int
         LSH bands of ``num_perm // bands`` rows (32 bands of 3 rows: a pair becomes a candidate
         with probability 1 - (1 - J**3)**32: 0.88 at J = 0.4, 0.98 at 0.5, 0.03 at 0.1).
+    reach_threshold : float
+        A text similar only to a member of a cluster (not to its centre) joins the cluster when
+        its Jaccard similarity with the centre is at least this (0.3: twice the 1-in-10,000
+        similarity of unrelated tweets, 0.15; CENTER alone would leave it out of the cluster).
     min_shingles : int
         Texts with fewer shingles match exactly only (12: under 15 characters).
     bucket_leaders : int
@@ -139,14 +146,17 @@ class SimilarityParams:
     shingle: int = 4
     num_perm: int = 96
     bands: int = 32
+    reach_threshold: float = 0.3
     min_shingles: int = 12
     bucket_leaders: int = 32
     batch_chars: int = 4_000_000
     seed: int = 1
 
     def __post_init__(self) -> None:
-        if not 0 < self.threshold <= 1:
-            raise SwarmscopeError(f"similar_text threshold must be in (0, 1]; got {self.threshold}")
+        for name in ("threshold", "reach_threshold"):
+            if not 0 < getattr(self, name) <= 1:
+                raise SwarmscopeError(f"similar_text {name} must be in (0, 1]; "
+                                      f"got {getattr(self, name)}")
         if self.shingle < 1 or self.min_shingles < 1:
             raise SwarmscopeError("similar_text shingle size and min_shingles must be >= 1")
         if self.bands < 1 or self.num_perm % self.bands:
@@ -189,6 +199,12 @@ def shingle_hashes(texts: pa.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
     out_offsets = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=out_offsets[1:])
     return _mix(h[valid]), out_offsets
+
+
+def _distinct(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (a sort and a mask: faster than ``np.unique``'s hashing here)."""
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
 
 
 def _perm_coefficients(p: SimilarityParams) -> tuple[np.ndarray, np.ndarray]:
@@ -245,12 +261,12 @@ def candidate_pairs(sig: np.ndarray, p: SimilarityParams) -> np.ndarray:
             if not ok.any():
                 break
             a, b = order[run_start[ok] + q], order[ok]
-            for lo in range(0, len(a), 1_000_000):
-                sa, sb = a[lo:lo + 1_000_000], b[lo:lo + 1_000_000]
+            for lo in range(0, len(a), 250_000):
+                sa, sb = a[lo:lo + 250_000], b[lo:lo + 250_000]
                 close = (sig[sa] == sig[sb]).mean(1) >= p.threshold - 0.15
                 found.append(sa[close].astype(np.uint64) << np.uint64(32)
                              | sb[close].astype(np.uint64))
-        found = [np.unique(np.concatenate(found))]
+        found = [_distinct(np.concatenate(found))]
     key = found[0]
     return np.stack([(key >> np.uint64(32)).astype(np.int64),
                      (key & np.uint64(0xFFFFFFFF)).astype(np.int64)], axis=1)
@@ -264,7 +280,7 @@ def exact_jaccard(texts: pa.Array, pairs: np.ndarray, k: int,
     h, off = shingle_hashes(texts.take(pa.array(docs)), k)
     doc = np.repeat(np.arange(len(docs), dtype=np.uint64), np.diff(off))
     # distinct shingles per text, as (text << 32 | 32-bit hash), sorted
-    keyed = np.unique(doc << np.uint64(32) | (h >> np.uint64(32)))
+    keyed = _distinct(doc << np.uint64(32) | (h >> np.uint64(32)))
     d_of = (keyed >> np.uint64(32)).astype(np.int64)
     s_off = np.searchsorted(d_of, np.arange(len(docs) + 1))
     sizes = np.diff(s_off)
@@ -339,8 +355,32 @@ def near_duplicate_centres(texts: pa.Array, p: SimilarityParams = SimilarityPara
     pairs = candidate_pairs(sig, p)
     if len(pairs):
         pairs = pairs[exact_jaccard(sub, pairs, p.shingle) >= p.threshold]
-    centre[long_enough] = long_enough[centre_clusters(len(sub), pairs)]
+    centre[long_enough] = long_enough[_reach(sub, pairs, centre_clusters(len(sub), pairs), p)]
     return centre
+
+
+def _reach(texts: pa.Array, pairs: np.ndarray, centre: np.ndarray,
+           p: SimilarityParams) -> np.ndarray:
+    """A text left alone by CENTER but similar to a member of a cluster joins the earliest such
+    cluster whose centre it resembles at ``reach_threshold`` (one exact check each)."""
+    n = len(centre)
+    alone = np.bincount(centre, minlength=n) == 1
+    links = []
+    for x, y in ((pairs[:, 0], pairs[:, 1]), (pairs[:, 1], pairs[:, 0])):
+        sel = alone[x] & (centre[x] == x) & (centre[y] != y)
+        links.append(centre[y[sel]].astype(np.uint64) << np.uint64(32) | x[sel].astype(np.uint64))
+    links = _distinct(np.concatenate(links))
+    if not len(links):
+        return centre
+    links = np.stack([(links >> np.uint64(32)).astype(np.int64),
+                      (links & np.uint64(0xFFFFFFFF)).astype(np.int64)], axis=1)
+    links = links[exact_jaccard(texts, links, p.shingle) >= p.reach_threshold]
+    best = np.full(n, n, np.int64)
+    np.minimum.at(best, links[:, 1], links[:, 0])
+    joined = best < n
+    out = centre.copy()
+    out[joined] = best[joined]
+    return out
 
 
 def build_similar_text_objects(con: duckdb.DuckDBPyConnection, source: str,
