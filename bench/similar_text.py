@@ -136,11 +136,11 @@ def main() -> None:
                       "by_lang": {l: langs.count(l) for l in sorted(set(langs))}}), flush=True)
 
     con = duckdb.connect(config={"threads": args.threads})
-    con.register("docs", pa.table({"post": pa.array(np.arange(len(texts))),
-                                   "text": pa.array(texts)}))
+    con.register("docs", pa.table({"post": np.arange(len(texts)), "text": pa.array(texts),
+                                   "ts": np.zeros(len(texts), np.int64)}))
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
-    distinct = build_similar_text_objects(con, "SELECT post, text FROM docs", params)
+    distinct = build_similar_text_objects(con, "SELECT post, text, ts FROM docs", params)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime

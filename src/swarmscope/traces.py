@@ -73,6 +73,9 @@ class TraceOptions:
         Jaccard similarity of character 4-shingle sets from which two texts are near-duplicates
         (0.4: copies with 5-10 % of their characters changed stay above it, unrelated tweets of
         one language stay below 0.15; see ``SimilarityParams.threshold``).
+    similar_text_semantic : float or None
+        Also join paraphrases whose sentence embeddings have at least this cosine similarity
+        (None: off; it needs ``pip install 'swarmscope[semantic]'`` and is far slower).
     """
 
     fast_repost_seconds: float = 60.0
@@ -81,6 +84,7 @@ class TraceOptions:
     text_strip_urls: bool = True
     sync_bin_seconds: float = 60.0
     similar_text_threshold: float = 0.4
+    similar_text_semantic: float | None = None
 
 
 def normalized_text_sql(col: str, *, strip_mentions: bool = True, strip_urls: bool = True) -> str:
@@ -171,8 +175,10 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
         where += f" AND p.created_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
     if kind == "similar_text":
         build_similar_text_objects(
-            con, f"SELECT p.rowid AS post, p.text FROM posts p WHERE {where} AND p.kind <> 'repost'",
-            SimilarityParams(threshold=options.similar_text_threshold))
+            con, f"SELECT p.rowid AS post, p.text, epoch_ms(p.created_at) AS ts FROM posts p "
+                 f"WHERE {where} AND p.kind <> 'repost'",
+            SimilarityParams(threshold=options.similar_text_threshold,
+                             semantic=options.similar_text_semantic))
     raw = _raw_traces_sql(kind, options, where)
     con.execute("""
         CREATE TEMP TABLE IF NOT EXISTS trace_values (kind VARCHAR, object_key BIGINT,

@@ -133,6 +133,12 @@ class SimilarityParams:
         A text similar only to a member of a cluster (not to its centre) joins the cluster when
         its Jaccard similarity with the centre is at least this (0.3: twice the 1-in-10,000
         similarity of unrelated tweets, 0.15; CENTER alone would leave it out of the cluster).
+    semantic : float or None
+        Cosine similarity of sentence embeddings from which two texts are paraphrases (None:
+        off; needs ``swarmscope[semantic]``, see :mod:`swarmscope.signals.paraphrase`).
+    semantic_bucket_seconds : float
+        Paraphrases are looked for among texts first posted in the same bucket (86,400 s: a
+        day, far wider than co-action windows, small enough to bound each index).
     min_shingles : int
         Texts with fewer shingles match exactly only (12: under 15 characters).
     bucket_leaders : int
@@ -147,6 +153,8 @@ class SimilarityParams:
     num_perm: int = 96
     bands: int = 32
     reach_threshold: float = 0.3
+    semantic: float | None = None
+    semantic_bucket_seconds: float = 86_400.0
     min_shingles: int = 12
     bucket_leaders: int = 32
     batch_chars: int = 4_000_000
@@ -333,10 +341,12 @@ def centre_clusters(n: int, pairs: np.ndarray) -> np.ndarray:
     return centre
 
 
-def near_duplicate_centres(texts: pa.Array, p: SimilarityParams = SimilarityParams()) -> np.ndarray:
+def near_duplicate_centres(texts: pa.Array, p: SimilarityParams = SimilarityParams(),
+                           extra_pairs: np.ndarray | None = None) -> np.ndarray:
     """For distinct normalised ``texts`` ranked by importance (index 0 first), each text's
     centre (an index into ``texts``): texts with the same centre are near-duplicates.
-    Texts with fewer than ``p.min_shingles`` shingles are their own centre (exact match only).
+    Texts with fewer than ``p.min_shingles`` shingles match exactly only. ``extra_pairs``
+    (i, j), i < j, are similar too (paraphrases, see :mod:`swarmscope.signals.paraphrase`).
 
     >>> t = normalize(["the quick brown fox jumps over the lazy dog",
     ...                "the quick brown fox jumped over the lazy dog",
@@ -347,16 +357,15 @@ def near_duplicate_centres(texts: pa.Array, p: SimilarityParams = SimilarityPara
     n = len(texts)
     long_enough = np.flatnonzero(
         pc.utf8_length(texts).to_numpy(zero_copy_only=False) - p.shingle + 1 >= p.min_shingles)
-    centre = np.arange(n, dtype=np.int64)
-    if len(long_enough) < 2:
-        return centre
-    sub = texts.take(pa.array(long_enough))
-    sig = minhash_signatures(sub, p)
-    pairs = candidate_pairs(sig, p)
-    if len(pairs):
-        pairs = pairs[exact_jaccard(sub, pairs, p.shingle) >= p.threshold]
-    centre[long_enough] = long_enough[_reach(sub, pairs, centre_clusters(len(sub), pairs), p)]
-    return centre
+    pairs = np.empty((0, 2), np.int64)
+    if len(long_enough) >= 2:
+        sub = texts.take(pa.array(long_enough))
+        pairs = candidate_pairs(minhash_signatures(sub, p), p)
+        if len(pairs):
+            pairs = long_enough[pairs[exact_jaccard(sub, pairs, p.shingle) >= p.threshold]]
+    if extra_pairs is not None and len(extra_pairs):
+        pairs = np.unique(np.concatenate([pairs, extra_pairs]), axis=0)
+    return _reach(texts, pairs, centre_clusters(n, pairs), p)
 
 
 def _reach(texts: pa.Array, pairs: np.ndarray, centre: np.ndarray,
@@ -386,26 +395,34 @@ def _reach(texts: pa.Array, pairs: np.ndarray, centre: np.ndarray,
 def build_similar_text_objects(con: duckdb.DuckDBPyConnection, source: str,
                                p: SimilarityParams = SimilarityParams(),
                                batch_rows: int = 200_000) -> int:
-    """Cluster the texts of ``source`` (SQL giving ``post BIGINT, text VARCHAR``) into the temp
-    table ``similar_text_objects(post, object)``: ``object`` is the normalised text of the
-    post's cluster centre. Texts are normalised in slices of ``batch_rows``; exact duplicates
-    are clustered once; texts rank by how often they were posted (then by first post), so the
-    most-posted version of a copypasta is its centre. Returns the number of distinct texts."""
+    """Cluster the texts of ``source`` (SQL giving ``post BIGINT, text VARCHAR, ts BIGINT`` in
+    ms) into the temp table ``similar_text_objects(post, object)``: ``object`` is the
+    normalised text of the post's cluster centre. Texts are normalised in slices of
+    ``batch_rows``; exact duplicates are clustered once; texts rank by how often they were
+    posted (then by first post), so the most-posted version of a copypasta is its centre. With
+    ``p.semantic``, paraphrases first posted in the same ``p.semantic_bucket_seconds`` join
+    too. Returns the number of distinct texts."""
     con.execute(f"""CREATE OR REPLACE TEMP TABLE similar_text_source AS
-                    SELECT post, text FROM ({source}) WHERE text IS NOT NULL""")
-    posts = con.sql("SELECT post, text FROM similar_text_source").to_arrow_table()
+                    SELECT post, text, ts FROM ({source}) WHERE text IS NOT NULL""")
+    posts = con.sql("SELECT post, text, ts FROM similar_text_source").to_arrow_table()
     con.execute("DROP TABLE similar_text_source")
     norm = pa.chunked_array([normalize(posts["text"].slice(lo, batch_rows))
                              for lo in range(0, len(posts), batch_rows)] or [[]], pa.string())
-    con.register("similar_text_batch", pa.table({"post": posts["post"], "norm": norm}))
+    con.register("similar_text_batch", pa.table({"post": posts["post"], "ts": posts["ts"],
+                                                 "norm": norm}))
     del posts, norm
     con.execute("""CREATE OR REPLACE TEMP TABLE similar_text_norm AS
-                   SELECT post, norm FROM similar_text_batch WHERE norm <> ''""")
+                   SELECT post, ts, norm FROM similar_text_batch WHERE norm <> ''""")
     con.unregister("similar_text_batch")
-    texts = con.sql("""SELECT norm FROM similar_text_norm GROUP BY norm
-                       ORDER BY count(*) DESC, min(post), norm""").to_arrow_table()["norm"]
-    texts = texts.combine_chunks()
-    centre = near_duplicate_centres(texts, p)
+    bucket_ms = int(p.semantic_bucket_seconds * 1000)
+    ranked = con.sql(f"""SELECT norm, min(ts) // {bucket_ms} AS bucket FROM similar_text_norm
+                         GROUP BY norm ORDER BY count(*) DESC, min(post), norm""").to_arrow_table()
+    texts = ranked["norm"].combine_chunks()
+    extra = None
+    if p.semantic is not None:
+        from swarmscope.signals.paraphrase import paraphrase_pairs
+        extra = paraphrase_pairs(texts.to_pylist(), ranked["bucket"].to_numpy(), p.semantic)
+    centre = near_duplicate_centres(texts, p, extra)
     con.register("similar_text_centres",
                  pa.table({"norm": texts, "object": texts.take(pa.array(centre))}))
     con.execute("""CREATE OR REPLACE TEMP TABLE similar_text_objects AS
