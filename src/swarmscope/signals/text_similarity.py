@@ -35,8 +35,9 @@ normalisation, by default), are matched exactly only: a few characters carry too
 call two texts near-duplicates (two unrelated greetings share most of their shingles).
 
 Cost is linear in the corpus (signatures, banding, verification of a bounded number of
-candidates per text); memory is ``4 * num_perm`` bytes per distinct text for signatures plus
-one batch of shingles (``batch_chars``).
+candidates per text); memory is the distinct texts, ``4 * num_perm`` bytes of signature per
+distinct text, the verified pairs, and one batch of shingles (``batch_chars``) or of 250,000
+candidate pairs at a time.
 """
 
 from __future__ import annotations
