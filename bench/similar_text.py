@@ -95,8 +95,11 @@ def persian(n: int, rng: np.random.Generator) -> list[str]:
 def corpus(n: int, per_lang: int, rng: np.random.Generator):
     """Texts, their language, and planted (base index, variant index, lang, rate) rows."""
     con = duckdb.connect()
-    real = con.sql(f"""SELECT content AS text, language FROM '{IRA}' WHERE content IS NOT NULL
-                       ORDER BY post_type = 'R', post_type = 'Q' LIMIT {int(n)}""").to_arrow_table()
+    real = con.sql(f"""SELECT content AS text, language
+                       FROM read_parquet('{IRA}', file_row_number = true)
+                       WHERE content IS NOT NULL
+                       ORDER BY post_type = 'R', post_type = 'Q', file_row_number
+                       LIMIT {int(n)}""").to_arrow_table()
     texts = real["text"].to_pylist()
     langs = [LANGS.get(x, "other") for x in real["language"].to_pylist()]
     fa_background = persian(20_000, rng)
