@@ -52,14 +52,6 @@ def test_global_options():
         assert opt in r.output
 
 
-def test_a_kind_not_built_yet_says_so_in_one_line(db):
-    Store(db).close()
-    r = run("pairs", "--kind", "similar_text", "--window", "60", db=db)
-    assert r.exit_code == 1
-    lines = r.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: trace kind similar_text is not built")
-
-
 @pytest.mark.parametrize("argv, says", [
     (["detect"], "no posts"), (["explain", "a1"], "run `swarmscope detect` first"),
     (["report"], "run `swarmscope detect` first"),

@@ -160,8 +160,7 @@ def demo_store(tmp_path_factory):
     store.close()
 
 
-@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("similar_text", "fast_repost",
-                                                                  "reply", "image")])
+@pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("fast_repost", "reply", "image")])
 def test_every_trace_kind_has_traces_on_the_demo(demo_store, kind):
     n = build_traces(demo_store.con, kind)
     assert n > 0

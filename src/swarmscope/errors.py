@@ -18,6 +18,3 @@ class StoreVersionError(SwarmscopeError):
 class UnusableInputError(SwarmscopeError):
     """An input file cannot be read at all (empty, wrong format, corrupt)."""
 
-
-class NotBuiltError(SwarmscopeError):
-    """A command of the CLI contract whose capability has not landed yet."""

@@ -20,6 +20,9 @@ Trace kinds (`KINDS`):
   as a set.
 - ``text``: the exact text of original posts, normalised (case, whitespace; @mentions and URLs
   stripped unless told otherwise); empty results are left out.
+- ``similar_text``: the near-duplicate cluster of an original post's text (its centre's
+  normalised text): MinHash-LSH over character shingles with exact verification, see
+  :mod:`swarmscope.signals.text_similarity`; Jaccard ``similar_text_threshold``.
 - ``reply``: the post replied to.
 - ``sync``: the time bin (``sync_bin_seconds``) a post falls in: co-activity without content.
 """
@@ -31,8 +34,9 @@ from datetime import datetime
 
 import duckdb
 
-from swarmscope.errors import NotBuiltError, SwarmscopeError
+from swarmscope.errors import SwarmscopeError
 from swarmscope.ingest.normalize import snowflake_ms_sql
+from swarmscope.signals.text_similarity import SimilarityParams, build_similar_text_objects
 
 #: Each trace kind, in one line.
 KIND_HELP = {
@@ -41,7 +45,7 @@ KIND_HELP = {
     "link": "a canonical URL", "domain": "a URL's registered domain",
     "hashtag": "a hashtag", "hashtag_seq": "a post's hashtags in order",
     "hashtag_set": "a post's hashtags as a set", "text": "the exact normalised text",
-    "similar_text": "a near-duplicate text cluster (not built yet)",
+    "similar_text": "a near-duplicate text cluster (character-shingle Jaccard)",
     "reply": "the post replied to", "mention": "a mentioned account",
     "image": "a media or image hash", "sync": "the time bin of the post",
 }
@@ -65,6 +69,13 @@ class TraceOptions:
         short links hide copy-pasted text; coordination-network-toolkit strips mentions only).
     sync_bin_seconds : float
         The time bin of the ``sync`` trace (60 s: the minute resolution of several archives).
+    similar_text_threshold : float
+        Jaccard similarity of character 4-shingle sets from which two texts are near-duplicates
+        (0.4: copies with 5-10 % of their characters changed stay above it, unrelated tweets of
+        one language stay below 0.15; see ``SimilarityParams.threshold``).
+    similar_text_semantic : float or None
+        Also join paraphrases whose sentence embeddings have at least this cosine similarity
+        (None: off; it needs ``pip install 'swarmscope[semantic]'`` and is far slower).
     """
 
     fast_repost_seconds: float = 60.0
@@ -72,6 +83,8 @@ class TraceOptions:
     text_strip_mentions: bool = True
     text_strip_urls: bool = True
     sync_bin_seconds: float = 60.0
+    similar_text_threshold: float = 0.4
+    similar_text_semantic: float | None = None
 
 
 def normalized_text_sql(col: str, *, strip_mentions: bool = True, strip_urls: bool = True) -> str:
@@ -88,7 +101,8 @@ def normalized_text_sql(col: str, *, strip_mentions: bool = True, strip_urls: bo
 #: are a scan of integer columns. The others' objects are derived here, as text.
 ENCODED = {"repost", "reply", "link", "domain", "hashtag", "mention", "image"}
 #: Kinds that give a post at most one trace (``repost`` too, unless posts carry ``object``s).
-ONE_PER_POST = {"reply", "fast_repost", "text", "sync", "hashtag_seq", "hashtag_set"}
+ONE_PER_POST = {"reply", "fast_repost", "text", "similar_text", "sync", "hashtag_seq",
+                "hashtag_set"}
 
 
 def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
@@ -135,8 +149,9 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
         ms = int(o.sync_bin_seconds * 1000)
         return base.format(join="", cond="true",
                            obj=f"CAST(epoch_ms(p.created_at) // {ms} AS VARCHAR)")
-    if kind == "similar_text":
-        raise NotBuiltError("trace kind similar_text is not built yet (near-duplicate text)")
+    if kind == "similar_text":   # similar_text_objects: see build_traces
+        return base.format(join="JOIN similar_text_objects s ON s.post = p.rowid",
+                           obj="s.object", cond="true")
     raise SwarmscopeError(f"unknown trace kind {kind!r}: choose one of {', '.join(KINDS)}")
 
 
@@ -158,6 +173,12 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
         where += f" AND p.created_at >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S.%f}'"
     if until:
         where += f" AND p.created_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
+    if kind == "similar_text":
+        build_similar_text_objects(
+            con, f"SELECT p.rowid AS post, p.text, epoch_ms(p.created_at) AS ts FROM posts p "
+                 f"WHERE {where} AND p.kind <> 'repost'",
+            SimilarityParams(threshold=options.similar_text_threshold,
+                             semantic=options.similar_text_semantic))
     raw = _raw_traces_sql(kind, options, where)
     con.execute("""
         CREATE TEMP TABLE IF NOT EXISTS trace_values (kind VARCHAR, object_key BIGINT,
@@ -186,5 +207,5 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
         INSERT INTO traces SELECT ?, r.account, o.object_key, r.post, r.ts
         FROM raw_traces r JOIN trace_values o ON o.kind = ? AND o.value = r.object""",
                     [kind, kind]).fetchone()[0]
-    con.execute("DROP TABLE raw_traces")
+    con.execute("DROP TABLE raw_traces; DROP TABLE IF EXISTS similar_text_objects")
     return n

@@ -1,1 +1,2 @@
-"""Behavioural signals of single accounts and of clusters, beside the co-action tests."""
+"""Behavioural signals of single accounts, of clusters and of texts (near-duplicates), beside
+the co-action tests."""
