@@ -211,3 +211,10 @@ def test_pairs_kind_similar_text_via_cli(slice_store):
     differ = [(a, b) for _, a, _, b, _, _ in rows
               if normalize([a]).to_pylist() != normalize([b]).to_pylist()]
     assert differ
+    # a stricter threshold from the command line joins fewer texts
+    strict = run("pairs", "--kind", "similar_text", "--window", "3600",
+                 "--similar-text-threshold", "0.95", db=slice_store)
+    assert strict.exit_code == 0, strict.output
+    edges = [int(o.split("->")[1].split("edges")[0].replace(",", "")) for o in
+             (r.output, strict.output)]
+    assert edges[1] < edges[0]

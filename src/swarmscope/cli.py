@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from datetime import datetime
@@ -34,6 +35,13 @@ out = Console(highlight=False, soft_wrap=True)
 
 TIME_RANGE = [(("--since",), {"type": click.DateTime(), "help": "Only activity from (UTC)."}),
               (("--until",), {"type": click.DateTime(), "help": "Only activity before (UTC)."})]
+
+
+_similar_text_option = click.option(
+    "--similar-text-threshold", type=click.FloatRange(0, 1, min_open=True),
+    default=TraceOptions.similar_text_threshold, show_default=True,
+    help="Jaccard similarity of character 4-shingles from which two texts are near-duplicates "
+         "(kind similar_text).")
 
 
 def _time_range_options(fn: Any) -> Any:
@@ -235,13 +243,15 @@ Example:
               help="Leave out objects with more accounts, and report them as too popular.")
 @click.option("--cosine", is_flag=True, help="Also give each edge the TF-IDF cosine of the "
               "two accounts' object vectors.")
+@_similar_text_option
 @_time_range_options
 @click.pass_obj
 def pairs_cmd(obj: Context, kind: str, window: float, semantics: str, min_participation: int,
               min_weight: float | None, weight_quantile: float | None, keep_loops: bool,
               out_file: str | None, evidence: str,
               popular_pairs: int, max_object_accounts: int | None, cosine: bool,
-              since: datetime | None, until: datetime | None) -> None:
+              similar_text_threshold: float, since: datetime | None,
+              until: datetime | None) -> None:
     if evidence != "all" and not evidence.isdigit():
         raise SwarmscopeError(f"--evidence {evidence!r}: expected a number of events or 'all'")
     params = PairParams(kind=kind, window=window, semantics=semantics,
@@ -251,7 +261,8 @@ def pairs_cmd(obj: Context, kind: str, window: float, semantics: str, min_partic
                         evidence=None if evidence == "all" else int(evidence))
     with obj.store() as store, err.status(f"computing {kind} pairs…"):
         r = pairs(store, params, since=since, until=until, out=out_file,
-                  weight_quantile=weight_quantile)
+                  weight_quantile=weight_quantile,
+                  options=TraceOptions(similar_text_threshold=similar_text_threshold))
     out.print(f"{kind} ({semantics}, window {window:g} s): {r.traces:,} actions -> {r.edges:,} "
               f"edges between {r.accounts:,} accounts; {r.evidence:,} evidence events", markup=False)
     for pop in r.popular:
@@ -325,6 +336,7 @@ def _windows(kinds: str | None, windows: tuple[str, ...]) -> dict[str, tuple[flo
 @click.option("--sync-bin", type=click.FloatRange(0, min_open=True), default=None,
               metavar="SECONDS", help="The time bin of the sync test, which is also its window "
               f"(default {TraceOptions.sync_bin_seconds:g} s; Pacheco et al. 2021 use 1800).")
+@_similar_text_option
 @click.option("--affiliation-rounds", type=click.IntRange(0), default=DetectParams.affiliation_rounds,
               show_default=True, help="Rounds of the affiliation test (0: clusters are the "
               "flagged accounts' Leiden communities only); stops early when a round adds none.")
@@ -333,11 +345,13 @@ def _windows(kinds: str | None, windows: tuple[str, ...]) -> dict[str, tuple[flo
 @_time_range_options
 @click.pass_obj
 def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: float, seed: int,
-               permutations: int, sync_bin: float | None, affiliation_rounds: int,
-               out_dir: str | None, since: datetime | None, until: datetime | None) -> None:
-    chosen, traces = _windows(kinds, windows), TraceOptions()
+               permutations: int, sync_bin: float | None, similar_text_threshold: float,
+               affiliation_rounds: int, out_dir: str | None, since: datetime | None,
+               until: datetime | None) -> None:
+    chosen = _windows(kinds, windows)
+    traces = TraceOptions(similar_text_threshold=similar_text_threshold)
     if sync_bin:
-        traces = TraceOptions(sync_bin_seconds=sync_bin)
+        traces = dataclasses.replace(traces, sync_bin_seconds=sync_bin)
         chosen = {k: (sync_bin,) if k == "sync" else w for k, w in chosen.items()}
     params = DetectParams(windows=chosen, fdr=fdr, seed=seed, permutations=permutations,
                           traces=traces, affiliation_rounds=affiliation_rounds)
