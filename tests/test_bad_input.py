@@ -6,7 +6,6 @@ import gzip
 import json
 from pathlib import Path
 
-import pytest
 
 from swarmscope import Store
 from tests.conftest import run

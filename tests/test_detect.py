@@ -4,7 +4,6 @@ detect / evaluate / explain commands on the real demo data."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import duckdb
 import numpy as np

@@ -5,7 +5,6 @@ data)."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import duckdb
 import numpy as np

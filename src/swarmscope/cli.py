@@ -6,7 +6,6 @@ import dataclasses
 import json
 import sys
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import click

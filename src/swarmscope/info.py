@@ -30,7 +30,7 @@ def store_info(store: Store, top: int = 10) -> dict[str, Any]:
 
     labels = [{"label": n, "value": v, "accounts": c} for n, v, c in rows(
         "SELECT name, value, count(DISTINCT account_id) FROM account_labels "
-        f"GROUP BY ALL ORDER BY name, 3 DESC, value")]
+        "GROUP BY ALL ORDER BY name, 3 DESC, value")]
     rejects = rows("SELECT field, split_part(reason, ':', 1) AS why, count(*) FROM rejects "
                    "GROUP BY ALL ORDER BY 3 DESC LIMIT 10")
     return {

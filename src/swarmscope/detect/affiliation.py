@@ -21,7 +21,6 @@ false positives (README, "Defaults").
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import duckdb
@@ -29,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from swarmscope.detect.significance import (RATE_BIN_MS, NullParams, benjamini_hochberg,
-                                            clock_resolution_ms)
+                                            null_terms)
 
 
 def affiliation_tests(con: duckdb.DuckDBPyConnection, kind: str, window: float,
@@ -39,17 +38,7 @@ def affiliation_tests(con: duckdb.DuckDBPyConnection, kind: str, window: float,
     p)`` the hypotheses with x >= 2. Reads ``traces`` and ``cluster_members``."""
     from scipy import stats  # imported when used: it costs a second at start-up
     w = int(round(window * 1000))
-    pop_w = int(max(null.popularity_window * 1000, w))
-    rate_k = math.ceil(max(null.rate_window * 1000, 2 * w) / RATE_BIN_MS)
-    sync = kind == "sync"
-    span = max(w if sync else 2 * w + clock_resolution_ms(con, kind), 1)
-    share = "1.0" if sync else f"""
-        (count(*) OVER (PARTITION BY object ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
-                        AND {pop_w} FOLLOWING)
-         - count(*) OVER (PARTITION BY account, object ORDER BY ts RANGE BETWEEN {pop_w}
-                          PRECEDING AND {pop_w} FOLLOWING))
-        / greatest(count(*) OVER (ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
-                                  AND {pop_w} FOLLOWING), 1)"""
+    rate_k, span, share = null_terms(con, kind, window, null)
     kind_sql = kind.replace("'", "''")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE aff_ev AS

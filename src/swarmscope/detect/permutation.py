@@ -51,7 +51,7 @@ def permutation_check(con: duckdb.DuckDBPyConnection, params: DetectParams, engi
             for window in windows:
                 engine.candidates(PairParams(kind=kind, window=window, evidence=0), 0)
                 pair_tests(con, kind, window, params.null, suffix="_perm")
-                con.execute(f"INSERT INTO perm_x SELECT ?, ?, ?, a, b, x FROM cand WHERE x >= 2",
+                con.execute("INSERT INTO perm_x SELECT ?, ?, ?, a, b, x FROM cand WHERE x >= 2",
                             [kind, window, perm])
                 pairs, significant = con.execute(f"""
                     SELECT (SELECT count(*) FROM cand),

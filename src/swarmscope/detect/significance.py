@@ -79,6 +79,26 @@ def clock_resolution_ms(con: duckdb.DuckDBPyConnection, kind: str) -> int:
     return 60_000 if minute else 1_000 if second else 0
 
 
+def null_terms(con: duckdb.DuckDBPyConnection, kind: str, window: float,
+               null: NullParams) -> tuple[int, int, str]:
+    """The null model's terms for one (kind, window): the rate smoothing half-width in
+    ``RATE_BIN_MS`` bins, the ``span`` in ms, and the SQL of an action's object share π (a
+    window expression over ``account, object, ts``; the account's own actions left out)."""
+    w = int(round(window * 1000))
+    pop_w = int(max(null.popularity_window * 1000, w))
+    rate_k = math.ceil(max(null.rate_window * 1000, 2 * w) / RATE_BIN_MS)
+    if kind == "sync":  # the object is a time bin: every action of the bin is on it
+        return rate_k, max(w, 1), "1.0"
+    share = f"""
+        (count(*) OVER (PARTITION BY object ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
+                        AND {pop_w} FOLLOWING)
+         - count(*) OVER (PARTITION BY account, object ORDER BY ts RANGE BETWEEN {pop_w}
+                          PRECEDING AND {pop_w} FOLLOWING))
+        / greatest(count(*) OVER (ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
+                                  AND {pop_w} FOLLOWING), 1)"""
+    return rate_k, max(2 * w + clock_resolution_ms(con, kind), 1), share
+
+
 def pair_tests(con: duckdb.DuckDBPyConnection, kind: str, window: float,
                null: NullParams = NullParams(), suffix: str = "") -> None:
     """Test every candidate pair of one (kind, window); fills the temp table
@@ -90,12 +110,7 @@ def pair_tests(con: duckdb.DuckDBPyConnection, kind: str, window: float,
     engine's candidate edges ``e`` and popular objects ``popular``
     (:meth:`swarmscope.engine.duckdb.DuckDBEngine.candidates`).
     """
-    w = int(round(window * 1000))
-    pop_w = int(max(null.popularity_window * 1000, w))
-    rate_k = math.ceil(max(null.rate_window * 1000, 2 * w) / RATE_BIN_MS)
-    sync = kind == "sync"
-    span = (w if sync else 2 * w + clock_resolution_ms(con, kind))
-    span = max(span, 1)
+    rate_k, span, share = null_terms(con, kind, window, null)
     kind_sql = kind.replace("'", "''")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE ev AS
@@ -109,14 +124,6 @@ def pair_tests(con: duckdb.DuckDBPyConnection, kind: str, window: float,
         JOIN objects_per_account oa ON oa.account = e.a AND oa.objects >= 2
         JOIN objects_per_account ob ON ob.account = e.b AND ob.objects >= 2
         WHERE e.a <> e.b;""")
-    # an action's object share, A's own actions on it left out
-    share = "1.0" if sync else f"""
-        (count(*) OVER (PARTITION BY object ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
-                        AND {pop_w} FOLLOWING)
-         - count(*) OVER (PARTITION BY account, object ORDER BY ts RANGE BETWEEN {pop_w}
-                          PRECEDING AND {pop_w} FOLLOWING))
-        / greatest(count(*) OVER (ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
-                                  AND {pop_w} FOLLOWING), 1)"""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE ev_share AS
         SELECT account, object, ts, ts // {RATE_BIN_MS} AS bin, {share} AS share

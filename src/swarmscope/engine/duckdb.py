@@ -347,7 +347,7 @@ class DuckDBEngine:
             con.execute("ROLLBACK")
             raise
         res.accounts = con.execute(
-            f"SELECT count(*) FROM (SELECT a FROM e UNION SELECT b FROM e)").fetchone()[0]
+            "SELECT count(*) FROM (SELECT a FROM e UNION SELECT b FROM e)").fetchone()[0]
         res.popular = [dict(zip(("object", "accounts", "actions", "window_pairs", "mode"), r))
                        for r in con.execute(
                            f"SELECT value, accounts, actions, window_pairs, mode FROM popular "

@@ -319,9 +319,5 @@ def _json_array(f: InputFile, text: str) -> Iterator[tuple[int, str, str | None]
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
