@@ -126,9 +126,9 @@ def pair_tests(con: duckdb.DuckDBPyConnection, kind: str, window: float,
         WHERE e.a <> e.b;""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE ev_share AS
-        SELECT account, object, ts, ts // {RATE_BIN_MS} AS bin, {share} AS share
-        FROM ev WHERE account IN (SELECT a FROM cand WHERE x >= 2
-                                  UNION SELECT b FROM cand WHERE x >= 2);
+        SELECT * FROM (SELECT account, object, ts, ts // {RATE_BIN_MS} AS bin, {share} AS share
+                       FROM ev)
+        WHERE account IN (SELECT a FROM cand WHERE x >= 2 UNION SELECT b FROM cand WHERE x >= 2);
         CREATE OR REPLACE TEMP TABLE rate AS
         SELECT account, bin + d AS bin, sum(n) / {(2 * rate_k + 1) * RATE_BIN_MS}.0 AS rate
         FROM (SELECT account, ts // {RATE_BIN_MS} AS bin, count(*) AS n FROM ev
