@@ -36,7 +36,6 @@ import duckdb
 
 from swarmscope.errors import SwarmscopeError
 from swarmscope.ingest.normalize import snowflake_ms_sql
-from swarmscope.signals.text_similarity import SimilarityParams, build_similar_text_objects
 
 #: Each trace kind, in one line.
 KIND_HELP = {
@@ -174,6 +173,9 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
     if until:
         where += f" AND p.created_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
     if kind == "similar_text":
+        # imported when used: pyarrow.compute costs a fifth of a second at start-up
+        from swarmscope.signals.text_similarity import (SimilarityParams,
+                                                        build_similar_text_objects)
         build_similar_text_objects(
             con, f"SELECT p.rowid AS post, p.text, epoch_ms(p.created_at) AS ts FROM posts p "
                  f"WHERE {where} AND p.kind <> 'repost'",
