@@ -86,9 +86,13 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
     kinds = [c[0].removeprefix("score_") for c in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE table_name = 'detect_accounts' "
         "AND column_name LIKE 'score\\_%' ESCAPE '\\' ORDER BY column_index").fetchall()]
+    affiliation = ("affiliation_round, affiliation_kind, affiliation_window_s, affiliation_x"
+                   if con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = "
+                                  "'detect_accounts' AND column_name = 'affiliation_round'"
+                                  ).fetchall()[0][0] else "NULL, NULL, NULL, NULL")
     nodes = con.sql(f"""
         SELECT platform, account_id, handle, score, cluster_id, posts, significant_partners,
-               {', '.join(f'"score_{k}"' for k in kinds)}
+               {affiliation}, {', '.join(f'"score_{k}"' for k in kinds)}
         FROM detect_accounts WHERE flagged ORDER BY cluster_id NULLS LAST, score DESC,
         account_id""").fetchall()
     index = {(r[0], r[1]): i for i, r in enumerate(nodes)}
@@ -113,7 +117,9 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
                    "score": round(r[3], 4), "cluster": r[4], "posts": r[5],
                    "partners": r[6], "x": round(float(xy[i][0]), 4),
                    "y": round(float(xy[i][1]), 4),
-                   "signals": {k: round(v or 0.0, 4) for k, v in zip(kinds, r[7:])}}
+                   "joined": None if r[7] is None else dict(zip(
+                       ("round", "kind", "window", "x"), r[7:11])),
+                   "signals": {k: round(v or 0.0, 4) for k, v in zip(kinds, r[11:])}}
                   for i, r in enumerate(nodes)],
         "edges": [[a, b, round(w, 3)] for a, b, w in edges],
         "clusters": clusters,

@@ -85,6 +85,11 @@
     if (n.cluster) clusterButton.addEventListener("click", () => openCluster(n.cluster));
     add(body, table(["score", "cluster", "posts", "partners beyond chance"],
                     [[fmt(n.score), clusterButton, n.posts, n.partners]]));
+    if (n.joined) {
+      add(body, el("p", `Joined cluster ${n.cluster} by affiliation (round ${n.joined.round}): ` +
+                        `${n.joined.x} objects co-acted with its members, ${n.joined.kind} ` +
+                        `within ${n.joined.window} s.`));
+    }
     add(body, el("h3", "Score by signal"),
         table(data.kinds, [data.kinds.map((k) => fmt(n.signals[k]))]));
     const partners = neighbours[i].slice(0, 10).map(([j, w]) => {
