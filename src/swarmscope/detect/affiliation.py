@@ -13,10 +13,11 @@ acted independently of C. The statistic ``x`` is that number; ``p = P(X >= x)``,
 Poisson(μ) (no conditioning: every account is tested against every cluster, those with
 x < 2 at p = 1). A's p over the tests is their Bonferroni minimum, as in
 :mod:`swarmscope.detect.fuse`, and Benjamini–Hochberg runs over every (account, cluster)
-hypothesis. An account that passes joins the cluster with its smallest p. This is the
-second stage of a two-stage procedure: the clusters were found on the same data, so the
-FDR statement holds given the clusters; the evaluation protocol measures what it costs in
-false positives (README, "Defaults").
+hypothesis. An account that passes joins the cluster with its smallest p, and the next round
+tests the others against the grown clusters, until a round adds nobody (a snowball sample
+with a test at each step). The clusters were found on the same data, so the FDR statement
+holds given the clusters, round by round; the evaluation protocol measures what it costs in
+false positives (README, "Evaluation").
 """
 
 from __future__ import annotations
