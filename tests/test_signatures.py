@@ -194,6 +194,11 @@ def test_ephemeral_bursts_line_up_with_fake_trends(shared, tmp_path):
     matched = np.minimum(days["bursts"], days["trends"]).sum() / days["trends"].sum()
     assert matched >= 0.6, matched
     assert life < 120 and smallest >= 5
+    # detect stores them (with no co-action test to run) and the report lists them
+    assert run("detect", "--kinds", "reply", db=db).exit_code == 0
+    assert run("report", "--out", tmp_path / "r.html", db=db).exit_code == 0
+    html = (tmp_path / "r.html").read_text()
+    assert '"ephemeral":[{"object":"*"' in html and '"median_life_s"' in html
 
 
 def test_an_older_store_gains_the_deletions_table(tmp_path):

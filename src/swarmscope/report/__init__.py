@@ -123,7 +123,7 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
                   for i, r in enumerate(nodes)],
         "edges": [[a, b, round(w, 3)] for a, b, w in edges],
         "clusters": clusters,
-        **_signatures(con, acc, post),
+        **_signatures(con, acc, post, hide_names=key is not None),
     }
 
 
@@ -217,20 +217,30 @@ def _rhythm(con, cid: int) -> dict | None:
                            [op[0][0]]).fetchall()
     return {**dict(zip(keys, op[0])), "segments": [list(r) for r in segments]}
 
-def _signatures(con, acc, post) -> dict:
-    """The run's manufactured trends (top 20) and targeted attacks (top 10); empty lists for a
-    store detected before these tables existed."""
+def _signatures(con, acc, post, hide_names: bool = False) -> dict:
+    """The run's manufactured trends (top 20), targeted attacks (top 10), ephemeral bursts
+    (top 10) and profile findings (top 20); empty lists for a store detected before these
+    tables existed. ``hide_names`` leaves out shared display names and descriptions."""
     have = {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND table_name IN "
-        "('detect_trends', 'detect_attacks')").fetchall()}
-    trends = con.execute("""
+        "('detect_trends', 'detect_attacks', 'detect_ephemeral', 'detect_profile')").fetchall()}
+
+    def rows(table: str, sql: str) -> list[tuple]:
+        return con.execute(sql).fetchall() if table in have else []
+    trends = rows("detect_trends", """
         SELECT kind, value, start_time, end_time, accounts, posts, expected, q_value,
                flagged_share, clusters FROM detect_trends WHERE manufactured
-        ORDER BY rank LIMIT 20""").fetchall() if "detect_trends" in have else []
-    attacks = con.execute("""
+        ORDER BY rank LIMIT 20""")
+    attacks = rows("detect_attacks", """
         SELECT target_kind, target, start_time, end_time, attackers, expected, q_value,
-               flagged_accounts, clusters FROM detect_attacks ORDER BY rank LIMIT 10"""
-    ).fetchall() if "detect_attacks" in have else []
+               flagged_accounts, clusters FROM detect_attacks ORDER BY rank LIMIT 10""")
+    ephemeral = rows("detect_ephemeral", """
+        SELECT object, start_time, end_time, accounts, posts, median_life_s, q_value,
+               flagged_share FROM detect_ephemeral ORDER BY rank LIMIT 10""")
+    profile = rows("detect_profile", """
+        SELECT kind, key, cluster_id, accounts, first_time, last_time, q_value, automation
+        FROM detect_profile ORDER BY q_value NULLS LAST, accounts DESC LIMIT 20""")
+    named = ("display_name", "description")
     return {
         "trends": [{"kind": t[0], "value": t[1], "start": t[2], "end": t[3], "accounts": t[4],
                     "posts": t[5], "expected": t[6], "q": t[7], "flagged_share": t[8],
@@ -238,6 +248,12 @@ def _signatures(con, acc, post) -> dict:
         "attacks": [{"kind": a[0], "target": acc(a[1]) if a[0] == "account" else post(a[1]),
                      "start": a[2], "end": a[3], "attackers": a[4], "expected": a[5],
                      "q": a[6], "flagged": a[7], "clusters": a[8] or []} for a in attacks],
+        "ephemeral": [{"object": e[0], "start": e[1], "end": e[2], "accounts": e[3],
+                       "posts": e[4], "median_life_s": e[5], "q": e[6], "flagged_share": e[7]}
+                      for e in ephemeral],
+        "profile": [{"kind": f[0], "key": "(hidden)" if hide_names and f[0] in named else f[1],
+                     "cluster": f[2], "accounts": f[3], "first": f[4], "last": f[5], "q": f[6],
+                     "automation": f[7]} for f in profile],
     }
 
 

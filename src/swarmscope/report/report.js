@@ -67,6 +67,22 @@
           attacks.map((a) => [a.kind + " " + a.target, a.start, a.end, a.attackers,
                               fmt(a.expected, 1), q(a.q), a.flagged, clusterList(a.clusters)])) :
     el("p", "None: no account or post drew a burst of replies and mentions.", "note"));
+  const ephemeral = data.ephemeral || [], profile = data.profile || [];
+  add(signatures, el("h3", "Ephemeral posting (posts deleted within 10 minutes)"),
+      ephemeral.length ?
+    table(["Hashtag (* all)", "From", "To", "Accounts", "Posts", "Median life (s)", "q",
+           "Posts by flagged accounts"],
+          ephemeral.map((e) => [e.object, e.start, e.end, e.accounts, e.posts,
+                                fmt(e.median_life_s, 0), q(e.q),
+                                fmt(100 * (e.flagged_share || 0), 0) + "%"])) :
+    el("p", "None: no burst of short-lived posts (or no deletion times in the data).", "note"));
+  add(signatures, el("h3", "Profile findings"), profile.length ?
+    table(["Finding", "Value", "Cluster", "Accounts", "First", "Last", "q"],
+          profile.map((f) => [f.kind + (f.automation ? " (automation)" : ""), f.key,
+                              f.cluster || "", f.accounts, f.first || "", f.last || "",
+                              q(f.q)])) :
+    el("p", "None: no creation burst, shared name or description, client or handle pattern.",
+       "note"));
 
   // -- neighbours ----------------------------------------------------------------------------
   const neighbours = data.nodes.map(() => []);
