@@ -17,12 +17,8 @@ from swarmscope import __version__
 from swarmscope.errors import SwarmscopeError
 from swarmscope.ingest import FORMATS, ingest
 from swarmscope.info import store_info
-from swarmscope.detect import DEFAULT_WINDOWS, OTHER_KIND_WINDOWS, DetectParams, detect
-from swarmscope.detect.evaluate import evaluate
-from swarmscope.detect.explain import explain
+from swarmscope.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS, OTHER_KIND_WINDOWS
 from swarmscope.engine import SEMANTICS, PairParams
-from swarmscope.export import export, read_key
-from swarmscope.report import build_report
 from swarmscope.pairs import pairs
 from swarmscope.store import Settings, Store, default_db_path
 from swarmscope.traces import KIND_HELP, KINDS, TraceOptions
@@ -336,7 +332,7 @@ def _windows(kinds: str | None, windows: tuple[str, ...]) -> dict[str, tuple[flo
               metavar="SECONDS", help="The time bin of the sync test, which is also its window "
               f"(default {TraceOptions.sync_bin_seconds:g} s; Pacheco et al. 2021 use 1800).")
 @_similar_text_option
-@click.option("--affiliation-rounds", type=click.IntRange(0), default=DetectParams.affiliation_rounds,
+@click.option("--affiliation-rounds", type=click.IntRange(0), default=AFFILIATION_ROUNDS,
               show_default=True, help="Rounds of the affiliation test (0: clusters are the "
               "flagged accounts' Leiden communities only); stops early when a round adds none.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
@@ -347,6 +343,7 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
                permutations: int, sync_bin: float | None, similar_text_threshold: float,
                affiliation_rounds: int, out_dir: str | None, since: datetime | None,
                until: datetime | None) -> None:
+    from swarmscope.detect import DetectParams, detect  # loads numpy, pyarrow: only when used
     chosen = _windows(kinds, windows)
     traces = TraceOptions(similar_text_threshold=similar_text_threshold)
     if sync_bin:
@@ -398,6 +395,7 @@ def evaluate_cmd(obj: Context, labels: str, as_json: bool) -> None:
       swarmscope evaluate --labels labels.csv --json
     """
     with obj.store(read_only=True) as store:
+        from swarmscope.detect.evaluate import evaluate
         m = evaluate(store, labels)
     if as_json:
         out.print(json.dumps(m), markup=False)
@@ -420,6 +418,7 @@ def explain_cmd(obj: Context, account: str, partners: int) -> None:
       swarmscope explain 1234567890
     """
     with obj.store(read_only=True) as store:
+        from swarmscope.detect.explain import explain
         x = explain(store, account, partners=partners)
     a = x["account"]
     out.print(f"{a['platform']}:{a['account_id']}" + (f" (@{a['handle']})" if a["handle"] else "")
@@ -488,6 +487,7 @@ def export_cmd(obj: Context, fmt: str, out_path: str, pseudonymize: bool,
       swarmscope export --format gexf --out network.gexf
       swarmscope export --format csv --out results/ --pseudonymize --key-file key.txt
     """
+    from swarmscope.export import export, read_key
     key = read_key(key_file) if pseudonymize else None
     if key_file and not pseudonymize:
         raise SwarmscopeError("--key-file is only used with --pseudonymize")
@@ -516,6 +516,8 @@ def report_cmd(obj: Context, out_path: str, pseudonymize: bool, key_file: str | 
     """
     if key_file and not pseudonymize:
         raise SwarmscopeError("--key-file is only used with --pseudonymize")
+    from swarmscope.export import read_key
+    from swarmscope.report import build_report
     key = read_key(key_file) if pseudonymize else None
     with obj.store(read_only=True) as store:
         path = build_report(store, out_path, key=key, since=since, until=until)

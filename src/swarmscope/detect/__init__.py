@@ -34,20 +34,13 @@ from swarmscope.detect.significance import NullParams, pair_tests
 from swarmscope.detect.temporal import COLUMNS as TEMPORAL_COLUMNS
 from swarmscope.detect.temporal import TABLES as TEMPORAL_TABLES, temporal_signals
 from swarmscope.detect.signatures import SIGNATURE_COLUMNS, signatures
+from swarmscope.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS
 from swarmscope.engine import PairParams
 from swarmscope.engine.duckdb import DuckDBEngine
 from swarmscope.errors import SwarmscopeError
 from swarmscope.store import Store
 from swarmscope.traces import KINDS, TraceOptions, build_traces
 
-#: Default windows (seconds) per kind, chosen on the IRA-in-Higgs evaluation (README,
-#: "Defaults"): co-repost and co-mention within 1 minute, 10 minutes and 1 hour (operators
-#: differ in speed), and same-minute synchrony. Adding hashtag/link/domain/text lowered recall
-#: there (more tests, and organic Higgs has none of them).
-DEFAULT_WINDOWS = {"repost": (60.0, 600.0, 3600.0), "mention": (60.0, 600.0, 3600.0),
-                   "sync": (60.0,)}
-#: Windows of a kind named with ``--kinds`` that has no default of its own.
-OTHER_KIND_WINDOWS = (60.0, 600.0)
 
 OUTPUT_COLUMNS = {
     "accounts.parquet": {
@@ -105,7 +98,7 @@ class DetectParams:
     traces: TraceOptions = TraceOptions()
     evidence: int = 10
     permutations: int = 0
-    affiliation_rounds: int = 10
+    affiliation_rounds: int = AFFILIATION_ROUNDS
 
     def __post_init__(self) -> None:
         unknown = [k for k in self.windows if k not in KINDS]
