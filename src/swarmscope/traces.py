@@ -36,6 +36,7 @@ import duckdb
 
 from swarmscope.errors import SwarmscopeError
 from swarmscope.ingest.normalize import snowflake_ms_sql
+from swarmscope.sql import time_filter
 
 #: Each trace kind, in one line.
 KIND_HELP = {
@@ -167,11 +168,7 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
     of the store; join it on the keys. ``trace_kinds`` (kind, encoded, one_per_post) says how
     each kind was built.
     """
-    where = "true"
-    if since:
-        where += f" AND p.created_at >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S.%f}'"
-    if until:
-        where += f" AND p.created_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
+    where = time_filter(since, until, "p.created_at")
     if kind == "similar_text":
         # imported when used: pyarrow.compute costs a fifth of a second at start-up
         from swarmscope.signals.text_similarity import (SimilarityParams,

@@ -34,10 +34,12 @@ from swarmscope.detect.significance import NullParams, pair_tests
 from swarmscope.detect.temporal import COLUMNS as TEMPORAL_COLUMNS
 from swarmscope.detect.temporal import TABLES as TEMPORAL_TABLES, temporal_signals
 from swarmscope.detect.signatures import SIGNATURE_COLUMNS, signatures
+from swarmscope.detect.signatures import TABLES as SIGNATURE_TABLES
 from swarmscope.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS
 from swarmscope.engine import PairParams
 from swarmscope.engine.duckdb import DuckDBEngine
 from swarmscope.errors import SwarmscopeError
+from swarmscope.sql import time_filter
 from swarmscope.store import Store
 from swarmscope.traces import KINDS, TraceOptions, build_traces
 
@@ -198,14 +200,14 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
         _persist_calibration(con, run_id, res.calibration)
         lap("write")
         progress("temporal signals")
-        temporal_signals(con, run_id, _time_filter(since, until))
+        temporal_signals(con, run_id, time_filter(since, until))
         lap("temporal")
+        progress("signatures")
+        res.signatures = signatures(con, run_id, time_filter(since, until))
+        lap("signatures")
         if out is not None:
             _write(con, Path(out))
         lap("write")
-        progress("signatures")
-        res.signatures = signatures(con, run_id, since, until, None if out is None else Path(out))
-        lap("signatures")
         res.accounts, res.flagged = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE flagged) FROM detect_accounts").fetchall()[0]
         res.edges = con.execute("SELECT count(*) FROM detect_edges").fetchall()[0][0]
@@ -219,7 +221,7 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
 def _persist(con, run_id: int, kinds: list[str], since: datetime | None,
              until: datetime | None) -> None:
     """The temp results -> the store's ``detect_*`` tables, with account ids."""
-    where = _time_filter(since, until)
+    where = time_filter(since, until)
     per_kind = ", ".join(f'coalesce(s."score_{k}", 0) AS "score_{k}", '
                          f'coalesce(s."p_{k}", 1) AS "p_{k}"' for k in kinds)
     edge_kinds = ", ".join(f'e."p_{k}", e."x_{k}"' for k in kinds) + ", e.p_perm"
@@ -268,16 +270,6 @@ def _persist(con, run_id: int, kinds: list[str], since: datetime | None,
         COMMIT;""")
 
 
-def _time_filter(since: datetime | None, until: datetime | None) -> str:
-    """SQL: posts within [since, until)."""
-    where = "true"
-    if since:
-        where += f" AND created_at >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S.%f}'"
-    if until:
-        where += f" AND created_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
-    return where
-
-
 def _persist_calibration(con, run_id: int, rows: list[dict]) -> None:
     con.execute("""CREATE TABLE IF NOT EXISTS detect_calibration (run_id BIGINT,
         permutation INTEGER, kind VARCHAR, window_s DOUBLE, testable_pairs BIGINT,
@@ -294,6 +286,6 @@ def _write(con, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for table, name in (("detect_accounts", "accounts"), ("detect_edges", "edges"),
                         ("detect_clusters", "clusters"), ("detect_evidence", "evidence"),
-                        *TEMPORAL_TABLES):
+                        *TEMPORAL_TABLES, *SIGNATURE_TABLES):
         path = str(out / f"{name}.parquet").replace("'", "''")
         con.execute(f"COPY {table} TO '{path}' (FORMAT parquet)")

@@ -9,9 +9,6 @@ keep to ``--since``/``--until``; profile findings cover every account in the sto
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
-
 import duckdb
 
 from swarmscope.detect.attacks import attack_bursts
@@ -75,30 +72,22 @@ SIGNATURE_COLUMNS = {
                          "'Ephemeral Astroturfing Attacks', EuroS&P 2021)",
     },
 }
-_TABLES = (("detect_profile", "profile_findings", "profile"),
-           ("detect_attacks", "attacks_found", "attacks"),
-           ("detect_trends", "trends_found", "trends"),
-           ("detect_ephemeral", "ephemeral_found", "ephemeral"))
+_FOUND = (("detect_profile", "profile_findings"), ("detect_attacks", "attacks_found"),
+          ("detect_trends", "trends_found"), ("detect_ephemeral", "ephemeral_found"))
+#: (table, --out file name) of every signature table.
+TABLES = tuple((table, table.removeprefix("detect_")) for table, _ in _FOUND)
 
 
-def signatures(con: duckdb.DuckDBPyConnection, run_id: int, since: datetime | None = None,
-               until: datetime | None = None, out: Path | None = None) -> dict[str, int]:
-    """Compute every signature, store the ``detect_*`` tables, write them under ``out``;
+def signatures(con: duckdb.DuckDBPyConnection, run_id: int, where: str = "true") -> dict[str, int]:
+    """Compute every signature over the posts matching ``where`` (a SQL condition on
+    ``created_at``; profile findings read every account) and store the ``detect_*`` tables;
     returns the row count of each table."""
-    where = "true"
-    if since:
-        where += f" AND created_at >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S.%f}'"
-    if until:
-        where += f" AND created_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S.%f}'"
     profile_findings(con)
     attack_bursts(con, where)
     trend_bursts(con, where)
     ephemeral_bursts(con, where)
     rows = {}
-    for table, temp, name in _TABLES:
+    for table, temp in _FOUND:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {run_id} AS run_id, * FROM {temp}")
         rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-        if out is not None:
-            path = str(Path(out) / f"{name}.parquet").replace("'", "''")
-            con.execute(f"COPY {table} TO '{path}' (FORMAT parquet)")
     return rows

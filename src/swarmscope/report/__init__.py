@@ -23,6 +23,7 @@ import numpy as np
 from swarmscope import __version__
 from swarmscope.errors import SwarmscopeError
 from swarmscope.export import pseudonym
+from swarmscope.sql import time_filter
 from swarmscope.store import Store
 
 EVIDENCE_PER_CLUSTER = 12
@@ -69,11 +70,7 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
         raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "
                               "first")
     run_id, parameters, finished, version, summary = run[0]
-    where = "true"
-    if since:
-        where += f" AND created_at >= TIMESTAMP '{since:%Y-%m-%d %H:%M:%S}'"
-    if until:
-        where += f" AND created_at < TIMESTAMP '{until:%Y-%m-%d %H:%M:%S}'"
+    where = time_filter(since, until)
     acc = (lambda v: pseudonym(key, v)) if key else (lambda v: v)
     post = (lambda v: pseudonym(key, v, "post")) if key else (lambda v: v)
     text = (lambda t: t if t is None else MENTION.sub(
