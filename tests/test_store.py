@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
+import swarmscope
 from swarmscope import Store, ingest
+from swarmscope.engine import PairParams
 from swarmscope.errors import StoreInUseError, StoreVersionError, SwarmscopeError
 from swarmscope.store import SCHEMA_VERSION
 from tests.conftest import run
@@ -29,6 +31,30 @@ def test_store_of_another_schema_version_is_refused(db):
         s.con.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     with pytest.raises(StoreVersionError, match="schema version 999"):
         Store(db)
+
+
+def test_schema_2_store_is_read_as_is_and_upgraded_when_opened_for_writing(db, shared):
+    with Store(db) as s:
+        ingest(s, [shared / CNT])
+        swarmscope.pairs(s, PairParams(kind="repost", window=60))
+        before = s.con.execute("SELECT * FROM edges ORDER BY ALL").fetchall()
+        # the schema-2 layout: the edges as a table of their own, by account id
+        s.con.execute("""
+            CREATE TABLE edges_v2 AS SELECT * FROM edges; DROP VIEW edges;
+            DROP TABLE pair_edges; DROP TABLE pair_runs; ALTER TABLE edges_v2 RENAME TO edges;
+            UPDATE meta SET value = '2' WHERE key = 'schema_version'""")
+    assert len(before) > 0
+    with Store(db, read_only=True) as s:
+        assert s.con.execute("SELECT * FROM edges ORDER BY ALL").fetchall() == before
+    with Store(db) as s:
+        assert s.con.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                             ).fetchone()[0] == str(SCHEMA_VERSION)
+        assert s.con.execute("SELECT table_type FROM information_schema.tables "
+                             "WHERE table_name = 'edges'").fetchone()[0] == "VIEW"
+        assert s.con.execute("SELECT * FROM edges ORDER BY ALL").fetchall() == before
+        swarmscope.pairs(s, PairParams(kind="repost", window=60))   # replaces the old run
+        after = s.con.execute("SELECT * EXCLUDE (run_id) FROM edges ORDER BY ALL").fetchall()
+    assert after == [row[1:] for row in before]
 
 
 def test_a_file_that_is_not_a_store_is_refused(tmp_path):

@@ -10,8 +10,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
 from swarmscope import __version__
 from swarmscope.errors import SwarmscopeError
@@ -163,6 +161,7 @@ def info_cmd(obj: Context, as_json: bool) -> None:
 
 
 def _print_info(info: dict[str, Any]) -> None:
+    from rich.table import Table
     out.print(f"[bold]store[/] {info['store']}")
     out.print("  " + ", ".join(f"{k} {v:,}" for k, v in info["tables"].items()))
     t = Table("platform", "posts", "accounts", "first post (UTC)", "last post (UTC)",
@@ -344,6 +343,7 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
                affiliation_rounds: int, out_dir: str | None, since: datetime | None,
                until: datetime | None) -> None:
     from swarmscope.detect import DetectParams, detect  # loads numpy, pyarrow: only when used
+    from rich.progress import Progress
     chosen = _windows(kinds, windows)
     traces = TraceOptions(similar_text_threshold=similar_text_threshold)
     if sync_bin:

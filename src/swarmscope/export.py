@@ -88,7 +88,8 @@ def export(store: Store, fmt: str, out: str | Path, key: bytes | None = None) ->
     """Write the results; returns the files written."""
     con = store.con
     present = {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database()"
     ).fetchall()}
     if "detect_accounts" not in present and fmt in ("gexf", "graphml"):
         raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "

@@ -15,6 +15,8 @@ Tables (columns documented in the README, "The store"):
 - ``runs``: every command run on the store, with its version, parameters, seed and the
   SHA-256 of every input file.
 - ``meta``: the schema version, checked on open.
+- The results of later stages: ``pairs`` writes ``pair_runs``, ``pair_edges`` (read them through
+  the view ``edges``), ``evidence`` and ``popular_objects`` (:data:`RESULT_TABLES`).
 
 Uniqueness is kept by the ingest stage, which holds the store's write lock; DuckDB's own file
 lock makes a second writing process fail with :class:`StoreInUseError` instead of damaging the
@@ -38,7 +40,11 @@ from swarmscope import __version__
 from swarmscope.sql import literal
 from swarmscope.errors import StoreInUseError, StoreVersionError, SwarmscopeError
 
-SCHEMA_VERSION = 2
+#: Schema 3 stores pairs' edges by account key (``pair_edges``, ``pair_runs``, the view
+#: ``edges``); a schema-2 store (``edges`` a table) is read as it is and upgraded when it is next
+#: opened for writing.
+SCHEMA_VERSION = 3
+UPGRADABLE_VERSIONS = (2,)
 DEFAULT_DB = "swarmscope.duckdb"
 
 SCHEMA = """
@@ -126,6 +132,33 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+#: The co-action results of ``swarmscope pairs``, created by its first run. Edges are stored by
+#: account key (``pair_edges``), each run's kind, semantics and window once (``pair_runs``); the
+#: view ``edges`` gives them with account ids, in the columns of ``engine.EDGE_COLUMNS``.
+RESULT_TABLES = """
+CREATE TABLE IF NOT EXISTS pair_runs (
+    run_id BIGINT, kind VARCHAR, semantics VARCHAR, window_s DOUBLE);
+CREATE TABLE IF NOT EXISTS pair_edges (
+    run_id BIGINT, account_key_a INTEGER, account_key_b INTEGER,
+    weight DOUBLE, shared_objects BIGINT, events BIGINT, a_actions BIGINT, b_actions BIGINT,
+    a_first BIGINT, b_first BIGINT, mean_dt_s DOUBLE, min_dt_s DOUBLE, symmetry DOUBLE,
+    cosine DOUBLE, popular_events BIGINT);
+CREATE VIEW IF NOT EXISTS edges AS
+SELECT run_id, kind, semantics, window_s, ka.platform AS platform_a, ka.account_id AS account_a,
+       kb.platform AS platform_b, kb.account_id AS account_b, weight, shared_objects, events,
+       a_actions, b_actions, a_first, b_first, mean_dt_s, min_dt_s, symmetry, cosine,
+       popular_events
+FROM pair_edges JOIN pair_runs USING (run_id)
+JOIN account_keys ka ON ka.account_key = account_key_a
+JOIN account_keys kb ON kb.account_key = account_key_b;
+CREATE TABLE IF NOT EXISTS evidence (
+    run_id BIGINT, kind VARCHAR, account_a VARCHAR, account_b VARCHAR, object VARCHAR,
+    post_a VARCHAR, ts_a TIMESTAMP, post_b VARCHAR, ts_b TIMESTAMP, dt_s DOUBLE);
+CREATE TABLE IF NOT EXISTS popular_objects (
+    run_id BIGINT, kind VARCHAR, object VARCHAR, accounts BIGINT, actions BIGINT,
+    window_pairs HUGEINT, first_ts TIMESTAMP, last_ts TIMESTAMP, mode VARCHAR);
+"""
+
 #: Tables added since schema 2 without changing what the older ones hold: created when a store
 #: is opened for writing, so older stores keep working.
 MIGRATIONS = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS post_deletions"):
@@ -201,6 +234,9 @@ class Store:
         s = self.settings
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
+        # a transaction that writes more than this goes straight into the file at commit
+        # (a checkpoint) instead of through the write-ahead log first: written once, not twice
+        self.con.execute("SET checkpoint_threshold = '1MB'")
         if s.memory_limit:
             self.con.execute(f"SET memory_limit = {literal(s.memory_limit)}")
         if s.temp_directory:
@@ -213,7 +249,8 @@ class Store:
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
             "AND table_name = 'meta'").fetchone()[0]
         if has_meta:
-            self._check_version()
+            if self._check_version() != SCHEMA_VERSION:
+                self._upgrade()
             self.con.execute(MIGRATIONS)
             return
         self.con.execute("BEGIN TRANSACTION")
@@ -231,10 +268,36 @@ class Store:
                 f"{self.path} is a DuckDB file but not a swarmscope store (no meta table): "
                 "choose another --db path") from None
         found = int(row[0]) if row else None
-        if found != SCHEMA_VERSION:
+        if found != SCHEMA_VERSION and found not in UPGRADABLE_VERSIONS:
             raise StoreVersionError(
                 f"store {self.path} has schema version {found}, this swarmscope "
                 f"({__version__}) reads version {SCHEMA_VERSION}: re-ingest into a new store")
+        return found
+
+    def _upgrade(self) -> None:
+        """Schema 2 -> 3: the table ``edges`` becomes ``pair_runs`` and ``pair_edges``."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        has_edges = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND table_name = 'edges'").fetchone()[0]
+        if has_edges:
+            con.execute("ALTER TABLE edges RENAME TO edges_v2")
+            con.execute(RESULT_TABLES)
+            con.execute("""
+                INSERT INTO pair_runs SELECT DISTINCT run_id, kind, semantics, window_s
+                FROM edges_v2;
+                INSERT INTO pair_edges
+                SELECT run_id, ka.account_key, kb.account_key, weight, shared_objects, events,
+                       a_actions, b_actions, a_first, b_first, mean_dt_s, min_dt_s, symmetry,
+                       cosine, popular_events
+                FROM edges_v2
+                JOIN account_keys ka ON ka.platform = platform_a AND ka.account_id = account_a
+                JOIN account_keys kb ON kb.platform = platform_b AND kb.account_id = account_b;
+                DROP TABLE edges_v2;""")
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                    [str(SCHEMA_VERSION)])
+        con.execute("COMMIT")
 
     # -- run log ---------------------------------------------------------------------------
     def start_run(self, command: str, parameters: dict[str, Any], *, seed: int | None = None,

@@ -12,26 +12,11 @@ import time
 import duckdb
 
 from swarmscope.engine import PairParams, PairsResult
+from swarmscope.store import RESULT_TABLES
 
 #: Traces per bucket (``object % buckets``; object keys are dense integers) when looking for
 #: popular objects: far fewer than a popular object has.
 TRACES_PER_BUCKET = 64
-
-RESULT_TABLES = """
-CREATE TABLE IF NOT EXISTS edges (
-    run_id BIGINT, kind VARCHAR, semantics VARCHAR, window_s DOUBLE,
-    platform_a VARCHAR, account_a VARCHAR, platform_b VARCHAR, account_b VARCHAR,
-    weight DOUBLE, shared_objects BIGINT, events BIGINT, a_actions BIGINT, b_actions BIGINT,
-    a_first BIGINT, b_first BIGINT, mean_dt_s DOUBLE, min_dt_s DOUBLE, symmetry DOUBLE,
-    cosine DOUBLE, popular_events BIGINT);
-CREATE TABLE IF NOT EXISTS evidence (
-    run_id BIGINT, kind VARCHAR, account_a VARCHAR, account_b VARCHAR, object VARCHAR,
-    post_a VARCHAR, ts_a TIMESTAMP, post_b VARCHAR, ts_b TIMESTAMP, dt_s DOUBLE);
-CREATE TABLE IF NOT EXISTS popular_objects (
-    run_id BIGINT, kind VARCHAR, object VARCHAR, accounts BIGINT, actions BIGINT,
-    window_pairs HUGEINT, first_ts TIMESTAMP, last_ts TIMESTAMP, mode VARCHAR);
-"""
-
 
 EMPTY_EVIDENCE = """
 CREATE OR REPLACE TEMP TABLE pair_evidence (a INTEGER, b INTEGER, object BIGINT, pa BIGINT,
@@ -120,11 +105,12 @@ class DuckDBEngine:
                            ELSE 'aggregated' END AS mode
             FROM stats WHERE {f'accounts > {cap} OR ' if cap else ''}window_pairs > {p.popular_pairs}
             """, t)
-        self._run("popular", """
+        any_popular = self.con.execute("SELECT count(*) FROM popular").fetchone()[0] > 0
+        self._run("popular", f"""
             CREATE OR REPLACE TEMP TABLE t_pop AS
             SELECT t.* FROM t JOIN popular USING (object) WHERE popular.mode = 'aggregated';
-            CREATE OR REPLACE TEMP VIEW tn AS
-            SELECT * FROM t WHERE object NOT IN (SELECT object FROM popular);""", t)
+            CREATE OR REPLACE TEMP VIEW tn AS SELECT * FROM t
+            {'WHERE object NOT IN (SELECT object FROM popular)' if any_popular else ''};""", t)
 
     # -- semantics ---------------------------------------------------------------------------
     def _sliding(self, p: PairParams, w: int, t: dict[str, float]) -> None:
@@ -174,9 +160,10 @@ class DuckDBEngine:
         counts distinct posts (a post with two links is one action).
 
         Where each post has one trace of the kind (``trace_kinds.one_per_post``), the events
-        are first grouped per object: an object whose events of an edge have one post on each
-        side adds one to ``a_actions`` and ``b_actions``, and only the rare edges with other
-        objects (or loops) count distinct posts. That saves two distinct counts over all
+        are first grouped per object: an object with one event of an edge (one post on each
+        side) adds one to ``a_actions`` and ``b_actions``, and only the rare edges with an
+        object of several events (two events of one object differ in a post, as a post has
+        one trace) or loops count distinct posts. That saves two distinct counts over all
         events, the costliest part of the aggregation."""
         k = p.evidence
         per_object = self.con.execute(
@@ -190,14 +177,13 @@ class DuckDBEngine:
         dt = "abs(tb - ta)"
         if per_object:
             edges_sql = f"""
-                SELECT a, b, sum(n){dup} AS events, count(*) AS shared_objects,
+                SELECT a, b, sum(n)::BIGINT{dup} AS events, count(*) AS shared_objects,
                        count(*) AS a_actions, count(*) AS b_actions,
-                       CASE WHEN a <> b THEN sum(a_first) END AS a_first,
-                       CASE WHEN a <> b THEN sum(b_first) END AS b_first,
+                       CASE WHEN a <> b THEN sum(a_first)::BIGINT END AS a_first,
+                       CASE WHEN a <> b THEN sum(b_first)::BIGINT END AS b_first,
                        sum(dt) / sum(n) / 1000 AS mean_dt_s, min(min_dt) / 1000 AS min_dt_s,
-                       a = b OR bool_or(pa0 <> pa1 OR pb0 <> pb1) AS mixed
-                FROM (SELECT a, b, count(*) AS n, min(pa) AS pa0, max(pa) AS pa1,
-                             min(pb) AS pb0, max(pb) AS pb1,
+                       a = b OR max(n) > 1 AS mixed
+                FROM (SELECT a, b, count(*) AS n,
                              count(*) FILTER (WHERE ta < tb) AS a_first,
                              count(*) FILTER (WHERE tb < ta) AS b_first,
                              sum({dt}) AS dt, min({dt}) AS min_dt
@@ -209,23 +195,27 @@ class DuckDBEngine:
                        count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions,
                        CASE WHEN a <> b THEN count(*) FILTER (WHERE ta < tb) END AS a_first,
                        CASE WHEN a <> b THEN count(*) FILTER (WHERE tb < ta) END AS b_first,
-                       avg({dt}) / 1000 AS mean_dt_s, min({dt}) / 1000 AS min_dt_s,
-                       false AS mixed
+                       avg({dt}) / 1000 AS mean_dt_s, min({dt}) / 1000 AS min_dt_s
                 FROM ({events_sql}) GROUP BY a, b"""
-        self._run("pairs", f"CREATE OR REPLACE TEMP TABLE e AS {edges_sql}", t)
-        if per_object:
+        self._run("pairs", f"CREATE OR REPLACE TEMP TABLE e_counts AS {edges_sql}", t)
+        if per_object:   # exact distinct posts for the few edges whose objects had several
             self._run("pairs", """
-                UPDATE e SET a_actions = x.a_actions, b_actions = x.b_actions FROM (
-                    SELECT a, b, count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions
-                    FROM pair_events SEMI JOIN (SELECT a, b FROM e WHERE mixed) USING (a, b)
-                    GROUP BY a, b) x
-                WHERE e.a = x.a AND e.b = x.b""", t)
+                CREATE OR REPLACE TEMP TABLE mixed_actions AS
+                SELECT a, b, count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions
+                FROM pair_events SEMI JOIN (SELECT a, b FROM e_counts WHERE mixed) USING (a, b)
+                GROUP BY a, b;
+                CREATE OR REPLACE TEMP VIEW e_actions AS
+                SELECT e_counts.* EXCLUDE (mixed) REPLACE (
+                    coalesce(x.a_actions, e_counts.a_actions) AS a_actions,
+                    coalesce(x.b_actions, e_counts.b_actions) AS b_actions)
+                FROM e_counts LEFT JOIN mixed_actions x USING (a, b)""", t)
+        counts = "e_actions" if per_object else "e_counts"
         self._run("pairs", f"""
             CREATE OR REPLACE TEMP TABLE e AS
-            SELECT * EXCLUDE (mixed), {weight} AS weight,
+            SELECT *, {weight} AS weight,
                    least(a_actions, b_actions) / greatest(a_actions, b_actions) AS symmetry,
                    NULL::DOUBLE AS cosine
-            FROM e WHERE {weight} >= {p.weight_floor}""", t)
+            FROM {counts} WHERE {weight} >= {p.weight_floor}""", t)
         closest = "" if k is None else (
             f"QUALIFY row_number() OVER (PARTITION BY a, b ORDER BY {dt}, ta) <= {k}")
         self._run("evidence", f"""
@@ -308,22 +298,20 @@ class DuckDBEngine:
         con.execute(RESULT_TABLES)
         con.execute("BEGIN TRANSACTION")
         try:
-            for table in ("evidence", "popular_objects", "edges"):   # edges name the runs
-                con.execute(f"DELETE FROM {table} WHERE kind = '{kind}'" + (
-                    f" AND run_id IN (SELECT run_id FROM edges WHERE kind = '{kind}' AND "
-                    f"semantics = '{p.semantics}' AND window_s IS NOT DISTINCT FROM {window})"
-                    if table != "edges" else
-                    f" AND semantics = '{p.semantics}' AND window_s IS NOT DISTINCT FROM {window}"))
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE replaced AS SELECT run_id FROM pair_runs
+                WHERE kind = '{kind}' AND semantics = '{p.semantics}'
+                      AND window_s IS NOT DISTINCT FROM {window};""")
+            for table in ("evidence", "popular_objects", "pair_edges", "pair_runs"):
+                con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM replaced)")
+            con.execute(f"INSERT INTO pair_runs VALUES ({run_id}, '{kind}', '{p.semantics}', "
+                        f"{window})")
             res.edges = con.execute(f"""
-                INSERT INTO edges
-                SELECT {run_id}, '{kind}', '{p.semantics}', {window},
-                       ka.platform, ka.account_id, kb.platform, kb.account_id,
-                       weight, shared_objects, events, a_actions, b_actions, a_first, b_first,
-                       mean_dt_s, min_dt_s, symmetry, cosine,
+                INSERT INTO pair_edges
+                SELECT {run_id}, a, b, weight, shared_objects, events, a_actions, b_actions,
+                       a_first, b_first, mean_dt_s, min_dt_s, symmetry, cosine,
                        coalesce(popular_events, 0)
-                FROM e {pop_join}
-                JOIN account_keys ka ON ka.account_key = e.a
-                JOIN account_keys kb ON kb.account_key = e.b""").fetchone()[0]
+                FROM e {pop_join}""").fetchone()[0]
             res.evidence = con.execute(f"""
                 INSERT INTO evidence
                 WITH ids AS (SELECT rowid AS post, post_id FROM posts WHERE rowid IN (
