@@ -5,6 +5,7 @@ A benchmark, not a test. Run from the repository root with the project's virtual
     .venv/bin/python bench/coaction_vs_peers.py [--data-dir ../shared/data] [--out-dir bench/out]
         [--sizes 100000 1000000 10000000] [--toolkit-max N] [--skip-link-text] [--skip-ira-full]
         [--toolkit-threads 2] [--threads N] [--memory-limit M] [--keep] [--reuse-toolkit]
+        [--repeat 5]
 
 Prints one JSON object per line on stdout (``"bench"`` names what the line is).
 
@@ -47,6 +48,16 @@ by a ``runpy`` wrapper) and ``tree_peak_pss_mib`` / ``tree_peak_rss_mib`` the la
 PSS / RSS over the child's whole process tree, sampled from ``/proc`` every 0.1 s.
 ``peak_mib`` is the headline: the largest of ``self_maxrss_mib`` and ``tree_peak_pss_mib``.
 
+Repeats: the single runs above are at the mercy of a noisy machine, so at each size with the
+toolkit the two compute steps are then run ``--repeat`` more times, alternating (toolkit
+compute, ``pairs --evidence 0``, toolkit compute, …), and their medians and ratio of medians
+reported (``"repeat"``).
+
+Python byte code: swarmscope is installed editable, and a machine with
+``PYTHONDONTWRITEBYTECODE`` set (as this development machine has) would compile its modules at
+every start while the toolkit's come compiled from its wheel. The script byte-compiles ``src/``
+first, as a regular install does, and reports the variable (``"machine"``).
+
 Before every timed step the script waits (up to ``--max-wait`` s) until the machine is idle:
 less than ``--idle-cpus`` CPUs busy over 2 s (our own previous step has ended by then, so that
 is somebody else's work); the load average at the start of the step is reported.
@@ -65,6 +76,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -134,7 +146,8 @@ def machine() -> dict:
     return {"bench": "machine", "nproc": os.cpu_count(), "ram_gib": round(mem_kib / 2**20, 1),
             "cpu": cpu, "python": sys.version.split()[0], "duckdb": duckdb.__version__,
             "coordination_network_toolkit": cnt_version, "swarmscope": ss_version,
-            "loadavg": os.getloadavg(), **git_state()}
+            "loadavg": os.getloadavg(),
+            "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"), **git_state()}
 
 
 def git_state() -> dict:
@@ -645,6 +658,8 @@ def bench_co_retweet(args, n: int) -> dict:
                                            ing["seconds"] + p10["seconds"])
         line["peak_mib_toolkit"] = max(tk_pre["peak_mib"], tk_comp["peak_mib"])
         line["peak_mib_swarmscope"] = max(ing["peak_mib"], p0["peak_mib"], p10["peak_mib"])
+    if tk_comp and p0 and tk_comp["rc"] == 0 and p0["rc"] == 0 and args.repeat:
+        line["repeat"] = repeat_computes(args, tk_db, store, name)
     line["commands"] = {"ss_ingest": ing["cmd"], "ss_pairs_ev0": p0 and p0["cmd"],
                         "ss_pairs_default": p10 and p10["cmd"],
                         "tk_preprocess": tk_pre and tk_pre["cmd"],
@@ -654,6 +669,18 @@ def bench_co_retweet(args, n: int) -> dict:
         fresh(csv_path, tk_db, store, args.out_dir / f"{name}.input.json",
               args.out_dir / f"{name}.toolkit.json")
     return line
+
+
+def repeat_computes(args, tk_db: Path, store: Path, name: str) -> dict:
+    """``--repeat`` alternating runs of the toolkit's compute and ``pairs --evidence 0``."""
+    tk, ss = [], []
+    for _ in range(args.repeat):
+        tk.append(tk_compute(args, tk_db, "co_retweet", f"{name}.repeat")["seconds"])
+        ss.append(ss_pairs(args, store, "repost", f"{name}.repeat", "0")["seconds"])
+    med_tk, med_ss = statistics.median(tk), statistics.median(ss)
+    return {"runs": args.repeat, "toolkit_compute_s": tk, "pairs_ev0_s": ss,
+            "toolkit_compute_median_s": med_tk, "pairs_ev0_median_s": med_ss,
+            "speedup_of_medians": ratio(med_tk, med_ss)}
 
 
 def bench_link_text(args, n: int) -> None:
@@ -753,6 +780,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=None, help="swarmscope --threads")
     ap.add_argument("--memory-limit", default=None, help="swarmscope --memory-limit")
     ap.add_argument("--swarmscope", type=Path, default=REPO / ".venv/bin/swarmscope")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="alternating repeats of the two co-retweet compute steps (0: none)")
     ap.add_argument("--idle-cpus", type=float, default=0.5)
     ap.add_argument("--max-wait", type=float, default=900)
     ap.add_argument("--keep", action="store_true",
@@ -791,6 +820,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"unknown mode {m}")
         print(json.dumps(res, default=str))
         return
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "src")], check=True)
     emit(machine())
     st = {"bench": "startup"}   # fixed cost of each child: interpreter start and imports
     for key, cmd in (("swarmscope_version_s", [str(args.swarmscope), "--version"]),
