@@ -51,6 +51,12 @@ KIND_HELP = {
 }
 KINDS = tuple(KIND_HELP)
 
+#: The temporary table of traces of every kind built so far (``kind`` an ENUM: a string per
+#: trace would cost as much as the rest of the row to write).
+TRACES_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS traces (kind ENUM("
+                + ", ".join(f"'{k}'" for k in KINDS)
+                + "), account INTEGER, object BIGINT, post BIGINT, ts BIGINT)")
+
 
 @dataclass(frozen=True)
 class TraceOptions:
@@ -179,13 +185,12 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
             SimilarityParams(threshold=options.similar_text_threshold,
                              semantic=options.similar_text_semantic))
     raw = _raw_traces_sql(kind, options, where)
-    con.execute("""
+    con.execute(f"""
         CREATE TEMP TABLE IF NOT EXISTS trace_values (kind VARCHAR, object_key BIGINT,
                                                       value VARCHAR);
         CREATE TEMP TABLE IF NOT EXISTS trace_kinds (kind VARCHAR, encoded BOOLEAN,
                                                      one_per_post BOOLEAN);
-        CREATE TEMP TABLE IF NOT EXISTS traces (kind VARCHAR, account INTEGER, object BIGINT,
-                                                post BIGINT, ts BIGINT);
+        {TRACES_TABLE};
         CREATE OR REPLACE TEMP VIEW trace_objects AS
         SELECT kind, object_key, value FROM trace_values
         UNION ALL

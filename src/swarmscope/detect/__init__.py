@@ -41,7 +41,7 @@ from swarmscope.engine.duckdb import DuckDBEngine
 from swarmscope.errors import SwarmscopeError
 from swarmscope.sql import time_filter
 from swarmscope.store import Store
-from swarmscope.traces import KINDS, TraceOptions, build_traces
+from swarmscope.traces import KINDS, TRACES_TABLE, TraceOptions, build_traces
 
 
 OUTPUT_COLUMNS = {
@@ -161,9 +161,8 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
         clock = now
 
     try:
-        con.execute("CREATE TEMP TABLE IF NOT EXISTS traces (kind VARCHAR, account INTEGER, "
-                    "object BIGINT, post BIGINT, ts BIGINT); DELETE FROM traces;"
-                    "DROP TABLE IF EXISTS pair_tests; DROP TABLE IF EXISTS account_tests;")
+        con.execute(f"{TRACES_TABLE}; DELETE FROM traces; DROP TABLE IF EXISTS pair_tests; "
+                    "DROP TABLE IF EXISTS account_tests;")
         engine = DuckDBEngine(con)
         if params.permutations:
             res.calibration = permutation_check(con, params, engine, since, until, progress)

@@ -159,12 +159,11 @@ class DuckDBEngine:
         the closest ``p.evidence`` events of each edge into ``pair_evidence``. ``a_actions``
         counts distinct posts (a post with two links is one action).
 
-        Where each post has one trace of the kind (``trace_kinds.one_per_post``), the events
-        are first grouped per object: an object with one event of an edge (one post on each
-        side) adds one to ``a_actions`` and ``b_actions``, and only the rare edges with an
-        object of several events (two events of one object differ in a post, as a post has
-        one trace) or loops count distinct posts. That saves two distinct counts over all
-        events, the costliest part of the aggregation."""
+        Where each post has one trace of the kind (``trace_kinds.one_per_post``), an edge
+        with as many events as objects has one post per object on each side, so its actions
+        are its objects; only the rare other edges (two events of one object differ in a post)
+        and loops count distinct posts. That saves two distinct counts over all events, the
+        costliest part of the aggregation."""
         k = p.evidence
         per_object = self.con.execute(
             "SELECT coalesce(bool_and(one_per_post), false) FROM trace_kinds WHERE kind = ?",
@@ -175,30 +174,18 @@ class DuckDBEngine:
         # a loop (a = b) of the sliding semantics lists each pair twice, once per order
         dup = "" if loop_pairs else " // CASE WHEN a = b THEN 2 ELSE 1 END"
         dt = "abs(tb - ta)"
-        if per_object:
-            edges_sql = f"""
-                SELECT a, b, sum(n)::BIGINT{dup} AS events, count(*) AS shared_objects,
-                       count(*) AS a_actions, count(*) AS b_actions,
-                       CASE WHEN a <> b THEN sum(a_first)::BIGINT END AS a_first,
-                       CASE WHEN a <> b THEN sum(b_first)::BIGINT END AS b_first,
-                       sum(dt) / sum(n) / 1000 AS mean_dt_s, min(min_dt) / 1000 AS min_dt_s,
-                       a = b OR max(n) > 1 AS mixed
-                FROM (SELECT a, b, count(*) AS n,
-                             count(*) FILTER (WHERE ta < tb) AS a_first,
-                             count(*) FILTER (WHERE tb < ta) AS b_first,
-                             sum({dt}) AS dt, min({dt}) AS min_dt
-                      FROM pair_events GROUP BY a, b, object)
-                GROUP BY a, b"""
-        else:
-            edges_sql = f"""
-                SELECT a, b, count(*){dup} AS events, count(DISTINCT object) AS shared_objects,
-                       count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions,
-                       CASE WHEN a <> b THEN count(*) FILTER (WHERE ta < tb) END AS a_first,
-                       CASE WHEN a <> b THEN count(*) FILTER (WHERE tb < ta) END AS b_first,
-                       avg({dt}) / 1000 AS mean_dt_s, min({dt}) / 1000 AS min_dt_s
-                FROM ({events_sql}) GROUP BY a, b"""
-        self._run("pairs", f"CREATE OR REPLACE TEMP TABLE e_counts AS {edges_sql}", t)
-        if per_object:   # exact distinct posts for the few edges whose objects had several
+        actions = ("count(DISTINCT object) AS a_actions, count(DISTINCT object) AS b_actions, "
+                   "a = b OR count(*) > count(DISTINCT object) AS mixed" if per_object else
+                   "count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions")
+        self._run("pairs", f"""
+            CREATE OR REPLACE TEMP TABLE e_counts AS
+            SELECT a, b, count(*){dup} AS events, count(DISTINCT object) AS shared_objects,
+                   {actions},
+                   CASE WHEN a <> b THEN count(*) FILTER (WHERE ta < tb) END AS a_first,
+                   CASE WHEN a <> b THEN count(*) FILTER (WHERE tb < ta) END AS b_first,
+                   avg({dt}) / 1000 AS mean_dt_s, min({dt}) / 1000 AS min_dt_s
+            FROM ({events_sql}) GROUP BY a, b""", t)
+        if per_object:   # exact distinct posts for the few edges with more events than objects
             self._run("pairs", """
                 CREATE OR REPLACE TEMP TABLE mixed_actions AS
                 SELECT a, b, count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions
