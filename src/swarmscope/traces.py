@@ -202,8 +202,10 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
     con.execute("INSERT INTO trace_kinds VALUES (?, ?, ?)", [kind, kind in ENCODED, one_per_post])
     if kind in ENCODED:
         return con.execute(f"INSERT INTO traces SELECT ?, * FROM ({raw})", [kind]).fetchone()[0]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_traces AS "
-                f"SELECT * FROM ({raw}) WHERE object IS NOT NULL AND object <> ''")
+    # materialised: pushed into the filter, the object's expression (regular expressions for
+    # text) would be evaluated once per condition and again for the output
+    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_traces AS WITH raw AS MATERIALIZED ({raw}) "
+                f"SELECT * FROM raw WHERE object IS NOT NULL AND object <> ''")
     con.execute("""
         INSERT INTO trace_values SELECT ?, row_number() OVER (), object
         FROM (SELECT DISTINCT object FROM raw_traces)""", [kind])
