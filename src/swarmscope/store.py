@@ -278,26 +278,30 @@ class Store:
         """Schema 2 -> 3: the table ``edges`` becomes ``pair_runs`` and ``pair_edges``."""
         con = self.con
         con.execute("BEGIN TRANSACTION")
-        has_edges = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND table_name = 'edges'").fetchone()[0]
-        if has_edges:
-            con.execute("ALTER TABLE edges RENAME TO edges_v2")
-            con.execute(RESULT_TABLES)
-            con.execute("""
-                INSERT INTO pair_runs SELECT DISTINCT run_id, kind, semantics, window_s
-                FROM edges_v2;
-                INSERT INTO pair_edges
-                SELECT run_id, ka.account_key, kb.account_key, weight, shared_objects, events,
-                       a_actions, b_actions, a_first, b_first, mean_dt_s, min_dt_s, symmetry,
-                       cosine, popular_events
-                FROM edges_v2
-                JOIN account_keys ka ON ka.platform = platform_a AND ka.account_id = account_a
-                JOIN account_keys kb ON kb.platform = platform_b AND kb.account_id = account_b;
-                DROP TABLE edges_v2;""")
-        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                    [str(SCHEMA_VERSION)])
-        con.execute("COMMIT")
+        try:
+            has_edges = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND table_name = 'edges'").fetchone()[0]
+            if has_edges:
+                con.execute("ALTER TABLE edges RENAME TO edges_v2")
+                con.execute(RESULT_TABLES)
+                con.execute("""
+                    INSERT INTO pair_runs SELECT DISTINCT run_id, kind, semantics, window_s
+                    FROM edges_v2;
+                    INSERT INTO pair_edges
+                    SELECT run_id, ka.account_key, kb.account_key, weight, shared_objects,
+                           events, a_actions, b_actions, a_first, b_first, mean_dt_s, min_dt_s,
+                           symmetry, cosine, popular_events
+                    FROM edges_v2
+                    JOIN account_keys ka ON ka.platform = platform_a AND ka.account_id = account_a
+                    JOIN account_keys kb ON kb.platform = platform_b AND kb.account_id = account_b;
+                    DROP TABLE edges_v2;""")
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                        [str(SCHEMA_VERSION)])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     # -- run log ---------------------------------------------------------------------------
     def start_run(self, command: str, parameters: dict[str, Any], *, seed: int | None = None,
