@@ -84,7 +84,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import subprocess
 import sys
 import time
@@ -156,7 +155,7 @@ def input_stats(path: Path) -> dict:
         FROM (SELECT user_id, url, count(*) OVER (PARTITION BY url ORDER BY ts
                      RANGE BETWEEN {WINDOW} PRECEDING AND {WINDOW} FOLLOWING) AS w FROM x)
         GROUP BY url""")
-    urls, over_1000, total_pairs, accounts = con.execute(f"""
+    urls, over_1000, total_pairs, accounts = con.execute("""
         SELECT count(*), count(*) FILTER (WHERE accounts > 1000), sum(window_pairs),
                (SELECT count(DISTINCT user_id) FROM x) FROM per_url""").fetchone()
     top = con.execute("SELECT url, accounts, actions, window_pairs FROM per_url "
