@@ -315,7 +315,7 @@ def helper(args: argparse.Namespace, *argv: str) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def _gen_con():
+def gen_con():
     import duckdb
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
@@ -325,7 +325,7 @@ def _gen_con():
 
 def gen_retweets(data_dir: Path, n: int, out: Path) -> dict:
     """N co-retweet actions in the toolkit's CSV layout (see the module docstring)."""
-    con = _gen_con()
+    con = gen_con()
     src = lit(data_dir / IRA)
     t0 = time.perf_counter()
     con.execute(f"""
@@ -363,7 +363,7 @@ def gen_originals(data_dir: Path, n: int, out: Path) -> dict:
     sys.path.insert(0, str(REPO / "src"))
     from swarmscope.traces import normalized_text_sql
     norm = normalized_text_sql("content", strip_urls=False)
-    con = _gen_con()
+    con = gen_con()
     src = lit(data_dir / IRA)
     t0 = time.perf_counter()
     con.execute(f"""
@@ -542,16 +542,16 @@ def ss_pairs(args, store: Path, kind: str, name: str, evidence: str | None) -> d
     cmd = ss_cmd(args, store, "pairs", "--kind", kind, "--window", str(WINDOW))
     if evidence is not None:
         cmd += ["--evidence", evidence]
-    return _ss_child(args, cmd, store, f"{name}.ss_pairs_{kind}_ev{evidence or 'default'}")
+    return ss_child(args, cmd, store, f"{name}.ss_pairs_{kind}_ev{evidence or 'default'}")
 
 
 def ss_text_pairs(args, store: Path, name: str, evidence: str) -> dict:
     cmd = [sys.executable, "-c", TEXT_PAIRS, str(store), str(WINDOW), evidence,
            str(args.threads or ""), args.memory_limit or ""]
-    return _ss_child(args, cmd, store, f"{name}.ss_pairs_text_ev{evidence}")
+    return ss_child(args, cmd, store, f"{name}.ss_pairs_text_ev{evidence}")
 
 
-def _ss_child(args, cmd: list[str], store: Path, log_name: str) -> dict:
+def ss_child(args, cmd: list[str], store: Path, log_name: str) -> dict:
     """A swarmscope child run, with the code state it ran and the store's summary."""
     code = code_state()
     r = run_child(args, cmd, log_name)

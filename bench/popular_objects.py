@@ -144,7 +144,7 @@ def generate(a: argparse.Namespace, out: Path) -> dict:
 
 def input_stats(path: Path) -> dict:
     """URLs, how many have > 1000 accounts, the largest ones' windowed pairs (DuckDB)."""
-    con = cvp._gen_con()
+    con = cvp.gen_con()
     con.execute(f"""
         CREATE TEMP TABLE x AS SELECT user_id, urls AS url, CAST(timestamp AS BIGINT) AS ts
         FROM read_csv({cvp.lit(path)}, all_varchar = true)""")
@@ -246,7 +246,7 @@ def ss_link_pairs(args, store: Path, name: str, *extra: str) -> dict:
     cmd = cvp.ss_cmd(args, store, "pairs", "--kind", "link", "--window", str(WINDOW),
                      "--evidence", "0", *extra)
     tag = "_".join(x.lstrip("-") for x in extra) or "default"
-    return cvp._ss_child(args, cmd, store, f"{name}.ss_pairs_link_{tag}")
+    return cvp.ss_child(args, cmd, store, f"{name}.ss_pairs_link_{tag}")
 
 
 def tk_compute_limited(args, tk_db: Path, name: str) -> dict:
