@@ -304,10 +304,10 @@ def size_mib(*paths: Path) -> float:
 
 
 # -- children run by this same script (input generation, parity, run summaries) ---------------
-def helper(args: argparse.Namespace, *argv: str) -> dict:
-    """Run one of this script's helper modes in a child (so that this process stays small and
-    no later child inherits a large RSS at fork); returns its JSON answer."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--data-dir", str(args.data_dir),
+def helper(args: argparse.Namespace, *argv: str, script: str = __file__) -> dict:
+    """Run one of this script's (or ``script``'s) helper modes in a child (so that this process
+    stays small and no later child inherits a large RSS at fork); returns its JSON answer."""
+    cmd = [sys.executable, str(Path(script).resolve()), "--data-dir", str(args.data_dir),
            "--out-dir", str(args.out_dir), *argv]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     if r.returncode != 0:

@@ -84,7 +84,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -233,12 +232,8 @@ def reduce_input(store: Path, full: Path, out: Path) -> dict:
 
 
 def child(args: argparse.Namespace, *argv: str) -> dict:
-    """One of this script's helper modes, in a child process; its last stdout line as JSON."""
-    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), *argv],
-                       capture_output=True, text=True, cwd=cvp.REPO)
-    if r.returncode != 0:
-        raise RuntimeError(f"helper {argv[0]} failed:\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
+    """One of this script's helper modes, in a child process (``coaction_vs_peers.helper``)."""
+    return cvp.helper(args, *argv, script=__file__)
 
 
 # -- the benchmark --------------------------------------------------------------------------------
@@ -282,7 +277,7 @@ def bench(args) -> int:
     tk_full, tk_red = out / f"{name}.cnt.db", out / f"{name}.reduced.cnt.db"
     gen_argv = [f"--{k.replace('_', '-')}={getattr(args, k)}" for k in GEN_FLAGS]
     t0 = time.perf_counter()
-    gen = child(args, *gen_argv, "--out-dir", str(out), "_gen", str(csv_full))
+    gen = child(args, *gen_argv, "_gen", str(csv_full))
     cvp.emit({"bench": "input", "n": args.n, "window_s": WINDOW, "seed": args.seed,
               "generator": {k: getattr(args, k) for k in GEN_FLAGS},
               "gen_seconds": round(time.perf_counter() - t0, 1), "bytes": csv_full.stat().st_size,
@@ -298,13 +293,13 @@ def bench(args) -> int:
         if p["rc"]:
             return 1
         cvp.emit({"bench": "popular", "pairs_options": " ".join(extra) or "defaults",
-                  **child(args, "--out-dir", str(out), "_popular", str(store))})
-    planted = child(args, "--out-dir", str(out), "_planted", str(store),
+                  **child(args, "_popular", str(store))})
+    planted = child(args, "_planted", str(store),
                     json.dumps(gen["planted_accounts"]), str(args.planted_urls))
     cvp.emit({"bench": "check", "check": "planted_group", **planted})
     failed |= not planted["ok"]
 
-    red = child(args, "--out-dir", str(out), "_reduce", str(store), str(csv_full), str(csv_red))
+    red = child(args, "_reduce", str(store), str(csv_full), str(csv_red))
     pre = cvp.tk_preprocess(args, tk_red, csv_red, f"{name}.reduced")
     run_line("toolkit_preprocess_reduced", pre, input_rows=red["rows"])
     comp = tk_compute_limited(args, tk_red, f"{name}.reduced") if pre["rc"] == 0 else None

@@ -245,10 +245,7 @@ class Store:
             self.con.execute(f"SET threads = {int(s.threads)}")
 
     def _create_or_check(self) -> None:
-        has_meta = self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND table_name = 'meta'").fetchone()[0]
-        if has_meta:
+        if self._has_table("meta"):
             if self._check_version() != SCHEMA_VERSION:
                 self._upgrade()
             self.con.execute(MIGRATIONS)
@@ -259,7 +256,13 @@ class Store:
                          [str(SCHEMA_VERSION), __version__])
         self.con.execute("COMMIT")
 
-    def _check_version(self) -> None:
+    def _has_table(self, name: str) -> bool:
+        """A base table (not a view) of that name in the store."""
+        return self.con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND table_name = ?", [name]).fetchone()[0] > 0
+
+    def _check_version(self) -> int | None:
         try:
             row = self.con.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -279,10 +282,7 @@ class Store:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
-            has_edges = con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                "AND table_name = 'edges'").fetchone()[0]
-            if has_edges:
+            if self._has_table("edges"):
                 con.execute("ALTER TABLE edges RENAME TO edges_v2")
                 con.execute(RESULT_TABLES)
                 con.execute("""
