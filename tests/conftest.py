@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,52 @@ def shared() -> Path:
             pytest.fail(f"CI=true but the shared real data is missing at {SHARED}")
         pytest.skip(f"real data not found at {SHARED} (set SWARMSCOPE_SHARED_DATA)")
     return SHARED
+
+
+DEMO_DATA = ROOT / "src" / "swarmscope" / "demo_data"
+DEMO_FILES = (DEMO_DATA / "ira_week_2015-11-10_shifted.parquet",
+              DEMO_DATA / "higgs_activity.parquet")
+
+
+@pytest.fixture(scope="session")
+def demo_ingested(tmp_path_factory) -> Path:
+    """The bundled demo (a real IRA week inside the real Higgs week), ingested once per
+    session through the CLI; tests copy it before they write (:func:`copy_store`)."""
+    db = tmp_path_factory.mktemp("demo_ingested") / "demo.duckdb"
+    result = run("ingest", *DEMO_FILES, db=db)
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def copy_store(db: Path, to: Path) -> Path:
+    """A copy of a closed store, for a test that writes to it."""
+    to.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(db, to / db.name))
+
+
+@dataclass(frozen=True)
+class Detected:
+    """A detected store: its path, the ``detect --out`` directory and the command's output."""
+
+    db: Path
+    out: Path
+    output: str
+
+    def store(self) -> Store:
+        return Store(self.db, read_only=True)
+
+    def __iter__(self):  # db, out, output = demo
+        return iter((self.db, self.out, self.output))
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory, demo_ingested) -> Detected:
+    """The demo, detected once per session with the defaults (read it; do not write to it)."""
+    tmp = tmp_path_factory.mktemp("demo")
+    db = copy_store(demo_ingested, tmp)
+    result = run("--memory-limit", "2GB", "detect", "--out", tmp / "out", db=db)
+    assert result.exit_code == 0, result.output
+    return Detected(db, tmp / "out", result.output)
 
 
 @pytest.fixture
@@ -84,7 +132,7 @@ def planted_store(tmp: Path, seed: int, updates: list[tuple[str, list]]) -> Path
     """A store of synthetic accounts with a planted group of 8 (``g0``..``g7``), changed by the
     SQL ``updates`` (statement, parameters), then detected on co-repost within 60 s."""
     from swarmscope import ingest
-    from swarmscope.detect import DetectParams, detect
+    from swarmscope.pipeline import DetectParams, detect
     db = tmp / "s.duckdb"
     with Store(db) as store:
         ingest(store, [synthetic(tmp / "planted.csv", seed=seed, group=8)])

@@ -57,7 +57,7 @@ def test_global_options():
     (["report"], "run `swarmscope detect` first"),
     (["export", "--format", "gexf", "--out", "n.gexf"], "run `swarmscope detect` first"),
     (["detect", "--kinds", "repost,bogus"], "unknown kind 'bogus'"),
-    (["detect", "--window", "repost=sixty"], "expected KIND=SECONDS")])
+    (["detect", "--window", "repost=sixty"], "expected seconds >= 0")])
 def test_detect_commands_on_an_empty_store_say_what_to_do(db, argv, says):
     Store(db).close()  # an empty store
     r = run(*argv, db=db)

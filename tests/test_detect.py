@@ -11,14 +11,15 @@ import pytest
 from scipy import stats
 
 from swarmscope import Store, ingest
-from swarmscope.detect import DetectParams, detect
-from swarmscope.detect.evaluate import ari, average_precision, nmi, roc_auc
-from swarmscope.detect.significance import NullParams, pair_tests, randomized_p
+from swarmscope.pipeline import DetectParams, detect
+from swarmscope.results.evaluate import ari, average_precision, nmi, roc_auc
+from swarmscope.detection.significance import NullParams, pair_tests
+from swarmscope.detection.stats import randomized_p
 from swarmscope.engine import PairParams
 from swarmscope.engine.duckdb import DuckDBEngine
 from swarmscope.traces import build_traces
 
-from conftest import ROOT, run, synthetic
+from conftest import run, synthetic
 
 def test_null_pair_p_values_are_uniform(tmp_path):
     """Independent accounts: the share of pairs at p <= 0.01 does not exceed 1%, and given
@@ -27,12 +28,12 @@ def test_null_pair_p_values_are_uniform(tmp_path):
     draws, whose tail the Poisson tail overestimates when some objects are popular."""
     with Store(tmp_path / "s.duckdb") as store:
         ingest(store, [synthetic(tmp_path / "null.csv", seed=1)])
-        build_traces(store.con, "repost")
-        DuckDBEngine(store.con).candidates(PairParams(kind="repost", window=600, evidence=0), 0)
-        pair_tests(store.con, "repost", 600.0, NullParams())
+        build_traces(store.db, "repost")
+        DuckDBEngine(store.db).candidates(PairParams(kind="repost", window=600, evidence=0), 0)
+        pair_tests(store.db, "repost", 600.0, NullParams())
         x, mu, p = (np.array(c) for c in zip(*store.con.execute(
             "SELECT x, mu, p FROM pair_tests").fetchall()))
-        candidates = store.con.execute("SELECT count(*) FROM cand").fetchone()[0]
+        candidates = store.con.execute("SELECT count(*) FROM testable_pairs").fetchone()[0]
     assert len(x) > 300 and candidates > 1000
     assert (p <= 0.01).sum() <= 0.01 * candidates
     rand = randomized_p(x.astype(float), mu, np.random.default_rng(0), given=2)
@@ -101,19 +102,6 @@ def test_metrics_match_scikit_learn():
     a, b = rng.integers(0, 6, 300).tolist(), rng.integers(0, 4, 300).tolist()
     assert nmi(a, b) == pytest.approx(sk.normalized_mutual_info_score(a, b))
     assert ari(a, b) == pytest.approx(sk.adjusted_rand_score(a, b))
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The bundled demo data (a real IRA week inside the real Higgs week), detected once."""
-    tmp = tmp_path_factory.mktemp("demo")
-    db = tmp / "demo.duckdb"
-    data = ROOT / "src/swarmscope/demo_data"
-    assert run("ingest", data / "ira_week_2015-11-10_shifted.parquet",
-               data / "higgs_activity.parquet", db=db).exit_code == 0
-    result = run("--memory-limit", "2GB", "detect", "--out", tmp / "out", db=db)
-    assert result.exit_code == 0, result.output
-    return db, tmp / "out", result.output
 
 
 def test_detect_writes_every_account_with_a_score(demo):

@@ -15,6 +15,8 @@ from swarmscope.engine import PairParams
 from swarmscope.ingest.normalize import SNOWFLAKE_EPOCH_MS
 from swarmscope.traces import KINDS, build_traces
 
+from conftest import copy_store
+
 HEADER = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
 
 
@@ -151,27 +153,26 @@ def test_a_user_cap_reports_the_popular_object_and_leaves_it_out(tmp_path, plant
 
 # -- trace kinds on real data -------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def demo_store(tmp_path_factory):
-    """The bundled demo: a real IRA week inside the real Higgs week."""
-    data = Path(__file__).resolve().parents[1] / "src/swarmscope/demo_data"
-    store = Store(tmp_path_factory.mktemp("demo") / "demo.duckdb")
-    ingest(store, [data / "ira_week_2015-11-10_shifted.parquet", data / "higgs_activity.parquet"])
+def demo_store(tmp_path_factory, demo_ingested):
+    """The bundled demo (a real IRA week inside the real Higgs week), a copy of the ingested
+    store (traces are temporary tables: the copy is not changed)."""
+    store = Store(copy_store(demo_ingested, tmp_path_factory.mktemp("demo")))
     yield store
     store.close()
 
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k not in ("fast_repost", "reply", "image")])
 def test_every_trace_kind_has_traces_on_the_demo(demo_store, kind):
-    n = build_traces(demo_store.con, kind)
+    n = build_traces(demo_store.db, kind)
     assert n > 0
     bad = demo_store.con.execute(
-        "SELECT count(*) FROM traces t LEFT JOIN posts p ON p.rowid = t.post "
+        "SELECT count(*) FROM traces t LEFT JOIN posts p ON p.post_key = t.post "
         "WHERE t.kind = ? AND p.post_id IS NULL", [kind]).fetchone()[0]
     assert bad == 0
 
 
 def test_repost_objects_by_source(demo_store):
-    build_traces(demo_store.con, "repost")
+    build_traces(demo_store.db, "repost")
     kinds = dict(demo_store.con.execute("""
         SELECT split_part(o.value, ':', 1), count(*) FROM traces t
         JOIN trace_objects o ON o.kind = t.kind AND o.object_key = t.object
@@ -190,7 +191,7 @@ def test_fast_repost_uses_the_originals_snowflake_time(tmp_path):
     with Store(tmp_path / "f.duckdb") as s:
         ingest(s, [path])
         s.con.execute("UPDATE posts SET parent_account_id = 'orig'")
-        assert build_traces(s.con, "fast_repost") == 2           # u3 reposted 10 minutes later
+        assert build_traces(s.db, "fast_repost") == 2           # u3 reposted 10 minutes later
         r = pairs(s, PairParams(kind="fast_repost", window=60))
         assert s.con.execute("SELECT account_a, account_b FROM edges WHERE run_id = ?",
                              [r.run_id]).fetchall() == [("u1", "u2")]

@@ -14,8 +14,8 @@ import pyarrow.csv as pacsv
 import pytest
 
 from swarmscope import Store
-from swarmscope.detect.ephemeral import ephemeral_bursts
-from swarmscope.signals.profile import profile_findings
+from swarmscope.signatures.ephemeral import ephemeral_bursts
+from swarmscope.signatures.profile import profile_findings
 from conftest import run
 
 ASTRO = "turkish_astrobots"
@@ -124,7 +124,7 @@ def test_creation_burst_planted_among_real_accounts(shared, tmp_path, planted):
     users = _read_bz2_csv(shared / ASTRO / "past_search_all_bots_user.csv.bz2")
     once = users.filter(np.asarray(users.column("total_attacks")) == 1)
     with _accounts_store(tmp_path / "a.duckdb", once, planted) as store:
-        profile_findings(store.con)
+        profile_findings(store.db)
         bursts = store.con.sql("SELECT account_ids, q_value FROM profile_findings "
                                "WHERE kind = 'creation_burst'").fetchall()
     if not planted:
@@ -145,7 +145,7 @@ def test_cluster_created_together(shared, tmp_path, planted):
             CASE WHEN account_id LIKE 'planted%' THEN 3 WHEN r <= 400 THEN 1 + r % 20 END
                 AS cluster_id, false AS flagged
             FROM (SELECT *, row_number() OVER (ORDER BY hash(account_id)) AS r FROM accounts)""")
-        profile_findings(store.con)
+        profile_findings(store.db)
         found = store.con.sql("SELECT cluster_id, observed, q_value FROM profile_findings "
                               "WHERE kind = 'creation_cluster'").fetchall()
     assert found == ([] if not planted else [(3, planted, found[0][2])])
@@ -158,7 +158,7 @@ def test_real_bots_were_created_in_bursts(shared, tmp_path):
     users = _read_bz2_csv(shared / ASTRO / "past_search_all_bots_user.csv.bz2")
     bots = users.filter(np.asarray(users.column("total_attacks")) >= 4)
     with _accounts_store(tmp_path / "b.duckdb", bots, 0) as store:
-        profile_findings(store.con)
+        profile_findings(store.db)
         rows = store.con.sql("SELECT key, accounts FROM profile_findings WHERE kind = "
                              "'creation_burst' ORDER BY accounts DESC").fetchall()
     assert len(rows) >= 3 and rows[0][0].startswith("2020-12") and rows[0][1] > 500
@@ -180,7 +180,7 @@ def test_ephemeral_bursts_line_up_with_fake_trends(shared, tmp_path):
     trends = _read_bz2_csv(shared / ASTRO / "fake_trends_20202122.csv.bz2")
     with Store(db) as store:
         con = store.con
-        assert ephemeral_bursts(con) > 0
+        assert ephemeral_bursts(store.db) > 0
         con.register("fake", trends)
         days = con.sql("""
             SELECT f.day, f.trends, coalesce(b.bursts, 0) AS bursts FROM (
@@ -210,4 +210,4 @@ def test_an_older_store_gains_the_deletions_table(tmp_path):
         store.con.execute("DROP TABLE post_deletions")
     with Store(path) as store:
         assert store.con.execute("SELECT count(*) FROM post_deletions").fetchall() == [(0,)]
-        assert ephemeral_bursts(store.con) == 0
+        assert ephemeral_bursts(store.db) == 0

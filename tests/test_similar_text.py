@@ -13,7 +13,7 @@ import pytest
 
 from swarmscope import Store
 from swarmscope.errors import SwarmscopeError
-from swarmscope.signals.text_similarity import (SimilarityParams, centre_clusters, exact_jaccard,
+from swarmscope.traces.similar_text import (SimilarityParams, centre_clusters, exact_jaccard,
                                                 near_duplicate_centres, normalize)
 from swarmscope.traces import TraceOptions, build_traces, normalized_text_sql
 from tests.conftest import run
@@ -103,7 +103,7 @@ def test_semantic_paraphrases_join_when_asked():
         "Tonight's soccer game got called off due to the rain",
         "Stock markets fell sharply after the central bank raised interest rates"])
     assert len(set(near_duplicate_centres(texts))) == 5
-    from swarmscope.signals.paraphrase import paraphrase_pairs
+    from swarmscope.traces.paraphrase import paraphrase_pairs
     same_day = paraphrase_pairs(texts.to_pylist(), np.zeros(5, np.int64), 0.7)
     assert same_day.tolist() == [[0, 2], [1, 3]]
     assert near_duplicate_centres(texts, extra_pairs=same_day).tolist() == [0, 1, 0, 1, 4]
@@ -179,18 +179,18 @@ def slice_store(shared: Path, tmp_path_factory) -> Path:
 def test_similar_text_traces_join_what_exact_text_splits(slice_store):
     with Store(slice_store) as store:
         con = store.con
-        n_similar = build_traces(con, "similar_text")
-        build_traces(con, "text")
+        n_similar = build_traces(store.db, "similar_text")
+        build_traces(store.db, "text")
         objects = con.sql("""
             SELECT s.object AS similar, count(DISTINCT t.object) AS exact FROM traces s
             JOIN traces t ON t.post = s.post AND t.kind = 'text'
             WHERE s.kind = 'similar_text' GROUP BY s.object""").fetchall()
-        reposts = con.sql("""SELECT count(*) FROM traces t JOIN posts p ON p.rowid = t.post
+        reposts = con.sql("""SELECT count(*) FROM traces t JOIN posts p ON p.post_key = t.post
                              WHERE t.kind = 'similar_text' AND p.kind = 'repost'""").fetchall()
         assert n_similar > 1000 and reposts == [(0,)]
         assert sum(exact > 1 for _, exact in objects) >= 20
         # a stricter threshold joins fewer texts
-        build_traces(con, "similar_text", TraceOptions(similar_text_threshold=0.8))
+        build_traces(store.db, "similar_text", TraceOptions(similar_text_threshold=0.8))
         strict = con.sql("SELECT count(DISTINCT object) FROM traces "
                          "WHERE kind = 'similar_text'").fetchall()[0][0]
         assert strict > len(objects)

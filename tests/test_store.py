@@ -13,7 +13,7 @@ import swarmscope
 from swarmscope import Store, ingest
 from swarmscope.engine import PairParams
 from swarmscope.errors import StoreInUseError, StoreVersionError, SwarmscopeError
-from swarmscope.store import SCHEMA_VERSION
+from swarmscope.store.schema import SCHEMA_VERSION
 from tests.conftest import run
 
 CNT = "fixtures/coordination_network_toolkit/coretweet_test_input.csv"

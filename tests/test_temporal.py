@@ -13,8 +13,9 @@ import pytest
 from swarmscope import Store
 from swarmscope.report import report_data
 from swarmscope.signals.shifts import _segments
-from swarmscope.signals.temporal import bloc_similarity, build_fingerprints
-from swarmscope.signals.timezones import account_zones, active_span, infer_zones
+from swarmscope.signals.fingerprints import bloc_similarity, build_fingerprints
+from swarmscope.signals.zones import account_zones, active_span, infer_zones
+from swarmscope.store.backend import DuckDBBackend
 
 from conftest import ROOT, run
 
@@ -62,8 +63,8 @@ def test_office_hours_in_utc_plus_one_give_zone_plus_one_and_a_claimed_tehran_is
             + _office("tokyo", 9, 5, rng) + _office("quiet", 1, 1, rng)[:5])
     con = _posts_con(rows, {"berlin": "Berlin, Germany", "claims_tehran": "Tehran, Iran",
                             "tokyo": "東京 Tokyo"})
-    assert build_fingerprints(con) == 3  # "quiet" has 5 posts: no fingerprint
-    account_zones(con)
+    assert build_fingerprints(DuckDBBackend(con)) == 3  # "quiet" has 5 posts: no fingerprint
+    account_zones(DuckDBBackend(con))
     z = {r[0]: r[1:] for r in con.sql("""
         SELECT k.account_id, zone_offset, zone_rhythm, claimed_offset, zone_mismatch,
                mismatch_strength, active_hours
@@ -99,12 +100,12 @@ def test_bloc_strings_and_similarity():
             rows += [(a, T0 + d * 7200, "post"), (a, T0 + d * 7200 + 30, "repost")]
     rows += [("c", T0 + d * 40_000, "reply") for d in range(24)]
     con = _posts_con(rows)
-    build_fingerprints(con)
+    build_fingerprints(DuckDBBackend(con))
     bloc = dict(con.sql("SELECT k.account_id, bloc FROM fingerprints "
                         "JOIN account_keys k ON k.account_key = account").fetchall())
     assert bloc["a"].startswith("T□r⚁T□r") and bloc["a"] == bloc["b"]
     assert bloc["c"].startswith("p⚁p⚁p")
-    bloc_similarity(con, "SELECT account_key AS account, 1 AS group_id FROM account_keys")
+    bloc_similarity(DuckDBBackend(con), "SELECT account_key AS account, 1 AS group_id FROM account_keys")
     sim = dict(con.sql("SELECT k.account_id, bloc_similarity FROM bloc_members "
                        "JOIN account_keys k ON k.account_key = account").fetchall())
     assert sim["a"] == pytest.approx(sim["b"]) and sim["a"] > 0.45 > sim["c"]
@@ -171,7 +172,7 @@ def test_ira_newsfeed_accounts_post_on_schedules(shared):
         WHERE account_category IN ('NewsFeed', 'RightTroll', 'LeftTroll', 'HashtagGamer',
                                    'Fearmonger')
           AND publish_date >= '2016-06-01' AND publish_date < '2016-10-01'""")
-    assert build_fingerprints(con, min_posts=50) > 150
+    assert build_fingerprints(DuckDBBackend(con), min_posts=50) > 150
     t = con.sql("""SELECT any_value(p.account_category) AS cat, any_value(f.burstiness) AS b,
                           any_value(f.hour_of_day) AS h
                    FROM fingerprints f JOIN posts p ON p.account_key = f.account

@@ -13,11 +13,12 @@ from rich.console import Console
 
 from swarmscope import __version__
 from swarmscope.errors import SwarmscopeError
-from swarmscope.ingest import FORMATS, ingest
-from swarmscope.info import store_info
-from swarmscope.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS, OTHER_KIND_WINDOWS
+from swarmscope.detection.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS, OTHER_KIND_WINDOWS
 from swarmscope.engine import SEMANTICS, PairParams
-from swarmscope.pairs import pairs
+from swarmscope.engine.pairs import pairs
+from swarmscope.ingest import FORMATS, ingest
+from swarmscope.params import parse_evidence, parse_maps, parse_windows
+from swarmscope.results.info import store_info
 from swarmscope.store import Settings, Store, default_db_path
 from swarmscope.traces import KIND_HELP, KINDS, TraceOptions
 
@@ -31,7 +32,7 @@ TIME_RANGE = [(("--since",), {"type": click.DateTime(), "help": "Only activity f
 
 
 _similar_text_option = click.option(
-    "--similar-text-threshold", type=click.FloatRange(0, 1, min_open=True),
+    "--similar-text-threshold", type=float,
     default=TraceOptions.similar_text_threshold, show_default=True,
     help="Jaccard similarity of character 4-shingles from which two texts are near-duplicates "
          "(kind similar_text).")
@@ -54,49 +55,94 @@ class SwarmscopeGroup(click.Group):
 
 
 class Context:
-    def __init__(self, db: str, settings: Settings) -> None:
-        self.db = db
-        self.settings = settings
+    """The store and engine settings of a command: the group's options, then the
+    subcommand's (the same options may follow the subcommand)."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+
+    def settings(self) -> Settings:
+        o = self.options
+        return Settings(memory_limit=o["memory_limit"], temp_directory=o["temp_dir"],
+                        threads=o["threads"], debug_steps=o["debug_steps"])
 
     def store(self, *, read_only: bool = False) -> Store:
-        return Store(self.db, read_only=read_only, settings=self.settings)
+        store = Store(self.options["db"], read_only=read_only, settings=self.settings())
+        if self.options["debug_steps"]:
+            click.get_current_context().call_on_close(lambda: _print_steps(store.db.steps))
+        return store
 
 
-@click.group(cls=SwarmscopeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _print_steps(steps: list) -> None:
+    from rich.table import Table
+    t = Table("step", "seconds", "rows", title="named steps (--debug-steps)",
+              title_justify="left")
+    for s in steps:
+        t.add_row(s.name, f"{s.seconds:.3f}", "" if s.rows is None else f"{s.rows:,}")
+    err.print(t)
+
+
+#: The store options: accepted before the subcommand (with environment defaults) and after it.
+STORE_OPTIONS = (
+    ("--db", {"help": "The store (a DuckDB file).",
+              "show_default": "swarmscope.duckdb or $SWARMSCOPE_DB"}, default_db_path, None),
+    ("--memory-limit", {"metavar": "SIZE", "help": "Engine memory limit, e.g. 2GB (default: "
+                        "DuckDB's, 80% of RAM)."}, None, "SWARMSCOPE_MEMORY_LIMIT"),
+    ("--temp-dir", {"help": "Where the engine spills to disk (default: beside the store)."},
+     None, "SWARMSCOPE_TEMP_DIR"),
+    ("--threads", {"type": int, "help": "Engine threads (default: all cores)."}, None,
+     "SWARMSCOPE_THREADS"),
+)
+_DEBUG_STEPS_HELP = "Time every named step of the stages and print them (stderr)."
+
+
+def _override(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A store option given after the subcommand replaces the group's."""
+    if value not in (None, False):
+        ctx.find_object(Context).options[param.name] = value
+
+
+def store_options(fn: Any) -> Any:
+    """The store options on a subcommand (``swarmscope ingest --db x f.csv``)."""
+    for decl, attrs, _, _ in reversed(STORE_OPTIONS):
+        extra = {k: v for k, v in attrs.items() if k != "show_default"}
+        fn = click.option(decl, **extra, default=None, expose_value=False, is_eager=False,
+                          callback=_override)(fn)
+    return click.option("--debug-steps", is_flag=True, expose_value=False, callback=_override,
+                        help=_DEBUG_STEPS_HELP)(fn)
+
+
+def _group_options(fn: Any) -> Any:
+    for decl, attrs, default, envvar in reversed(STORE_OPTIONS):
+        fn = click.option(decl, **attrs, default=default, envvar=envvar)(fn)
+    return click.option("--debug-steps", is_flag=True, help=_DEBUG_STEPS_HELP)(fn)
+
+
+@click.group(cls=SwarmscopeGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                                    "max_content_width": 100})
 @click.version_option(__version__, prog_name="swarmscope")
-@click.option("--db", default=default_db_path, show_default="swarmscope.duckdb or $SWARMSCOPE_DB",
-              help="The store (a DuckDB file).")
-@click.option("--memory-limit", envvar="SWARMSCOPE_MEMORY_LIMIT", default=None,
-              help="Engine memory limit, e.g. 2GB (default: DuckDB's, 80% of RAM).")
-@click.option("--temp-dir", envvar="SWARMSCOPE_TEMP_DIR", default=None,
-              help="Where the engine spills to disk (default: beside the store).")
-@click.option("--threads", type=click.IntRange(1), envvar="SWARMSCOPE_THREADS", default=None,
-              help="Engine threads (default: all cores).")
+@_group_options
 @click.pass_context
-def cli(ctx: click.Context, db: str, memory_limit: str | None, temp_dir: str | None,
-        threads: int | None) -> None:
+def cli(ctx: click.Context, **options: Any) -> None:
     """Expose coordinated inauthentic behaviour: which accounts act in concert, and the evidence.
+
+    The store options (--db, --memory-limit, --temp-dir, --threads, --debug-steps) go before
+    or after the subcommand.
 
     \b
     Example:
       swarmscope --db case.duckdb ingest tweets.csv users.csv
-      swarmscope --db case.duckdb info
+      swarmscope info --db case.duckdb
     """
-    ctx.obj = Context(db, Settings(memory_limit=memory_limit, temp_directory=temp_dir,
-                                   threads=threads))
+    ctx.obj = Context(**options)
 
 
-def _parse_maps(values: tuple[str, ...]) -> dict[str, str]:
-    maps = {}
-    for v in values:
-        field, sep, expr = v.partition("=")
-        if not sep or not field.strip() or not expr.strip():
-            raise SwarmscopeError(f"--map {v!r}: expected FIELD=EXPR, e.g. --map account_id=user")
-        maps[field.strip()] = expr.strip()
-    return maps
+def _json(value: Any) -> None:
+    out.print(json.dumps(value, default=str), markup=False)
 
 
 @cli.command("ingest")
+@store_options
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default=None,
               help="Input format (default: detected from each file's header or first record).")
@@ -115,7 +161,7 @@ def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tupl
     Example:
       swarmscope ingest ira_tweets_csv_hashed_1.csv.gz ira_users_csv_hashed.csv
     """
-    mappings = _parse_maps(maps)
+    mappings = parse_maps(maps)
     with obj.store() as store, err.status("ingesting…") as status:
         def done(c: Any) -> None:
             status.update(f"ingested {c.path}")
@@ -143,6 +189,7 @@ def _print_counts(c: Any) -> None:
 
 
 @cli.command("info")
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def info_cmd(obj: Context, as_json: bool) -> None:
@@ -155,7 +202,7 @@ def info_cmd(obj: Context, as_json: bool) -> None:
     with obj.store(read_only=True) as store:
         info = store_info(store)
     if as_json:
-        out.print_json(json.dumps(info, default=str))
+        _json(info)
         return
     _print_info(info)
 
@@ -213,16 +260,17 @@ Example:
 
 
 @cli.command("pairs", help=PAIRS_HELP)
+@store_options
 @click.option("--kind", required=True, type=click.Choice(KINDS), help="Trace kind (listed below).")
-@click.option("--window", required=True, type=click.FloatRange(0),
+@click.option("--window", required=True, type=float, metavar="SECONDS",
               help="Seconds: two actions co-act when |Δt| <= window (ignored by timefree).")
 @click.option("--semantics", type=click.Choice(SEMANTICS), default="sliding", show_default=True,
               help="How pairs are counted (listed below).")
-@click.option("--min-participation", type=click.IntRange(1), default=1, show_default=True,
+@click.option("--min-participation", type=int, default=1, show_default=True,
               help="Accounts with fewer actions of this kind take no part.")
-@click.option("--min-weight", type=click.FloatRange(0), default=None,
+@click.option("--min-weight", type=float, default=None,
               help="Drop edges of smaller weight (default 1; 0 for timefree).")
-@click.option("--weight-quantile", type=click.FloatRange(0, 1, max_open=True), default=None,
+@click.option("--weight-quantile", type=float, default=None,
               help="Keep only edges above this quantile of the weights (the peers' cut-off: "
               "CooRTweet's edge_weight; OSoMe's top fraction f is 1 - f).")
 @click.option("--keep-loops", is_flag=True, help="Keep co-actions of an account with itself.")
@@ -230,33 +278,35 @@ Example:
               help="Also write the edges to Parquet.")
 @click.option("--evidence", "evidence", default="10", show_default=True, metavar="N|all",
               help="Co-action events kept per edge as evidence (closest first), or all.")
-@click.option("--popular-pairs", type=click.IntRange(1), default=PairParams.popular_pairs,
+@click.option("--popular-pairs", type=int, default=PairParams.popular_pairs,
               show_default=True, help="Objects whose pairs inside the window would exceed this "
               "are aggregated without listing their pairs.")
-@click.option("--max-object-accounts", type=click.IntRange(1), default=None,
+@click.option("--max-object-accounts", type=int, default=None,
               help="Leave out objects with more accounts, and report them as too popular.")
 @click.option("--cosine", is_flag=True, help="Also give each edge the TF-IDF cosine of the "
               "two accounts' object vectors.")
 @_similar_text_option
 @_time_range_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def pairs_cmd(obj: Context, kind: str, window: float, semantics: str, min_participation: int,
               min_weight: float | None, weight_quantile: float | None, keep_loops: bool,
               out_file: str | None, evidence: str,
               popular_pairs: int, max_object_accounts: int | None, cosine: bool,
               similar_text_threshold: float, since: datetime | None,
-              until: datetime | None) -> None:
-    if evidence != "all" and not evidence.isdigit():
-        raise SwarmscopeError(f"--evidence {evidence!r}: expected a number of events or 'all'")
+              until: datetime | None, as_json: bool) -> None:
     params = PairParams(kind=kind, window=window, semantics=semantics,
                         min_participation=min_participation, min_weight=min_weight,
                         keep_loops=keep_loops, popular_pairs=popular_pairs,
                         max_object_accounts=max_object_accounts, cosine=cosine,
-                        evidence=None if evidence == "all" else int(evidence))
+                        evidence=parse_evidence(evidence))
+    options = TraceOptions(similar_text_threshold=similar_text_threshold)
     with obj.store() as store, err.status(f"computing {kind} pairs…"):
         r = pairs(store, params, since=since, until=until, out=out_file,
-                  weight_quantile=weight_quantile,
-                  options=TraceOptions(similar_text_threshold=similar_text_threshold))
+                  weight_quantile=weight_quantile, options=options)
+    if as_json:
+        _json({**dataclasses.asdict(r), "out": out_file})
+        return
     out.print(f"{kind} ({semantics}, window {window:g} s): {r.traces:,} actions -> {r.edges:,} "
               f"edges between {r.accounts:,} accounts; {r.evidence:,} evidence events", markup=False)
     for pop in r.popular:
@@ -291,62 +341,43 @@ Example:
 """
 
 
-def _windows(kinds: str | None, windows: tuple[str, ...]) -> dict[str, tuple[float, ...]]:
-    """--kinds and --window K=S[,S...] -> kind -> windows."""
-    chosen = dict(DEFAULT_WINDOWS)
-    if kinds:
-        names = [k.strip() for k in kinds.split(",") if k.strip()]
-        unknown = [k for k in names if k not in KINDS]
-        if unknown:
-            raise SwarmscopeError(f"--kinds: unknown kind {unknown[0]!r}; choose among "
-                                  f"{', '.join(KINDS)}")
-        chosen = {k: DEFAULT_WINDOWS.get(k, OTHER_KIND_WINDOWS) for k in names}
-    for spec in windows:
-        kind, sep, secs = spec.partition("=")
-        try:
-            values = tuple(float(x) for x in secs.split(",") if x.strip())
-        except ValueError:
-            values = ()
-        if not sep or kind not in KINDS or not values or min(values) < 0:
-            raise SwarmscopeError(f"--window {spec!r}: expected KIND=SECONDS[,SECONDS...], "
-                                  "e.g. --window repost=60,600")
-        chosen[kind] = values
-    return chosen
-
-
 @cli.command("detect", help=DETECT_HELP)
+@store_options
 @click.option("--kinds", metavar="K1,K2", help="Trace kinds to test (default: the defaults "
               "above); a kind without a default window gets " +
               ", ".join(f"{w:g}" for w in OTHER_KIND_WINDOWS) + " s.")
-@click.option("--window", "windows", multiple=True, metavar="KIND=S[,S]",
-              help="The windows (seconds) of a kind; repeatable.")
-@click.option("--fdr", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.01,
+@click.option("--window", "windows", multiple=True, metavar="[KIND=]S[,S]",
+              help="Windows in seconds: of one kind (KIND=S), or of every chosen kind but "
+              "sync (S); repeatable.")
+@click.option("--fdr", type=float, default=0.01,
               show_default=True, help="False discovery rate of the flagged accounts.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the clustering and the permutations.")
-@click.option("--permutations", type=click.IntRange(0), default=0, show_default=True,
+@click.option("--permutations", type=int, default=0, show_default=True,
               help="Also run the test on B time-permuted copies: a calibration check of the "
               "null model and an empirical p per edge (costs B extra runs).")
-@click.option("--sync-bin", type=click.FloatRange(0, min_open=True), default=None,
+@click.option("--sync-bin", type=float, default=None,
               metavar="SECONDS", help="The time bin of the sync test, which is also its window "
               f"(default {TraceOptions.sync_bin_seconds:g} s; Pacheco et al. 2021 use 1800).")
 @_similar_text_option
-@click.option("--affiliation-rounds", type=click.IntRange(0), default=AFFILIATION_ROUNDS,
+@click.option("--affiliation-rounds", type=int, default=AFFILIATION_ROUNDS,
               show_default=True, help="Rounds of the affiliation test (0: clusters are the "
               "flagged accounts' Leiden communities only); stops early when a round adds none.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Also write the result tables as Parquet into this directory.")
 @_time_range_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: float, seed: int,
                permutations: int, sync_bin: float | None, similar_text_threshold: float,
                affiliation_rounds: int, out_dir: str | None, since: datetime | None,
-               until: datetime | None) -> None:
-    from swarmscope.detect import DetectParams, detect  # loads numpy, pyarrow: only when used
+               until: datetime | None, as_json: bool) -> None:
+    from swarmscope.pipeline import DetectParams, detect  # loads numpy, pyarrow: only when used
     from rich.progress import Progress
-    chosen = _windows(kinds, windows)
+    chosen = parse_windows(kinds, windows, known=KINDS, defaults=DEFAULT_WINDOWS,
+                           other=OTHER_KIND_WINDOWS)
     traces = TraceOptions(similar_text_threshold=similar_text_threshold)
-    if sync_bin:
+    if sync_bin is not None:
         traces = dataclasses.replace(traces, sync_bin_seconds=sync_bin)
         chosen = {k: (sync_bin,) if k == "sync" else w for k, w in chosen.items()}
     params = DetectParams(windows=chosen, fdr=fdr, seed=seed, permutations=permutations,
@@ -356,8 +387,12 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
         task = bar.add_task("detect", total=steps)
         r = detect(store, params, since=since, until=until, out=out_dir,
                    progress=lambda step: bar.update(task, advance=1, description=step))
-        top = store.con.execute("SELECT cluster_id, size, density, top_hashtags "
-                                "FROM detect_clusters ORDER BY cluster_id LIMIT 5").fetchall()
+        top = store.db.query("SELECT cluster_id, size, density, top_hashtags "
+                             "FROM detect_clusters ORDER BY cluster_id LIMIT 5")
+    if as_json:
+        _json({**dataclasses.asdict(r), "out": out_dir, "clusters_top": [
+            {"cluster_id": c, "size": n, "density": d, "top_hashtags": h} for c, n, d, h in top]})
+        return
     out.print(f"{r.accounts:,} accounts scored; {r.flagged:,} flagged at FDR {fdr:g} in "
               f"{r.clusters:,} clusters ({r.recruited:,} joined by affiliation); "
               f"{r.edges:,} edges with evidence "
@@ -382,6 +417,7 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
 
 
 @cli.command("evaluate")
+@store_options
 @click.option("--labels", type=click.Path(dir_okay=False), required=True,
               help="CSV account_id,label[,group]; label 1/0 or true/false.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -395,10 +431,10 @@ def evaluate_cmd(obj: Context, labels: str, as_json: bool) -> None:
       swarmscope evaluate --labels labels.csv --json
     """
     with obj.store(read_only=True) as store:
-        from swarmscope.detect.evaluate import evaluate
+        from swarmscope.results.evaluate import evaluate
         m = evaluate(store, labels)
     if as_json:
-        out.print(json.dumps(m), markup=False)
+        _json(m)
         return
     for key, value in m.items():
         out.print(f"{key:<16}{value:.4f}" if isinstance(value, float) else f"{key:<16}{value}",
@@ -406,10 +442,13 @@ def evaluate_cmd(obj: Context, labels: str, as_json: bool) -> None:
 
 
 @cli.command("explain")
+@store_options
 @click.argument("account")
-@click.option("--partners", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--partners", type=int, default=10, show_default=True,
+              help="How many of its strongest partners to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def explain_cmd(obj: Context, account: str, partners: int) -> None:
+def explain_cmd(obj: Context, account: str, partners: int, as_json: bool) -> None:
     """The evidence for one account (id or handle): its score and tests, its strongest partners
     and the co-actions behind them.
 
@@ -418,8 +457,11 @@ def explain_cmd(obj: Context, account: str, partners: int) -> None:
       swarmscope explain 1234567890
     """
     with obj.store(read_only=True) as store:
-        from swarmscope.detect.explain import explain
+        from swarmscope.results.explain import explain
         x = explain(store, account, partners=partners)
+    if as_json:
+        _json(x)
+        return
     a = x["account"]
     out.print(f"{a['platform']}:{a['account_id']}" + (f" (@{a['handle']})" if a["handle"] else "")
               + f": score {a['score']:.3f}, {'FLAGGED' if a['flagged'] else 'not flagged'}, "
@@ -467,6 +509,7 @@ def _fingerprint_line(f: dict[str, Any]) -> str:
 
 
 @cli.command("export")
+@store_options
 @click.option("--format", "fmt", required=True, type=click.Choice(["gexf", "graphml", "csv",
                                                                    "parquet"]),
               help="gexf/graphml: the detected network to a file; csv/parquet: every result "
@@ -498,6 +541,7 @@ def export_cmd(obj: Context, fmt: str, out_path: str, pseudonymize: bool,
 
 
 @cli.command("report")
+@store_options
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default="report.html",
               show_default=True, help="The HTML file to write.")
 @click.option("--pseudonymize", is_flag=True,

@@ -22,14 +22,14 @@ import pyarrow.parquet as pq
 
 from swarmscope.errors import SwarmscopeError
 from swarmscope.store import Store
+from swarmscope.store.backend import Backend
+from swarmscope.store.schema import RESULT_TABLES
 
-#: Result tables exported by ``--format csv|parquet`` (those present in the store).
-TABLES = ("detect_accounts", "detect_edges", "detect_clusters", "detect_evidence",
-          "detect_calibration", "detect_fingerprints", "detect_operations", "detect_shifts",
-          "detect_shift_hours", "edges", "evidence", "popular_objects")
 ACCOUNT_COLUMNS = {"account_id", "account_a", "account_b", "handle"}
 POST_COLUMNS = {"post_id", "post_a", "post_b"}
-TEXT_COLUMNS = {"text_a", "text_b", "top_texts", "strongest"}  # texts, and ids inside lists
+#: Left out of pseudonymised exports: texts, and lists that hold account or post ids.
+TEXT_COLUMNS = {"text_a", "text_b", "top_texts", "strongest", "attacker_ids", "account_ids",
+                "evidence"}
 #: Kinds whose evidence objects are posts or accounts (pseudonymised with a key).
 IDENTIFYING_OBJECTS = {"repost", "reply", "mention", "fast_repost"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -57,17 +57,28 @@ def pseudonym(key: bytes, value: str | None, prefix: str = "acct") -> str | None
 
 
 def _pseudonymize(table: pa.Table, key: bytes) -> pa.Table:
-    for name in table.column_names:
+    names = table.column_names
+    for name in names:
         if name in TEXT_COLUMNS:
             table = table.drop_columns([name])
-        elif name in ACCOUNT_COLUMNS | POST_COLUMNS or name == "object":
-            prefix = "post" if name in POST_COLUMNS else "obj" if name == "object" else "acct"
-            values = table.column(name).to_pylist()
-            kinds = (table.column("kind").to_pylist() if name == "object" else [None] * len(values))
-            new = [v if name == "object" and k not in IDENTIFYING_OBJECTS
-                   else pseudonym(key, v, prefix) for v, k in zip(values, kinds)]
-            table = table.set_column(table.column_names.index(name), name,
-                                     pa.array(new, pa.string()))
+            continue
+        values = table.column(name).to_pylist()
+        if name in ACCOUNT_COLUMNS | POST_COLUMNS:
+            prefix = "post" if name in POST_COLUMNS else "acct"
+            new = [pseudonym(key, v, prefix) for v in values]
+        elif name == "object" and "kind" in names:   # evidence: accounts or posts by kind
+            new = [pseudonym(key, v, "obj") if k in IDENTIFYING_OBJECTS else v
+                   for v, k in zip(values, table.column("kind").to_pylist())]
+        elif name == "target":                       # attacks: an account or a post
+            new = [pseudonym(key, v, "post" if k == "post" else "acct")
+                   for v, k in zip(values, table.column("target_kind").to_pylist())]
+        elif name == "key" and "kind" in names:      # profile: shared names and descriptions
+            new = [None if k in ("display_name", "description") else v
+                   for v, k in zip(values, table.column("kind").to_pylist())]
+        else:
+            continue
+        table = table.set_column(table.column_names.index(name), name,
+                                 pa.array(new, pa.string()))
     return table
 
 
@@ -86,27 +97,24 @@ def _defuse_formulas(table: pa.Table) -> pa.Table:
 
 def export(store: Store, fmt: str, out: str | Path, key: bytes | None = None) -> list[Path]:
     """Write the results; returns the files written."""
-    con = store.con
-    present = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_catalog = current_database()"
-    ).fetchall()}
+    db = store.db
+    present = {t for t in RESULT_TABLES if db.has_table(t, temporary=False)}
     if "detect_accounts" not in present and fmt in ("gexf", "graphml"):
         raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "
                               "first")
     out = Path(out)
     if fmt in ("gexf", "graphml"):
-        nodes, edges = _network(con, key)
+        nodes, edges = _network(db, key)
         out.parent.mkdir(parents=True, exist_ok=True)
         (_write_gexf if fmt == "gexf" else _write_graphml)(nodes, edges, out)
         return [out]
-    tables = [t for t in TABLES if t in present]
+    tables = [t for t in RESULT_TABLES if t in present]
     if not tables:
         raise SwarmscopeError("no results in this store: run `swarmscope pairs` or `detect` first")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in tables:
-        table = _flatten(con.sql(f"SELECT * FROM {name}").to_arrow_table())
+        table = _flatten(db.to_arrow(f"SELECT * FROM {name}"))
         if key is not None:
             table = _pseudonymize(table, key)
         path = out / f"{name}.{fmt}"
@@ -127,25 +135,24 @@ def _flatten(table: pa.Table) -> pa.Table:
     return con.sql(f"SELECT {cols} FROM t").to_arrow_table()
 
 
-def _network(con: duckdb.DuckDBPyConnection, key: bytes | None) -> tuple[list[dict], list[dict]]:
+def _network(db: Backend, key: bytes | None) -> tuple[list[dict], list[dict]]:
     """Nodes (accounts with an edge) and edges of the detected network, with attributes."""
-    kinds = [c[0].removeprefix("score_") for c in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'detect_accounts' "
-        "AND column_name LIKE 'score\\_%' ESCAPE '\\'").fetchall()]
+    kinds = [c.removeprefix("score_") for c in db.columns("detect_accounts")
+             if c.startswith("score_")]
     signal_cols = ", ".join(f'"score_{k}"' for k in kinds)
     pseudo = (lambda v: pseudonym(key, v)) if key is not None else (lambda v: v)
-    nodes = con.sql(f"""
+    nodes = db.to_arrow(f"""
         SELECT platform, account_id, handle, score, flagged,
                coalesce(cluster_id, 0) AS cluster, {signal_cols}
         FROM detect_accounts a WHERE EXISTS (
             SELECT 1 FROM detect_edges e WHERE (e.platform_a = a.platform AND
             e.account_a = a.account_id) OR (e.platform_b = a.platform AND
             e.account_b = a.account_id))
-        ORDER BY platform, account_id""").to_arrow_table().to_pylist()
-    edges = con.sql("""
+        ORDER BY platform, account_id""").to_pylist()
+    edges = db.to_arrow("""
         SELECT platform_a, account_a, platform_b, account_b, weight, p_value,
                coalesce(cluster_id, 0) AS cluster FROM detect_edges
-        ORDER BY platform_a, account_a, platform_b, account_b""").to_arrow_table().to_pylist()
+        ORDER BY platform_a, account_a, platform_b, account_b""").to_pylist()
     for n in nodes:
         n["account_id"] = pseudo(n["account_id"])
         n["id"] = f"{n.pop('platform')}:{n['account_id']}"

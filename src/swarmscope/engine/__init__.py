@@ -16,39 +16,21 @@ Semantics (``PairParams.semantics``):
 - ``timefree`` (OSoMe, Pacheco et al. 2021; Luceri et al. 2024): no window; accounts are vectors
   of TF-IDF weighted object counts and ``weight`` is their cosine similarity.
 
-Edge columns (one schema for ``pairs`` and ``detect``'s ``edges.parquet``): see ``EDGE_COLUMNS``.
+Edge columns: ``swarmscope.store.schema.EDGE_COLUMNS`` (the store's ``edges`` view).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from swarmscope.errors import SwarmscopeError
+from swarmscope.params import (BOOL, COUNT, NON_NEGATIVE, Interval, Options,
+                               validate_dataclass)
+from swarmscope.traces import KINDS
 
 SEMANTICS = ("sliding", "coortweet", "timefree")
 
 #: The edge table, documented column by column.
-EDGE_COLUMNS = {
-    "run_id": "the run that computed the edge",
-    "kind": "trace kind (repost, link, …)",
-    "semantics": "sliding | coortweet | timefree",
-    "window_s": "the window in seconds (NULL for timefree)",
-    "platform_a": "platform of account_a", "account_a": "one account",
-    "platform_b": "platform of account_b", "account_b": "the other account (equal for a loop)",
-    "weight": "the semantics' weight: sliding max(a_actions, b_actions); coortweet share pairs; "
-              "timefree cosine",
-    "shared_objects": "distinct objects both acted on (within the window)",
-    "events": "co-action events: pairs of actions (one per account) within the window",
-    "a_actions": "actions of account_a with a partner action of account_b in the window",
-    "b_actions": "actions of account_b with a partner action of account_a in the window",
-    "a_first": "events where account_a acted first (leader)",
-    "b_first": "events where account_b acted first",
-    "mean_dt_s": "mean |Δt| of the events, seconds", "min_dt_s": "smallest |Δt|, seconds",
-    "symmetry": "CooRTweet's edge symmetry score: min(a_actions, b_actions) / max(…)",
-    "cosine": "TF-IDF cosine of the two accounts' object vectors (timefree, or when asked)",
-    "popular_events": "co-action events on popular objects, aggregated without listing pairs",
-}
 
 
 @dataclass(frozen=True)
@@ -94,18 +76,17 @@ class PairParams:
     evidence: int | None = 10
     cosine: bool = False
 
+    CONSTRAINTS: ClassVar[dict[str, list]] = {
+        "kind": [Options(KINDS)], "window": [NON_NEGATIVE], "semantics": [Options(SEMANTICS)],
+        "min_participation": [Interval(1, None, integer=True)],
+        "min_weight": [NON_NEGATIVE, None], "keep_loops": [BOOL],
+        "popular_pairs": [Interval(1, None, integer=True)],
+        "max_object_accounts": [Interval(1, None, integer=True), None],
+        "evidence": [COUNT, None], "cosine": [BOOL],
+    }
+
     def __post_init__(self) -> None:
-        if self.semantics not in SEMANTICS:
-            raise SwarmscopeError(f"semantics must be one of {', '.join(SEMANTICS)}; "
-                                  f"got {self.semantics!r}")
-        if self.window < 0:
-            raise SwarmscopeError(f"window must be >= 0 seconds; got {self.window}")
-        if self.min_participation < 1:
-            raise SwarmscopeError("min_participation must be >= 1")
-        if self.popular_pairs < 1:
-            raise SwarmscopeError("popular_pairs must be >= 1")
-        if self.evidence is not None and self.evidence < 0:
-            raise SwarmscopeError("evidence must be >= 0 events per edge, or None for all")
+        validate_dataclass(self, "pairs")
 
     @property
     def weight_floor(self) -> float:
@@ -135,5 +116,7 @@ class Engine(Protocol):
     def pairs(self, params: PairParams, run_id: int) -> PairsResult: ...
 
     def candidates(self, params: PairParams, run_id: int) -> PairsResult:
-        """The edges as temporary data for the later stages (account keys), not stored."""
+        """The edges as temporary data for the later stages, not stored: the temp tables
+        ``pair_candidates`` (account keys ``a <= b`` and the measures of ``EDGE_COLUMNS``),
+        ``popular_candidates``, ``popular_traces`` and ``candidate_evidence``."""
         ...

@@ -9,31 +9,36 @@ from __future__ import annotations
 
 import time
 
-import duckdb
-
 from swarmscope.engine import PairParams, PairsResult
-from swarmscope.store import RESULT_TABLES
+from swarmscope.store.backend import Backend
+from swarmscope.store.schema import PAIRS, create_sql
 
 #: Traces per bucket (``object % buckets``; object keys are dense integers) when looking for
 #: popular objects: far fewer than a popular object has.
 TRACES_PER_BUCKET = 64
 
 EMPTY_EVIDENCE = """
-CREATE OR REPLACE TEMP TABLE pair_evidence (a INTEGER, b INTEGER, object BIGINT, pa BIGINT,
+CREATE OR REPLACE TEMP TABLE candidate_evidence (a INTEGER, b INTEGER, object BIGINT, pa BIGINT,
                                             pb BIGINT, ta BIGINT, tb BIGINT)"""
 
 
 class DuckDBEngine:
-    """Runs :class:`PairParams` on an open store connection."""
+    """Runs :class:`PairParams` on a DuckDB :class:`~swarmscope.store.backend.Backend`.
+
+    Reads the temp table ``traces`` (:func:`swarmscope.traces.build_traces`); writes the temp
+    tables ``pair_candidates`` (edges on account keys, ``a <= b``), ``popular_candidates``,
+    ``popular_traces`` and ``candidate_evidence``, which :meth:`pairs` stores and the
+    significance stage reads."""
 
     name = "duckdb"
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.con = con
+    def __init__(self, db: Backend) -> None:
+        self.db = db
 
     def _run(self, step: str, sql: str, timings: dict[str, float]) -> None:
         start = time.perf_counter()
-        self.con.execute(sql)
+        with self.db.step(f"pairs.{step}"):
+            self.db.execute(sql)
         timings[step] = timings.get(step, 0.0) + time.perf_counter() - start
 
     def pairs(self, p: PairParams, run_id: int) -> PairsResult:
@@ -42,8 +47,8 @@ class DuckDBEngine:
         return res
 
     def candidates(self, p: PairParams, run_id: int) -> PairsResult:
-        """Compute the edges into the temp table ``e`` (account keys ``a`` < ``b``) and the
-        popular objects into ``popular``, without storing them."""
+        """Compute the edges into the temp table ``pair_candidates`` (account keys ``a`` < ``b``) and the
+        popular objects into ``popular_candidates``, without storing them."""
         res = PairsResult(run_id)
         t = res.seconds
         w = int(round(p.window * 1000))
@@ -54,9 +59,9 @@ class DuckDBEngine:
             f"HAVING count(*) >= {p.min_participation})")
         run("load", f"""
             CREATE OR REPLACE TEMP VIEW t AS
-            SELECT account, object, post, ts, rowid AS rid FROM traces
+            SELECT account, object, post, ts FROM traces
             WHERE kind = '{kind}' {participation}""", t)
-        res.traces = self.con.execute("SELECT count(*) FROM t").fetchone()[0]
+        res.traces = self.db.scalar("SELECT count(*) FROM t")
         self._popular(p, w, max(1, res.traces // TRACES_PER_BUCKET), t)
         if p.semantics == "sliding":
             self._sliding(p, w, t)
@@ -73,7 +78,7 @@ class DuckDBEngine:
     # -- popular objects ---------------------------------------------------------------------
     def _popular(self, p: PairParams, w: int, buckets: int, t: dict[str, float]) -> None:
         """Objects whose windowed pairs would exceed ``popular_pairs`` (and, with a cap, those
-        with too many accounts), in ``popular``; their traces in ``t_pop``, the others in the
+        with too many accounts), in ``popular_candidates``; their traces in ``popular_traces``, the others in the
         view ``tn``. Only objects with enough actions to possibly qualify are counted with the
         windowed range count, and only objects in a bucket (``object % buckets``) with that
         many actions are counted at all."""
@@ -86,7 +91,7 @@ class DuckDBEngine:
                      f"count(*) OVER (PARTITION BY object ORDER BY ts RANGE BETWEEN {w} PRECEDING "
                      f"AND {w} FOLLOWING)")
         self._run("popular", f"""
-            CREATE OR REPLACE TEMP TABLE popular AS
+            CREATE OR REPLACE TEMP TABLE popular_candidates AS
             WITH heavy AS (
                 SELECT object % {buckets} AS bucket FROM t GROUP BY bucket
                 HAVING count(*) > {min_actions}),
@@ -105,16 +110,16 @@ class DuckDBEngine:
                            ELSE 'aggregated' END AS mode
             FROM stats WHERE {f'accounts > {cap} OR ' if cap else ''}window_pairs > {p.popular_pairs}
             """, t)
-        any_popular = self.con.execute("SELECT count(*) FROM popular").fetchone()[0] > 0
+        any_popular = self.db.scalar("SELECT count(*) FROM popular_candidates") > 0
         self._run("popular", f"""
-            CREATE OR REPLACE TEMP TABLE t_pop AS
-            SELECT t.* FROM t JOIN popular USING (object) WHERE popular.mode = 'aggregated';
+            CREATE OR REPLACE TEMP TABLE popular_traces AS
+            SELECT t.* FROM t JOIN popular_candidates p USING (object) WHERE p.mode = 'aggregated';
             CREATE OR REPLACE TEMP VIEW tn AS SELECT * FROM t
-            {'WHERE object NOT IN (SELECT object FROM popular)' if any_popular else ''};""", t)
+            {'WHERE object NOT IN (SELECT object FROM popular_candidates)' if any_popular else ''};""", t)
 
     # -- semantics ---------------------------------------------------------------------------
     def _sliding(self, p: PairParams, w: int, t: dict[str, float]) -> None:
-        loops = " OR (l.account = r.account AND l.rid <> r.rid)" if p.keep_loops else ""
+        loops = " OR (l.account = r.account AND l.post <> r.post)" if p.keep_loops else ""
         self._aggregate(p, f"""
             SELECT l.account AS a, r.account AS b, l.object, l.post AS pa, r.post AS pb,
                    l.ts AS ta, r.ts AS tb
@@ -131,13 +136,12 @@ class DuckDBEngine:
             SELECT tn.*, o.value = ps.post_id AS self_share FROM tn
             JOIN trace_objects o ON o.kind = '{p.kind.replace("'", "''")}'
                  AND o.object_key = tn.object
-            JOIN posts ps ON ps.rowid = tn.post
+            JOIN posts ps ON ps.post_key = tn.post
             WHERE account IN (SELECT account FROM tn GROUP BY account HAVING count(*) >= {mp});
             CREATE OR REPLACE TEMP TABLE share_pairs AS
             SELECT l.account AS la, r.account AS rac, l.object,
                    l.post AS lp, r.post AS rp, l.ts AS lt, r.ts AS rt
-            FROM rows1 l JOIN rows1 r ON l.object = r.object AND l.rid < r.rid
-                 AND l.post <> r.post AND abs(l.ts - r.ts) <= {w} {loops};
+            FROM rows1 l JOIN rows1 r ON l.object = r.object AND l.post < r.post AND abs(l.ts - r.ts) <= {w} {loops};
             CREATE OR REPLACE TEMP TABLE participants AS
             SELECT account FROM rows1
             WHERE post IN (SELECT lp FROM share_pairs UNION SELECT rp FROM share_pairs)
@@ -155,8 +159,8 @@ class DuckDBEngine:
 
     def _aggregate(self, p: PairParams, events_sql: str, t: dict[str, float], *, weight: str,
                    loop_pairs: bool = False) -> None:
-        """Aggregate co-action events (a, b, object, posts pa/pb, times ta/tb) into ``e``, and
-        the closest ``p.evidence`` events of each edge into ``pair_evidence``. ``a_actions``
+        """Aggregate co-action events (a, b, object, posts pa/pb, times ta/tb) into ``pair_candidates``, and
+        the closest ``p.evidence`` events of each edge into ``candidate_evidence``. ``a_actions``
         counts distinct posts (a post with two links is one action).
 
         Where each post has one trace of the kind (``trace_kinds.one_per_post``), an edge
@@ -165,9 +169,9 @@ class DuckDBEngine:
         and loops count distinct posts. That saves two distinct counts over all events, the
         costliest part of the aggregation."""
         k = p.evidence
-        per_object = self.con.execute(
+        per_object = self.db.scalar(
             "SELECT coalesce(bool_and(one_per_post), false) FROM trace_kinds WHERE kind = ?",
-            [p.kind]).fetchone()[0]
+            [p.kind])
         if k != 0 or per_object:   # the events are needed twice: materialised once
             self._run("pairs", f"CREATE OR REPLACE TEMP TABLE pair_events AS {events_sql}", t)
             events_sql = "SELECT * FROM pair_events"
@@ -198,7 +202,7 @@ class DuckDBEngine:
                 FROM e_counts LEFT JOIN mixed_actions x USING (a, b)""", t)
         counts = "e_actions" if per_object else "e_counts"
         self._run("pairs", f"""
-            CREATE OR REPLACE TEMP TABLE e AS
+            CREATE OR REPLACE TEMP TABLE pair_candidates AS
             SELECT *, {weight} AS weight,
                    least(a_actions, b_actions) / greatest(a_actions, b_actions) AS symmetry,
                    NULL::DOUBLE AS cosine
@@ -206,8 +210,8 @@ class DuckDBEngine:
         closest = "" if k is None else (
             f"QUALIFY row_number() OVER (PARTITION BY a, b ORDER BY {dt}, ta) <= {k}")
         self._run("evidence", f"""
-            CREATE OR REPLACE TEMP TABLE pair_evidence AS
-            SELECT a, b, object, pa, pb, ta, tb FROM pair_events SEMI JOIN e USING (a, b)
+            CREATE OR REPLACE TEMP TABLE candidate_evidence AS
+            SELECT a, b, object, pa, pb, ta, tb FROM pair_events SEMI JOIN pair_candidates USING (a, b)
             {closest}""" if k != 0 else EMPTY_EVIDENCE, t)
 
     def _timefree(self, p: PairParams, t: dict[str, float]) -> None:
@@ -217,7 +221,7 @@ class DuckDBEngine:
             f"l.w * r.w, {k})")
         self._tfidf(t)
         self._run("pairs", f"""
-            CREATE OR REPLACE TEMP TABLE e AS
+            CREATE OR REPLACE TEMP TABLE pair_candidates AS
             SELECT *, cosine AS weight FROM (
                 SELECT l.account AS a, r.account AS b, count(*) AS shared_objects,
                        NULL::BIGINT AS events, sum(l.n) AS a_actions, sum(r.n) AS b_actions,
@@ -233,8 +237,8 @@ class DuckDBEngine:
                 GROUP BY l.account, r.account)
             WHERE cosine >= {p.weight_floor}""", t)
         self._run("evidence", """
-            CREATE OR REPLACE TEMP TABLE pair_evidence AS
-            SELECT a, b, unnest(ev, recursive := true) FROM e WHERE ev IS NOT NULL"""
+            CREATE OR REPLACE TEMP TABLE candidate_evidence AS
+            SELECT a, b, unnest(ev, recursive := true) FROM pair_candidates WHERE ev IS NOT NULL"""
                   if k != 0 else EMPTY_EVIDENCE, t)
 
     def _tfidf(self, t: dict[str, float]) -> None:
@@ -253,25 +257,27 @@ class DuckDBEngine:
         """The TF-IDF cosine of the two accounts of every windowed edge."""
         self._tfidf(t)
         self._run("tfidf", """
-            UPDATE e SET cosine = c.cosine FROM (
-                SELECT e.a, e.b, coalesce(sum(l.w * r.w) / nullif(any_value(na.norm)
-                       * any_value(nb.norm), 0), 0) AS cosine
-                FROM (SELECT a, b FROM e) e
-                JOIN tfidf l ON l.account = e.a
-                JOIN tfidf r ON r.account = e.b AND r.object = l.object
-                JOIN norms na ON na.account = e.a JOIN norms nb ON nb.account = e.b
-                GROUP BY e.a, e.b) c
-            WHERE e.a = c.a AND e.b = c.b""", t)
+            CREATE OR REPLACE TEMP TABLE pair_cosines AS
+            SELECT e.a, e.b, coalesce(sum(l.w * r.w) / nullif(any_value(na.norm)
+                   * any_value(nb.norm), 0), 0) AS cosine
+            FROM (SELECT a, b FROM pair_candidates) e
+            JOIN tfidf l ON l.account = e.a
+            JOIN tfidf r ON r.account = e.b AND r.object = l.object
+            JOIN norms na ON na.account = e.a JOIN norms nb ON nb.account = e.b
+            GROUP BY e.a, e.b;
+            CREATE OR REPLACE TEMP TABLE pair_candidates AS
+            SELECT e.* REPLACE (c.cosine AS cosine) FROM pair_candidates e
+            LEFT JOIN pair_cosines c USING (a, b)""", t)
 
     def _popular_events(self, w: int, t: dict[str, float]) -> None:
         """Co-actions on aggregated popular objects, for the edges that exist anyway."""
         self._run("popular", f"""
             CREATE OR REPLACE TEMP TABLE e_pop AS
             SELECT e.a, e.b, count(*) AS popular_events
-            FROM (SELECT a, b FROM e) e
-            JOIN t_pop l ON l.account = e.a
-            JOIN t_pop r ON r.account = e.b AND r.object = l.object AND abs(r.ts - l.ts) <= {w}
-                 AND l.rid <> r.rid
+            FROM (SELECT a, b FROM pair_candidates) e
+            JOIN popular_traces l ON l.account = e.a
+            JOIN popular_traces r ON r.account = e.b AND r.object = l.object AND abs(r.ts - l.ts) <= {w}
+                 AND (e.a <> e.b OR l.post <> r.post)
             GROUP BY e.a, e.b""", t)
 
     # -- results -----------------------------------------------------------------------------
@@ -281,50 +287,51 @@ class DuckDBEngine:
         pop_join = ("LEFT JOIN e_pop USING (a, b)" if p.semantics != "timefree" else
                     "LEFT JOIN (SELECT NULL::INTEGER AS a, NULL::INTEGER AS b, "
                     "NULL::BIGINT AS popular_events) e_pop USING (a, b)")
-        con = self.con
-        con.execute(RESULT_TABLES)
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute(f"""
+        db = self.db
+        for sql in create_sql(PAIRS):
+            db.execute(sql)
+        with db.transaction():
+            db.execute(f"""
                 CREATE OR REPLACE TEMP TABLE replaced AS SELECT run_id FROM pair_runs
                 WHERE kind = '{kind}' AND semantics = '{p.semantics}'
                       AND window_s IS NOT DISTINCT FROM {window};""")
             for table in ("evidence", "popular_objects", "pair_edges", "pair_runs"):
-                con.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM replaced)")
-            con.execute(f"INSERT INTO pair_runs VALUES ({run_id}, '{kind}', '{p.semantics}', "
-                        f"{window})")
-            res.edges = con.execute(f"""
+                db.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM replaced)")
+            db.execute(f"INSERT INTO pair_runs VALUES ({run_id}, '{kind}', '{p.semantics}', "
+                       f"{window})")
+            db.execute(f"""
                 INSERT INTO pair_edges
                 SELECT {run_id}, a, b, weight, shared_objects, events, a_actions, b_actions,
                        a_first, b_first, mean_dt_s, min_dt_s, symmetry, cosine,
                        coalesce(popular_events, 0)
-                FROM e {pop_join}""").fetchone()[0]
-            res.evidence = con.execute(f"""
-                INSERT INTO evidence
-                WITH ids AS (SELECT rowid AS post, post_id FROM posts WHERE rowid IN (
-                                 SELECT pa FROM pair_evidence UNION SELECT pb FROM pair_evidence))
-                SELECT {run_id}, '{kind}', ka.account_id, kb.account_id, o.value,
-                       pa.post_id, make_timestamp(x.ta * 1000), pb.post_id,
-                       make_timestamp(x.tb * 1000), abs(x.tb - x.ta) / 1000
-                FROM pair_evidence x
-                JOIN account_keys ka ON ka.account_key = x.a
-                JOIN account_keys kb ON kb.account_key = x.b
-                JOIN trace_objects o ON o.kind = '{kind}' AND o.object_key = x.object
-                JOIN ids pa ON pa.post = x.pa JOIN ids pb ON pb.post = x.pb""").fetchone()[0] \
-                if p.evidence != 0 else 0
-            con.execute(f"""
+                FROM pair_candidates {pop_join}""")
+            res.edges = db.scalar("SELECT count(*) FROM pair_candidates")
+            if p.evidence != 0:
+                db.execute(f"""
+                    INSERT INTO evidence
+                    WITH ids AS (SELECT post_key AS post, post_id FROM posts WHERE post_key IN (
+                                     SELECT pa FROM candidate_evidence
+                                     UNION SELECT pb FROM candidate_evidence))
+                    SELECT {run_id}, '{kind}', ka.account_id, kb.account_id, o.value,
+                           pa.post_id, {db.dialect.from_epoch_ms('x.ta')}, pb.post_id,
+                           {db.dialect.from_epoch_ms('x.tb')}, abs(x.tb - x.ta) / 1000
+                    FROM candidate_evidence x
+                    JOIN account_keys ka ON ka.account_key = x.a
+                    JOIN account_keys kb ON kb.account_key = x.b
+                    JOIN trace_objects o ON o.kind = '{kind}' AND o.object_key = x.object
+                    JOIN ids pa ON pa.post = x.pa JOIN ids pb ON pb.post = x.pb""")
+                res.evidence = db.scalar("SELECT count(*) FROM candidate_evidence")
+            db.execute(f"""
                 INSERT INTO popular_objects
                 SELECT {run_id}, '{kind}', o.value, accounts, actions, window_pairs,
-                       make_timestamp(first_ts * 1000), make_timestamp(last_ts * 1000), mode
-                FROM popular JOIN trace_objects o ON o.kind = '{kind}' AND o.object_key = object""")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        res.accounts = con.execute(
-            "SELECT count(*) FROM (SELECT a FROM e UNION SELECT b FROM e)").fetchone()[0]
+                       {db.dialect.from_epoch_ms('first_ts')}, {db.dialect.from_epoch_ms('last_ts')},
+                       mode
+                FROM popular_candidates
+                JOIN trace_objects o ON o.kind = '{kind}' AND o.object_key = object""")
+        res.accounts = db.scalar(
+            "SELECT count(*) FROM (SELECT a FROM pair_candidates UNION SELECT b FROM pair_candidates)")
         res.popular = [dict(zip(("object", "accounts", "actions", "window_pairs", "mode"), r))
-                       for r in con.execute(
-                           f"SELECT value, accounts, actions, window_pairs, mode FROM popular "
+                       for r in db.query(
+                           f"SELECT value, accounts, actions, window_pairs, mode FROM popular_candidates "
                            f"JOIN trace_objects o ON o.kind = '{kind}' AND o.object_key = object "
-                           "ORDER BY window_pairs DESC").fetchall()]
+                           "ORDER BY window_pairs DESC")]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from swarmscope.sql import literal
+from swarmscope.store.sql import literal
 from swarmscope.ingest.normalize import canonical_urls_sql, parent_object_sql
 from swarmscope.ingest.reader import ENTITY_KINDS, POST_KINDS, RECORD_FIELDS, Mapping, Reader
 from swarmscope.ingest.sources import InputFile, locate_csv_lines
@@ -328,7 +328,9 @@ def _commit_partition(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFi
                         "WHERE is_new")
             counts.posts += con.execute(f"""
                 INSERT INTO posts SELECT {p}, {', '.join('v.' + c for c in post_cols.split(', '))},
-                       {src}, v._row, {run_id}, a.account_key, o.object_key
+                       {src}, v._row, {run_id}, a.account_key, o.object_key,
+                       (SELECT coalesce(max(post_key), 0) FROM posts)
+                           + row_number() OVER (ORDER BY v._row)
                 FROM scratch.valid v JOIN scratch.new_posts b ON v._row = b.first_row
                 JOIN scratch.acctmap a ON a.account_id = v.account_id
                 LEFT JOIN scratch.objmap o ON o.value = b.parent""").fetchone()[0]

@@ -9,7 +9,7 @@ grows with the vocabulary, not with the number of posts.
 
 from __future__ import annotations
 
-from swarmscope.sql import literal
+from swarmscope.store.sql import literal
 import ast
 import re
 import unicodedata

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from swarmscope.sql import literal
+from swarmscope.store.sql import literal
 from swarmscope.errors import UnusableInputError
 
 #: DuckDB's default line limit (2 MB) would make one long field fatal for the whole file.

@@ -23,8 +23,9 @@ import numpy as np
 from swarmscope import __version__
 from swarmscope.errors import SwarmscopeError
 from swarmscope.export import pseudonym
-from swarmscope.sql import time_filter
+from swarmscope.store.sql import time_filter
 from swarmscope.store import Store
+from swarmscope.store.backend import Backend
 
 EVIDENCE_PER_CLUSTER = 12
 MEMBERS_PER_CLUSTER = 200
@@ -62,10 +63,10 @@ def _sha256(text: str) -> str:
 def report_data(store: Store, *, key: bytes | None = None, since: datetime | None = None,
                 until: datetime | None = None) -> dict:
     """Everything the page shows, as plain JSON-able values."""
-    con = store.con
-    run = con.execute("""SELECT run_id, parameters, finished_at, version, summary FROM runs
+    db = store.db
+    run = db.query("""SELECT run_id, parameters, finished_at, version, summary FROM runs
                          WHERE command = 'detect' AND status = 'ok'
-                         ORDER BY run_id DESC LIMIT 1""").fetchall()
+                         ORDER BY run_id DESC LIMIT 1""")
     if not run:
         raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "
                               "first")
@@ -76,28 +77,25 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
     text = (lambda t: t if t is None else MENTION.sub(
         lambda m: "@" + pseudonym(key, m.group(1).lower(), "user"), t)) if key else (lambda t: t)
 
-    platforms, first, last, n_accounts, n_posts = con.execute(f"""
+    platforms, first, last, n_accounts, n_posts = db.query(f"""
         SELECT list(DISTINCT platform ORDER BY platform), min(created_at), max(created_at),
                count(DISTINCT (platform, account_id)), count(*) FROM posts WHERE {where}"""
-    ).fetchall()[0]
-    kinds = [c[0].removeprefix("score_") for c in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'detect_accounts' "
-        "AND column_name LIKE 'score\\_%' ESCAPE '\\' ORDER BY column_index").fetchall()]
+    )[0]
+    columns = db.columns("detect_accounts")
+    kinds = [c.removeprefix("score_") for c in columns if c.startswith("score_")]
     affiliation = ("affiliation_round, affiliation_kind, affiliation_window_s, affiliation_x"
-                   if con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = "
-                                  "'detect_accounts' AND column_name = 'affiliation_round'"
-                                  ).fetchall()[0][0] else "NULL, NULL, NULL, NULL")
-    nodes = con.sql(f"""
+                   if "affiliation_round" in columns else "NULL, NULL, NULL, NULL")
+    nodes = db.query(f"""
         SELECT platform, account_id, handle, score, cluster_id, posts, significant_partners,
                {affiliation}, {', '.join(f'"score_{k}"' for k in kinds)}
         FROM detect_accounts WHERE flagged ORDER BY cluster_id NULLS LAST, score DESC,
-        account_id""").fetchall()
+        account_id""")
     index = {(r[0], r[1]): i for i, r in enumerate(nodes)}
-    edges = [(index[(r[0], r[1])], index[(r[2], r[3])], r[4]) for r in con.execute("""
+    edges = [(index[(r[0], r[1])], index[(r[2], r[3])], r[4]) for r in db.query("""
         SELECT platform_a, account_a, platform_b, account_b, weight FROM detect_edges
-        ORDER BY weight DESC""").fetchall() if (r[0], r[1]) in index and (r[2], r[3]) in index]
+        ORDER BY weight DESC""") if (r[0], r[1]) in index and (r[2], r[3]) in index]
     xy = _layout(len(nodes), edges)
-    clusters = _clusters(con, kinds, index, where, acc if key else None, post, text)
+    clusters = _clusters(db, kinds, index, where, acc if key else None, post, text)
     flagged = len(nodes)
     return {
         "title": "swarmscope report",
@@ -120,7 +118,7 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
                   for i, r in enumerate(nodes)],
         "edges": [[a, b, round(w, 3)] for a, b, w in edges],
         "clusters": clusters,
-        **_signatures(con, acc, post, hide_names=key is not None),
+        **_signatures(db, acc, post, hide_names=key is not None),
     }
 
 
@@ -139,29 +137,29 @@ def _layout(n: int, edges: list[tuple[int, int, float]]) -> np.ndarray:
     return (xy - xy.min(axis=0)) / span
 
 
-def _clusters(con, kinds: list[str], index: dict, where: str, acc, post, text) -> list[dict]:
+def _clusters(db: Backend, kinds: list[str], index: dict, where: str, acc, post, text) -> list[dict]:
     """Cluster cards; ``acc`` pseudonymises account ids (None: ids as they are)."""
     identifying = {"repost", "reply", "mention", "fast_repost"}
     keep = acc or (lambda v: v)
-    rows = con.sql(f"""
+    rows = db.query(f"""
         SELECT cluster_id, size, edges, density, first_activity, last_activity, posts,
                top_hashtags, top_domains, top_texts,
                {', '.join(f'"edges_{k}"' for k in kinds)}
-        FROM detect_clusters ORDER BY cluster_id""").fetchall()
+        FROM detect_clusters ORDER BY cluster_id""")
     out = []
     for r in rows:
         cid = r[0]
-        members = con.execute("""
+        members = db.query("""
             SELECT platform, account_id FROM detect_accounts WHERE cluster_id = ?
-            ORDER BY score DESC, account_id LIMIT ?""", [cid, MEMBERS_PER_CLUSTER]).fetchall()
-        activity = con.execute(f"""
+            ORDER BY score DESC, account_id LIMIT ?""", [cid, MEMBERS_PER_CLUSTER])
+        activity = db.query(f"""
             SELECT date_trunc('hour', p.created_at) AS h, count(*) FROM posts p
             JOIN detect_accounts d ON d.platform = p.platform AND d.account_id = p.account_id
-            WHERE d.cluster_id = ? AND {where} GROUP BY h ORDER BY h""", [cid]).fetchall()
+            WHERE d.cluster_id = ? AND {where} GROUP BY h ORDER BY h""", [cid])
         heat = [0] * 168
         for h, n in activity:
             heat[h.weekday() * 24 + h.hour] += n
-        evidence = con.execute("""
+        evidence = db.query("""
             SELECT v.account_a, v.account_b, v.kind, v.object, v.post_a, v.ts_a, v.post_b,
                    v.ts_b, v.dt_s, v.text_a, v.text_b
             FROM detect_evidence v
@@ -169,7 +167,7 @@ def _clusters(con, kinds: list[str], index: dict, where: str, acc, post, text) -
             JOIN detect_accounts b ON b.account_id = v.account_b AND b.cluster_id = ?
             JOIN detect_edges e ON e.account_a = v.account_a AND e.account_b = v.account_b
             ORDER BY e.weight DESC, v.dt_s, v.ts_a LIMIT ?""",
-                               [cid, cid, EVIDENCE_PER_CLUSTER]).fetchall()
+                               [cid, cid, EVIDENCE_PER_CLUSTER])
         out.append({
             "id": cid, "size": r[1], "edges": r[2], "density": round(r[3] or 0, 3),
             "first": r[4], "last": r[5], "posts": r[6],
@@ -180,7 +178,7 @@ def _clusters(con, kinds: list[str], index: dict, where: str, acc, post, text) -
             "members": [index[m] for m in members if m in index],
             "timeline": [[h, n] for h, n in activity],
             "heatmap": heat,
-            "rhythm": _rhythm(con, cid),
+            "rhythm": _rhythm(db, cid),
             "evidence": [{"a": keep(e[0]), "b": keep(e[1]), "kind": e[2],
                           "object": "the same minute" if e[2] == "sync" else
                           keep(e[3]) if e[2] in identifying else e[3],
@@ -191,39 +189,37 @@ def _clusters(con, kinds: list[str], index: dict, where: str, acc, post, text) -
     return out
 
 
-def _rhythm(con, cid: int) -> dict | None:
-    """The working zone and shift segments of the cluster's operation (``detect/temporal.py``);
+def _rhythm(db: Backend, cid: int) -> dict | None:
+    """The working zone and shift segments of the cluster's operation (:mod:`swarmscope.signals.operations`);
     None for a store detected before them or a cluster without fingerprinted members."""
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
-                       "'detect_operations'").fetchall()[0][0]:
+    if not db.has_table("detect_operations", temporary=False):
         return None
-    op = con.execute("""
+    op = db.query("""
         SELECT o.operation_id, o.clusters, o.zone_offset, o.zone_rhythm, o.zone_fit,
                o.claimed_offset, o.zone_mismatch, o.mismatch_strength, o.coverage_hours,
                o.shift_structure, o.handoffs, o.days
         FROM detect_operations o WHERE o.operation_id = (
             SELECT any_value(operation_id) FROM detect_fingerprints WHERE cluster_id = ?)""",
-                     [cid]).fetchall()
+                     [cid])
     if not op:
         return None
     keys = ("operation", "clusters", "zone", "rhythm", "fit", "claimed", "mismatch",
             "mismatch_strength", "coverage_hours", "shifts", "handoffs", "days")
-    segments = con.execute("""
+    segments = db.query("""
         SELECT segment, start_utc, end_utc, start_local, end_local, members, handoffs_in,
                handoff_gap_min FROM detect_shifts WHERE operation_id = ? ORDER BY segment""",
-                           [op[0][0]]).fetchall()
+                           [op[0][0]])
     return {**dict(zip(keys, op[0])), "segments": [list(r) for r in segments]}
 
-def _signatures(con, acc, post, hide_names: bool = False) -> dict:
+def _signatures(db: Backend, acc, post, hide_names: bool = False) -> dict:
     """The run's manufactured trends (top 20), targeted attacks (top 10), ephemeral bursts
     (top 10) and profile findings (top 20); empty lists for a store detected before these
     tables existed. ``hide_names`` leaves out shared display names and descriptions."""
-    have = {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND table_name IN "
-        "('detect_trends', 'detect_attacks', 'detect_ephemeral', 'detect_profile')").fetchall()}
+    have = {t for t in ("detect_trends", "detect_attacks", "detect_ephemeral", "detect_profile")
+            if db.has_table(t, temporary=False)}
 
     def rows(table: str, sql: str) -> list[tuple]:
-        return con.execute(sql).fetchall() if table in have else []
+        return db.query(sql) if table in have else []
     trends = rows("detect_trends", """
         SELECT kind, value, start_time, end_time, accounts, posts, expected, q_value,
                flagged_share, clusters FROM detect_trends WHERE manufactured

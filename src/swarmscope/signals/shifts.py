@@ -15,7 +15,7 @@ Per group (a detect cluster), from its members' fingerprints and zones:
   hours before b, the segment itself posts in the two hours after b, and the previous segment
   is silent from b + 2 h to b + 4 h. ``handoff_gap_min``: the incoming segment's first post
   minus the outgoing segment's last post around b (negative when they overlap).
-- The group's zone: :func:`~swarmscope.signals.timezones.infer_zones` on the rhythm of its
+- The group's zone: :func:`~swarmscope.signals.zones.infer_zones` on the rhythm of its
   best-staffed segment when it works shifts (the day shift of an office, as a rule the best
   staffed), else on the whole group's rhythm.
 """
@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
-from swarmscope.signals.timezones import MISMATCH_HOURS, MIN_FIT, infer_zones
+from swarmscope.store.backend import Backend
+from swarmscope.signals.zones import MISMATCH_HOURS, MIN_FIT, infer_zones
 
 MAX_SHIFT_HOURS = 10
 SEGMENT_GAP_HOURS = 3
@@ -81,20 +81,20 @@ def _zone_row(hours: np.ndarray, claimed: float | None) -> dict:
     return row
 
 
-def shift_tables(con: duckdb.DuckDBPyConnection, groups: str) -> dict[str, pa.Table]:
+def shift_tables(db: Backend, groups: str) -> dict[str, pa.Table]:
     """Per group of ``groups`` (a relation ``(account, group_id)``): ``timing`` (one row per
     group), ``segments`` (one row per shift segment) and ``members`` (each shift worker's
     segment). Needs the temp tables ``fingerprints``, ``account_zones`` and
     ``activity``."""
-    members = con.sql(f"""
+    members = db.to_arrow(f"""
         SELECT g.group_id, g.account, f.posts, f.hour_of_day, z.active_start_utc,
                z.active_hours, z.claimed_offset
         FROM ({groups}) g JOIN fingerprints f USING (account)
-        JOIN account_zones z USING (account) ORDER BY g.group_id, g.account""").to_arrow_table()
-    sizes = dict(con.sql(f"SELECT group_id, count(*) FROM ({groups}) GROUP BY ALL").fetchall())
-    events = con.sql(f"""
+        JOIN account_zones z USING (account) ORDER BY g.group_id, g.account""")
+    sizes = dict(db.query(f"SELECT group_id, count(*) FROM ({groups}) GROUP BY ALL"))
+    events = db.to_arrow(f"""
         SELECT g.group_id, a.account, a.ts FROM ({groups}) g JOIN activity a USING (account)
-        ORDER BY g.group_id, a.ts""").to_arrow_table()
+        ORDER BY g.group_id, a.ts""")
     ev_group = events.column("group_id").to_numpy()
     ev_acc, ev_ts = events.column("account").to_numpy(), events.column("ts").to_numpy()
     gid = members.column("group_id").to_numpy()

@@ -13,6 +13,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from swarmscope.errors import SwarmscopeError
 from swarmscope.store import Store
@@ -51,20 +52,19 @@ def evaluate(store: Store, labels_path: str | Path) -> dict:
     labels = read_labels(labels_path)
     if not labels:
         raise SwarmscopeError(f"{labels_path} has no labelled accounts")
-    con = store.con
-    try:
-        con.execute("SELECT 1 FROM detect_accounts LIMIT 1")
-    except Exception:
+    db = store.db
+    if not db.has_table("detect_accounts", temporary=False):
         raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "
-                              "first") from None
-    con.execute("CREATE OR REPLACE TEMP TABLE labels (account_id VARCHAR, label INTEGER, "
-                "grp VARCHAR)")
-    con.executemany("INSERT INTO labels VALUES (?, ?, ?)", labels)
-    rows = con.execute("""
+                              "first")
+    ids, values, groups = zip(*labels)
+    db.register_arrow("labels", pa.table({"account_id": pa.array(ids, pa.string()),
+                                          "label": pa.array(values, pa.int32()),
+                                          "grp": pa.array(groups, pa.string())}))
+    rows = db.query("""
         SELECT l.label, max(d.score), bool_or(d.flagged), min(d.cluster_id), any_value(l.grp),
                count(d.account_id) AS found
         FROM labels l LEFT JOIN detect_accounts d USING (account_id)
-        GROUP BY l.account_id, l.label""").fetchall()
+        GROUP BY l.account_id, l.label""")
     found = [r for r in rows if r[5]]
     if not found:
         raise SwarmscopeError("none of the labelled accounts is in the store: check the ids")

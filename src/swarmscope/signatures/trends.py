@@ -1,7 +1,7 @@
 """Manufactured trends: bursts in the use of a hashtag or a domain, and who made them.
 
 Each hashtag (case-folded) and each domain is tested for surges of distinct accounts per time
-bin against its own rate over the span (:mod:`swarmscope.detect.surges`: Kleinberg's baseline
+bin against its own rate over the span (:mod:`swarmscope.signatures.surges`: Kleinberg's baseline
 rate, a Poisson surge test, Benjamini-Hochberg over all cells). A burst is *manufactured* when at
 least half of its posts come from accounts that ``detect`` flagged: a trend that a few
 coordinated accounts were told to push (the IRA "hashtag games", Linvill & Warren 2020; the fake
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 
-from swarmscope.detect.surges import coordination_shares, evidence_sql, find_surges
-from swarmscope.sql import literal
+from swarmscope.store.backend import Backend
+from swarmscope.signatures.surges import coordination_shares, evidence_sql, find_surges
+from swarmscope.store.sql import literal
 
 SHORTENERS = ("t.co", "bit.ly", "ow.ly", "buff.ly", "dlvr.it", "goo.gl", "tinyurl.com", "ift.tt",
               "fb.me", "is.gd", "trib.al", "j.mp", "lnkd.in")
@@ -34,9 +34,9 @@ class TrendParams:
     manufactured_share: float = 0.5
 
 
-def trend_bursts(con: duckdb.DuckDBPyConnection, time_filter: str = "true",
+def trend_bursts(db: Backend, time_filter: str = "true",
                  params: TrendParams = TrendParams()) -> int:
-    """Fill the temp table ``trends_found`` (columns in ``OUTPUT_COLUMNS['trends.parquet']``);
+    """Fill the temp table ``trends_found`` (columns in ``swarmscope.store.schema``);
     ``time_filter`` is a SQL condition on ``posts.created_at``. Returns the burst count."""
     source = f"""
         SELECT e.kind || ':' || CASE WHEN e.kind = 'hashtag' THEN lower(e.value) ELSE e.value END
@@ -44,9 +44,9 @@ def trend_bursts(con: duckdb.DuckDBPyConnection, time_filter: str = "true",
         FROM entities e JOIN (SELECT * FROM posts WHERE {time_filter}) p USING (platform, post_id)
         WHERE e.kind = 'hashtag' OR (e.kind = 'domain'
                                      AND e.value NOT IN ({", ".join(map(literal, SHORTENERS))}))"""
-    n = find_surges(con, source, "trend", bin_s=params.bin_s, fdr=params.fdr,
+    n = find_surges(db, source, "trend", bin_s=params.bin_s, fdr=params.fdr,
                     min_accounts=params.min_accounts)
-    con.execute(f"""
+    db.execute(f"""
         CREATE OR REPLACE TEMP TABLE trends_found AS
         SELECT row_number() OVER (ORDER BY coalesce(s.flagged_share, 0) * b.posts DESC,
                                   b.p_value, b.posts DESC, b.object, b.start_time) AS rank,
@@ -56,7 +56,7 @@ def trend_bursts(con: duckdb.DuckDBPyConnection, time_filter: str = "true",
                s.flagged_share, s.clustered_share, s.flagged_accounts,
                coalesce(s.flagged_share >= {float(params.manufactured_share)}, false)
                    AS manufactured, s.clusters, e.evidence
-        FROM trend_bursts b JOIN ({coordination_shares(con, "trend")}) s USING (object, burst)
+        FROM trend_bursts b JOIN ({coordination_shares(db, "trend")}) s USING (object, burst)
         JOIN ({evidence_sql("trend")}) e USING (object, burst)
         ORDER BY rank""")
     return n

@@ -6,16 +6,16 @@ the keyword trends with no trace left. Where the store knows deletions (``post_d
 from ``--map deleted_at=...``), a post is *ephemeral* when it lived at most ``max_life_s``. The
 distinct accounts posting ephemeral posts per bin are tested for surges per hashtag, and over
 all posts together (object ``*``: the only option when the posts carry no text, as in the
-astrobots' deletion stream) against the rate over the span (:mod:`swarmscope.detect.surges`).
+astrobots' deletion stream) against the rate over the span (:mod:`swarmscope.signatures.surges`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 
-from swarmscope.detect.surges import coordination_shares, evidence_sql, find_surges
+from swarmscope.store.backend import Backend
+from swarmscope.signatures.surges import coordination_shares, evidence_sql, find_surges
 
 
 @dataclass(frozen=True)
@@ -29,25 +29,21 @@ class EphemeralParams:
     min_accounts: int = 5
 
 
-def ephemeral_bursts(con: duckdb.DuckDBPyConnection, time_filter: str = "true",
+def ephemeral_bursts(db: Backend, time_filter: str = "true",
                      params: EphemeralParams = EphemeralParams()) -> int:
     """Fill the temp table ``ephemeral_found`` (columns in
-    ``OUTPUT_COLUMNS['ephemeral.parquet']``); returns the burst count (0 when the store knows no
+    ``swarmscope.store.schema``); returns the burst count (0 when the store knows no
     deletions)."""
-    known = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
-                        "'post_deletions' AND NOT temporary").fetchall()[0][0]
-    if known:
-        known = con.execute("SELECT count(*) FROM (SELECT 1 FROM post_deletions LIMIT 1)"
-                            ).fetchall()[0][0]
-    if not known:
-        con.execute("""CREATE OR REPLACE TEMP TABLE ephemeral_found (rank BIGINT, object VARCHAR,
+    if not (db.has_table("post_deletions", temporary=False)
+            and db.scalar("SELECT count(*) FROM (SELECT 1 FROM post_deletions LIMIT 1)")):
+        db.execute("""CREATE OR REPLACE TEMP TABLE ephemeral_found (rank BIGINT, object VARCHAR,
             start_time TIMESTAMP, end_time TIMESTAMP, accounts BIGINT, posts BIGINT,
             expected DOUBLE, p_value DOUBLE, q_value DOUBLE, median_life_s DOUBLE,
             flagged_share DOUBLE, clustered_share DOUBLE, flagged_accounts BIGINT,
             clusters STRUCT(cluster_id BIGINT, accounts BIGINT, posts BIGINT)[],
             evidence STRUCT(post_id VARCHAR, account_id VARCHAR, ts TIMESTAMP)[])""")
         return 0
-    con.execute(f"""
+    db.execute(f"""
         CREATE OR REPLACE TEMP TABLE ephemeral_posts AS
         SELECT * FROM (
             SELECT p.platform, p.post_id, p.account_key, p.created_at,
@@ -63,16 +59,16 @@ def ephemeral_bursts(con: duckdb.DuckDBPyConnection, time_filter: str = "true",
         SELECT 'hashtag:' || lower(e.value), p.account_key, p.post_id, p.created_at
         FROM ephemeral_posts p JOIN entities e USING (platform, post_id)
         WHERE e.kind = 'hashtag'"""
-    n = find_surges(con, source, "ephemeral", bin_s=params.bin_s, fdr=params.fdr,
+    n = find_surges(db, source, "ephemeral", bin_s=params.bin_s, fdr=params.fdr,
                     min_accounts=params.min_accounts)
-    con.execute(f"""
+    db.execute(f"""
         CREATE OR REPLACE TEMP TABLE ephemeral_found AS
         SELECT row_number() OVER (ORDER BY b.p_value, b.accounts DESC, b.object, b.start_time)
                    AS rank,
                b.object, b.start_time, b.end_time, b.accounts, b.posts, b.expected, b.p_value,
                b.q_value, l.median_life_s, s.flagged_share, s.clustered_share, s.flagged_accounts,
                s.clusters, e.evidence
-        FROM ephemeral_bursts b JOIN ({coordination_shares(con, "ephemeral")}) s
+        FROM ephemeral_bursts b JOIN ({coordination_shares(db, "ephemeral")}) s
           USING (object, burst)
         JOIN ({evidence_sql("ephemeral")}) e USING (object, burst)
         JOIN (SELECT bp.object, bp.burst, median(p.life_s) AS median_life_s

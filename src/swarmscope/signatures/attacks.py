@@ -4,7 +4,7 @@ post) in a short time, far above that target's own rate: the pile-on of a smear 
 Targets are accounts replied to (``posts.parent_account_id`` of replies), accounts mentioned
 (``entities`` of kind mention) and posts replied to (``parent_post_id``). Each target's distinct
 attacking accounts per bin are tested for surges against its own rate over the span
-(:mod:`swarmscope.detect.surges`: Poisson, Benjamini-Hochberg over all cells). Attacks are ranked
+(:mod:`swarmscope.signatures.surges`: Poisson, Benjamini-Hochberg over all cells). Attacks are ranked
 by attackers that ``detect`` flagged, then by p-value, so that an organised pile-on comes before
 an organic one (news makes organic surges too).
 
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 
-from swarmscope.detect.surges import coordination_shares, evidence_sql, find_surges
+from swarmscope.store.backend import Backend
+from swarmscope.signatures.surges import coordination_shares, evidence_sql, find_surges
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ class AttackParams:
     min_accounts: int = 10
 
 
-def attack_bursts(con: duckdb.DuckDBPyConnection, time_filter: str = "true",
+def attack_bursts(db: Backend, time_filter: str = "true",
                   params: AttackParams = AttackParams()) -> int:
-    """Fill the temp table ``attacks_found`` (columns in ``OUTPUT_COLUMNS['attacks.parquet']``);
+    """Fill the temp table ``attacks_found`` (columns in ``swarmscope.store.schema``);
     ``time_filter`` is a SQL condition on ``posts.created_at``. Returns the attack count."""
     source = f"""
         WITH p AS (SELECT * FROM posts WHERE {time_filter})
@@ -45,9 +45,9 @@ def attack_bursts(con: duckdb.DuckDBPyConnection, time_filter: str = "true",
         SELECT 'account:' || e.value, p.account_key, p.post_id, p.created_at
         FROM entities e JOIN p USING (platform, post_id)
         WHERE e.kind = 'mention' AND e.value <> p.account_id"""
-    n = find_surges(con, source, "attack", bin_s=params.bin_s, fdr=params.fdr,
+    n = find_surges(db, source, "attack", bin_s=params.bin_s, fdr=params.fdr,
                     min_accounts=params.min_accounts)
-    con.execute(f"""
+    db.execute(f"""
         CREATE OR REPLACE TEMP TABLE attacks_found AS
         SELECT row_number() OVER (ORDER BY coalesce(s.flagged_accounts, 0) DESC, b.p_value,
                                   b.accounts DESC, b.object, b.start_time) AS rank,
@@ -58,7 +58,7 @@ def attack_bursts(con: duckdb.DuckDBPyConnection, time_filter: str = "true",
                s.flagged_accounts / b.accounts AS flagged_attacker_share, s.flagged_share,
                s.clustered_share,
                s.clusters, a.attacker_ids, e.evidence
-        FROM attack_bursts b JOIN ({coordination_shares(con, "attack")}) s USING (object, burst)
+        FROM attack_bursts b JOIN ({coordination_shares(db, "attack")}) s USING (object, burst)
         JOIN ({evidence_sql("attack")}) e USING (object, burst)
         JOIN (SELECT bp.object, bp.burst, list(DISTINCT k.account_id ORDER BY k.account_id)
                   AS attacker_ids

@@ -22,7 +22,7 @@ Trace kinds (`KINDS`):
   stripped unless told otherwise); empty results are left out.
 - ``similar_text``: the near-duplicate cluster of an original post's text (its centre's
   normalised text): MinHash-LSH over character shingles with exact verification, see
-  :mod:`swarmscope.signals.text_similarity`; Jaccard ``similar_text_threshold``.
+  :mod:`swarmscope.traces.similar_text`; Jaccard ``similar_text_threshold``.
 - ``reply``: the post replied to.
 - ``sync``: the time bin (``sync_bin_seconds``) a post falls in: co-activity without content.
 """
@@ -31,12 +31,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-import duckdb
+from typing import ClassVar
 
 from swarmscope.errors import SwarmscopeError
+from swarmscope.params import BOOL, NON_NEGATIVE, POSITIVE, Interval, validate_dataclass
+from swarmscope.store.backend import Backend
 from swarmscope.ingest.normalize import snowflake_ms_sql
-from swarmscope.sql import time_filter
+from swarmscope.store.sql import time_filter
 
 #: Each trace kind, in one line.
 KIND_HELP = {
@@ -56,6 +57,16 @@ KINDS = tuple(KIND_HELP)
 TRACES_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS traces (kind ENUM("
                 + ", ".join(f"'{k}'" for k in KINDS)
                 + "), account INTEGER, object BIGINT, post BIGINT, ts BIGINT)")
+#: The objects of kinds derived here (their text) and how each kind was built.
+TRACE_VALUES_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS trace_values (kind VARCHAR, "
+                      "object_key BIGINT, value VARCHAR)")
+TRACE_KINDS_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS trace_kinds (kind VARCHAR, "
+                     "encoded BOOLEAN, one_per_post BOOLEAN)")
+#: Every object's value by kind: the derived kinds' and, for encoded kinds, the store's.
+TRACE_OBJECTS_VIEW = """CREATE OR REPLACE TEMP VIEW trace_objects AS
+    SELECT kind, object_key, value FROM trace_values
+    UNION ALL
+    SELECT k.kind, o.object_key, o.value FROM trace_kinds k, object_keys o WHERE k.encoded"""
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,16 @@ class TraceOptions:
     similar_text_threshold: float = 0.4
     similar_text_semantic: float | None = None
 
+    CONSTRAINTS: ClassVar[dict[str, list]] = {
+        "fast_repost_seconds": [NON_NEGATIVE], "min_hashtags": [Interval(1, None, integer=True)],
+        "text_strip_mentions": [BOOL], "text_strip_urls": [BOOL],
+        "sync_bin_seconds": [POSITIVE], "similar_text_threshold": [Interval(0, 1, "right")],
+        "similar_text_semantic": [Interval(0, 1, "right"), None],
+    }
+
+    def __post_init__(self) -> None:
+        validate_dataclass(self, "traces")
+
 
 def normalized_text_sql(col: str, *, strip_mentions: bool = True, strip_urls: bool = True) -> str:
     """SQL: a text lower-cased with collapsed whitespace, optionally without @mentions and URLs."""
@@ -113,8 +134,8 @@ ONE_PER_POST = {"reply", "fast_repost", "text", "similar_text", "sync", "hashtag
 
 def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
     """SELECT account (key), object (key for ``ENCODED`` kinds, else text), post (the post's
-    rowid), ts (ms)."""
-    base = (f"SELECT p.account_key AS account, {{obj}} AS object, p.rowid AS post, "
+    key), ts (ms)."""
+    base = (f"SELECT p.account_key AS account, {{obj}} AS object, p.post_key AS post, "
             f"epoch_ms(p.created_at) AS ts FROM posts p {{join}} WHERE {where} AND {{cond}}")
 
     def ent(kind_: str, originals_only: bool = True) -> str:
@@ -142,11 +163,11 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
     if kind in ("hashtag_seq", "hashtag_set"):
         agg = ("string_agg(e.value, ' ' ORDER BY e.position)" if kind == "hashtag_seq"
                else "string_agg(DISTINCT e.value, ' ' ORDER BY e.value)")
-        return (f"SELECT any_value(p.account_key) AS account, {agg} AS object, p.rowid AS post, "
+        return (f"SELECT any_value(p.account_key) AS account, {agg} AS object, p.post_key AS post, "
                 f"epoch_ms(any_value(p.created_at)) AS ts FROM posts p JOIN entities e "
                 f"ON e.platform = p.platform AND e.post_id = p.post_id "
                 f"WHERE {where} AND e.kind = 'hashtag' AND p.kind <> 'repost' "
-                f"GROUP BY p.rowid HAVING count(*) >= {int(o.min_hashtags)}")
+                f"GROUP BY p.post_key HAVING count(*) >= {int(o.min_hashtags)}")
     if kind == "text":
         norm = normalized_text_sql("p.text", strip_mentions=o.text_strip_mentions,
                                    strip_urls=o.text_strip_urls)
@@ -156,12 +177,12 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
         return base.format(join="", cond="true",
                            obj=f"CAST(epoch_ms(p.created_at) // {ms} AS VARCHAR)")
     if kind == "similar_text":   # similar_text_objects: see build_traces
-        return base.format(join="JOIN similar_text_objects s ON s.post = p.rowid",
+        return base.format(join="JOIN similar_text_objects s ON s.post = p.post_key",
                            obj="s.object", cond="true")
     raise SwarmscopeError(f"unknown trace kind {kind!r}: choose one of {', '.join(KINDS)}")
 
 
-def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOptions = TraceOptions(),
+def build_traces(db: Backend, kind: str, options: TraceOptions = TraceOptions(),
                  since: datetime | None = None, until: datetime | None = None) -> int:
     """(Re)build the traces of one kind into the temporary table ``traces`` of this
     connection, their object values into the view ``trace_objects``; returns the count.
@@ -169,7 +190,7 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
     Traces are derived data, rebuilt for each run, so they are never stale. Accounts are keys
     of the store's ``account_keys``; objects of ``ENCODED`` kinds are keys of its
     ``object_keys`` (both assigned at ingest, stable), the others' are numbered here. A
-    trace's ``post`` is the post's ``rowid`` in ``posts`` (stable: posts are only appended).
+    trace's ``post`` is the post's ``post_key`` in ``posts``.
     ``trace_objects`` (kind, object_key, value) lists, for an ``ENCODED`` kind, every object
     of the store; join it on the keys. ``trace_kinds`` (kind, encoded, one_per_post) says how
     each kind was built.
@@ -177,41 +198,35 @@ def build_traces(con: duckdb.DuckDBPyConnection, kind: str, options: TraceOption
     where = time_filter(since, until, "p.created_at")
     if kind == "similar_text":
         # imported when used: pyarrow.compute costs a fifth of a second at start-up
-        from swarmscope.signals.text_similarity import (SimilarityParams,
+        from swarmscope.traces.similar_text import (SimilarityParams,
                                                         build_similar_text_objects)
         build_similar_text_objects(
-            con, f"SELECT p.rowid AS post, p.text, epoch_ms(p.created_at) AS ts FROM posts p "
+            db, f"SELECT p.post_key AS post, p.text, epoch_ms(p.created_at) AS ts FROM posts p "
                  f"WHERE {where} AND p.kind <> 'repost'",
             SimilarityParams(threshold=options.similar_text_threshold,
                              semantic=options.similar_text_semantic))
     raw = _raw_traces_sql(kind, options, where)
-    con.execute(f"""
-        CREATE TEMP TABLE IF NOT EXISTS trace_values (kind VARCHAR, object_key BIGINT,
-                                                      value VARCHAR);
-        CREATE TEMP TABLE IF NOT EXISTS trace_kinds (kind VARCHAR, encoded BOOLEAN,
-                                                     one_per_post BOOLEAN);
-        {TRACES_TABLE};
-        CREATE OR REPLACE TEMP VIEW trace_objects AS
-        SELECT kind, object_key, value FROM trace_values
-        UNION ALL
-        SELECT k.kind, o.object_key, o.value FROM trace_kinds k, object_keys o WHERE k.encoded;""")
+    for sql in (TRACES_TABLE, TRACE_VALUES_TABLE, TRACE_KINDS_TABLE, TRACE_OBJECTS_VIEW):
+        db.execute(sql)
     for table in ("traces", "trace_values", "trace_kinds"):
-        con.execute(f"DELETE FROM {table} WHERE kind = ?", [kind])
-    one_per_post = kind in ONE_PER_POST or kind == "repost" and not con.execute(
-        "SELECT count(*) FROM entities WHERE kind = 'object'").fetchone()[0]
-    con.execute("INSERT INTO trace_kinds VALUES (?, ?, ?)", [kind, kind in ENCODED, one_per_post])
-    if kind in ENCODED:
-        return con.execute(f"INSERT INTO traces SELECT ?, * FROM ({raw})", [kind]).fetchone()[0]
-    # materialised: pushed into the filter, the object's expression (regular expressions for
-    # text) would be evaluated once per condition and again for the output
-    con.execute(f"CREATE OR REPLACE TEMP TABLE raw_traces AS WITH raw AS MATERIALIZED ({raw}) "
-                f"SELECT * FROM raw WHERE object IS NOT NULL AND object <> ''")
-    con.execute("""
-        INSERT INTO trace_values SELECT ?, row_number() OVER (), object
-        FROM (SELECT DISTINCT object FROM raw_traces)""", [kind])
-    n = con.execute("""
-        INSERT INTO traces SELECT ?, r.account, o.object_key, r.post, r.ts
-        FROM raw_traces r JOIN trace_values o ON o.kind = ? AND o.value = r.object""",
-                    [kind, kind]).fetchone()[0]
-    con.execute("DROP TABLE raw_traces; DROP TABLE IF EXISTS similar_text_objects")
-    return n
+        db.execute(f"DELETE FROM {table} WHERE kind = ?", [kind])
+    one_per_post = kind in ONE_PER_POST or kind == "repost" and not db.scalar(
+        "SELECT count(*) FROM entities WHERE kind = 'object'")
+    db.execute("INSERT INTO trace_kinds VALUES (?, ?, ?)", [kind, kind in ENCODED, one_per_post])
+    with db.step(f"traces.{kind}"):
+        if kind in ENCODED:
+            db.execute(f"INSERT INTO traces SELECT ?, * FROM ({raw})", [kind])
+        else:
+            # materialised: pushed into the filter, the object's expression (regular
+            # expressions for text) would be evaluated once per condition and again for output
+            db.materialise("raw_traces", f"WITH raw AS MATERIALIZED ({raw}) SELECT * FROM raw "
+                                         "WHERE object IS NOT NULL AND object <> ''")
+            db.execute("""
+                INSERT INTO trace_values SELECT ?, row_number() OVER (), object
+                FROM (SELECT DISTINCT object FROM raw_traces)""", [kind])
+            db.execute("""
+                INSERT INTO traces SELECT ?, r.account, o.object_key, r.post, r.ts
+                FROM raw_traces r JOIN trace_values o ON o.kind = ? AND o.value = r.object""",
+                       [kind, kind])
+            db.drop("raw_traces", "similar_text_objects")
+    return db.scalar("SELECT count(*) FROM traces WHERE kind = ?", [kind])

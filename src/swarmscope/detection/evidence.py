@@ -3,10 +3,10 @@ recruited by affiliation, as posts with timestamps."""
 
 from __future__ import annotations
 
-import duckdb
+from swarmscope.store.backend import Backend
 
 
-def collect_evidence(con: duckdb.DuckDBPyConnection, alpha_pair: float, per_edge: int = 10) -> int:
+def collect_evidence(db: Backend, alpha_pair: float, per_edge: int = 10) -> int:
     """Fill the temp table ``edge_evidence``: for every fused edge of a flagged account and each
     kind whose test passed the pair level there, the ``per_edge`` co-actions closest in time
     (within the window of the kind's strongest test), basis 'pair'; for every account recruited
@@ -15,10 +15,10 @@ def collect_evidence(con: duckdb.DuckDBPyConnection, alpha_pair: float, per_edge
     count."""
     closest = ("QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY abs(r.ts - l.ts), l.ts, "
                f"l.post, r.post) <= {int(per_edge)}")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE edge_evidence AS
+    d = db.dialect
+    db.materialise("edge_evidence", f"""
         WITH best AS (
-            SELECT t.a, t.b, t.kind, arg_min(t.window_s, t.p) AS window_s, min(t.p) AS p
+            SELECT t.a, t.b, t.kind, {d.arg_min('t.window_s', 't.p')} AS window_s, min(t.p) AS p
             FROM pair_tests t JOIN fused_edges e ON e.a = t.a AND e.b = t.b
             WHERE t.p <= {alpha_pair} AND (
                 e.a IN (SELECT account FROM account_scores WHERE flagged)
@@ -46,11 +46,11 @@ def collect_evidence(con: duckdb.DuckDBPyConnection, alpha_pair: float, per_edge
             QUALIFY row_number() OVER (PARTITION BY account ORDER BY abs(ts_1 - ts), ts, post,
                                        post_1) <= {int(per_edge)})
         SELECT ev.a, ev.b, ev.kind, ev.window_s, o.value AS object,
-               pa.post_id AS post_a, make_timestamp(ev.ts_a * 1000) AS ts_a,
-               pb.post_id AS post_b, make_timestamp(ev.ts_b * 1000) AS ts_b,
+               pa.post_id AS post_a, {d.from_epoch_ms('ev.ts_a')} AS ts_a,
+               pb.post_id AS post_b, {d.from_epoch_ms('ev.ts_b')} AS ts_b,
                abs(ev.ts_b - ev.ts_a) / 1000 AS dt_s, pa.text AS text_a, pb.text AS text_b,
                ev.basis
         FROM events ev
         JOIN trace_objects o ON o.kind = ev.kind AND o.object_key = ev.object
-        JOIN posts pa ON pa.rowid = ev.post_a JOIN posts pb ON pb.rowid = ev.post_b""")
-    return con.execute("SELECT count(*) FROM edge_evidence").fetchall()[0][0]
+        JOIN posts pa ON pa.post_key = ev.post_a JOIN posts pb ON pb.post_key = ev.post_b""")
+    return db.scalar("SELECT count(*) FROM edge_evidence")

@@ -34,16 +34,18 @@ to survive a multiplicity of millions. Testable partners exclude pairs in which 
 touched fewer than 2 objects of the kind (they can never reach x = 2: Tarone's reduction).
 
 The empirical model, which checks this one's calibration, is in
-:mod:`swarmscope.detect.permutation`.
+:mod:`swarmscope.detection.permutation`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
-import duckdb
-import numpy as np
+from swarmscope.detection.stats import conditional_poisson_p
+from swarmscope.params import POSITIVE, PROBABILITY_OPEN, validate_dataclass
+from swarmscope.store.backend import Backend
 
 RATE_BIN_MS = 15 * 60 * 1000
 
@@ -69,17 +71,24 @@ class NullParams:
     rate_window: float = 3600.0
     alpha_pair: float = 0.01
 
+    CONSTRAINTS: ClassVar[dict[str, list]] = {
+        "popularity_window": [POSITIVE], "rate_window": [POSITIVE],
+        "alpha_pair": [PROBABILITY_OPEN]}
 
-def clock_resolution_ms(con: duckdb.DuckDBPyConnection, kind: str) -> int:
+    def __post_init__(self) -> None:
+        validate_dataclass(self, "the null model")
+
+
+def clock_resolution_ms(db: Backend, kind: str) -> int:
     """60 000 when every trace time of the kind is a whole minute (minute-resolution archives),
     1 000 when whole seconds, else 0."""
-    minute, second = con.execute(
+    minute, second = db.query(
         "SELECT bool_and(ts % 60000 = 0), bool_and(ts % 1000 = 0) FROM traces WHERE kind = ?",
-        [kind]).fetchall()[0]
+        [kind])[0]
     return 60_000 if minute else 1_000 if second else 0
 
 
-def null_terms(con: duckdb.DuckDBPyConnection, kind: str, window: float,
+def null_terms(db: Backend, kind: str, window: float,
                null: NullParams) -> tuple[int, int, str]:
     """The null model's terms for one (kind, window): the rate smoothing half-width in
     ``RATE_BIN_MS`` bins, the ``span`` in ms, and the SQL of an action's object share π (a
@@ -96,115 +105,88 @@ def null_terms(con: duckdb.DuckDBPyConnection, kind: str, window: float,
                           PRECEDING AND {pop_w} FOLLOWING))
         / greatest(count(*) OVER (ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
                                   AND {pop_w} FOLLOWING), 1)"""
-    return rate_k, max(2 * w + clock_resolution_ms(con, kind), 1), share
+    return rate_k, max(2 * w + clock_resolution_ms(db, kind), 1), share
 
 
-def pair_tests(con: duckdb.DuckDBPyConnection, kind: str, window: float,
+def smoothed_rate_sql(db: Backend, events: str, rate_k: int, group: str = "account",
+                      members: str = "") -> str:
+    """SQL: the local rate (actions per ms) of each ``group`` in every 15-minute bin, the
+    actions of ``events`` (columns account, ts) counted over ±``rate_k`` bins; ``members``
+    joins accounts to their group (``JOIN cluster_members m USING (account)``)."""
+    offsets = db.dialect.offsets(-rate_k, rate_k, "r", "d")
+    return f"""
+        SELECT {group}, bin + d AS bin, sum(n) / {(2 * rate_k + 1) * RATE_BIN_MS}.0 AS rate
+        FROM (SELECT account, ts // {RATE_BIN_MS} AS bin, count(*) AS n FROM {events}
+              GROUP BY ALL) c {members}, {offsets}
+        GROUP BY {group}, bin + d"""
+
+
+def pair_tests(db: Backend, kind: str, window: float,
                null: NullParams = NullParams(), suffix: str = "") -> None:
     """Test every candidate pair of one (kind, window); fills the temp table
     ``pair_tests(kind, window_s, a, b, x, mu, p)`` (a < b, account keys) for the pairs with
     x >= 2 and ``account_tests(kind, window_s, account, partners, significant)``; with
     ``suffix``, tables of that name (``pair_tests_perm``, …) instead.
 
-    Reads the temp table ``traces`` (see :func:`swarmscope.traces.build_traces`) and the
-    engine's candidate edges ``e`` and popular objects ``popular``
-    (:meth:`swarmscope.engine.duckdb.DuckDBEngine.candidates`).
+    Reads the temp table ``traces`` (:func:`swarmscope.traces.build_traces`) and the
+    engine's ``pair_candidates`` and ``popular_candidates``
+    (:meth:`swarmscope.engine.duckdb.DuckDBEngine.candidates`); leaves the testable pairs in
+    ``testable_pairs(a, b, x)``.
     """
-    rate_k, span, share = null_terms(con, kind, window, null)
+    rate_k, span, share = null_terms(db, kind, window, null)
     kind_sql = kind.replace("'", "''")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE ev AS
+    db.materialise("test_events", f"""
         SELECT DISTINCT account, object, ts FROM traces
-        WHERE kind = '{kind_sql}' AND object NOT IN (SELECT object FROM popular);
-        CREATE OR REPLACE TEMP TABLE objects_per_account AS
-        SELECT account, count(DISTINCT object) AS objects FROM ev GROUP BY account;
-        CREATE OR REPLACE TEMP TABLE cand AS
+        WHERE kind = '{kind_sql}' AND object NOT IN (SELECT object FROM popular_candidates)""")
+    db.materialise("test_objects_per_account", """
+        SELECT account, count(DISTINCT object) AS objects FROM test_events GROUP BY account""")
+    db.materialise("testable_pairs", """
         SELECT e.a, e.b, least(e.shared_objects, e.a_actions, e.b_actions) AS x
-        FROM e
-        JOIN objects_per_account oa ON oa.account = e.a AND oa.objects >= 2
-        JOIN objects_per_account ob ON ob.account = e.b AND ob.objects >= 2
-        WHERE e.a <> e.b;""")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE ev_share AS
+        FROM pair_candidates e
+        JOIN test_objects_per_account oa ON oa.account = e.a AND oa.objects >= 2
+        JOIN test_objects_per_account ob ON ob.account = e.b AND ob.objects >= 2
+        WHERE e.a <> e.b""")
+    db.materialise("test_shares", f"""
         SELECT * FROM (SELECT account, object, ts, ts // {RATE_BIN_MS} AS bin, {share} AS share
-                       FROM ev)
-        WHERE account IN (SELECT a FROM cand WHERE x >= 2 UNION SELECT b FROM cand WHERE x >= 2);
-        CREATE OR REPLACE TEMP TABLE rate AS
-        SELECT account, bin + d AS bin, sum(n) / {(2 * rate_k + 1) * RATE_BIN_MS}.0 AS rate
-        FROM (SELECT account, ts // {RATE_BIN_MS} AS bin, count(*) AS n FROM ev
-              WHERE account IN (SELECT account FROM ev_share) GROUP BY ALL),
-             range({-rate_k}, {rate_k + 1}) r(d)
-        GROUP BY account, bin + d;""")
+                       FROM test_events)
+        WHERE account IN (SELECT a FROM testable_pairs WHERE x >= 2
+                          UNION SELECT b FROM testable_pairs WHERE x >= 2)""")
+    db.materialise("test_rates", smoothed_rate_sql(
+        db, "test_events WHERE account IN (SELECT account FROM test_shares)", rate_k))
     directed = f"""
         SELECT c.a, c.b, sum(1 - exp(-lam)) AS mu FROM (
             SELECT c.a, c.b, s.object, {span} * sum(s.share * r.rate) AS lam
-            FROM cand c JOIN ev_share s ON s.account = c.{{src}}
-            JOIN rate r ON r.account = c.{{dst}} AND r.bin = s.bin
+            FROM testable_pairs c JOIN test_shares s ON s.account = c.{{src}}
+            JOIN test_rates r ON r.account = c.{{dst}} AND r.bin = s.bin
             WHERE c.x >= 2 GROUP BY c.a, c.b, s.object) c GROUP BY c.a, c.b"""
-    rows = con.sql(f"""
-        SELECT c.a, c.b, c.x, greatest((coalesce(f.mu, 0) + coalesce(r.mu, 0)) / 2, 1e-12) AS mu
-        FROM cand c
-        LEFT JOIN ({directed.format(src='a', dst='b')}) f ON f.a = c.a AND f.b = c.b
-        LEFT JOIN ({directed.format(src='b', dst='a')}) r ON r.a = c.a AND r.b = c.b
-        WHERE c.x >= 2""").to_arrow_table()
-    x = rows.column("x").to_numpy().astype(float)
-    mu = rows.column("mu").to_numpy()
-    p = conditional_poisson_p(x, mu)
-    con.register("tested", rows.append_column("p", [p]))
-    con.execute(f"""
-        CREATE TEMP TABLE IF NOT EXISTS pair_tests{suffix} (kind VARCHAR, window_s DOUBLE, a INTEGER,
-            b INTEGER, x BIGINT, mu DOUBLE, p DOUBLE);
-        CREATE TEMP TABLE IF NOT EXISTS account_tests{suffix} (kind VARCHAR, window_s DOUBLE,
-            account INTEGER, partners BIGINT, significant BIGINT);
-        DELETE FROM pair_tests{suffix} WHERE kind = '{kind_sql}' AND window_s = {float(window)};
-        DELETE FROM account_tests{suffix} WHERE kind = '{kind_sql}' AND window_s = {float(window)};
-        INSERT INTO pair_tests{suffix} SELECT '{kind_sql}', {float(window)}, a, b, x, mu, p FROM tested;
+    with db.step("significance.expected"):
+        rows = db.to_arrow(f"""
+            SELECT c.a, c.b, c.x,
+                   greatest((coalesce(f.mu, 0) + coalesce(r.mu, 0)) / 2, 1e-12) AS mu
+            FROM testable_pairs c
+            LEFT JOIN ({directed.format(src='a', dst='b')}) f ON f.a = c.a AND f.b = c.b
+            LEFT JOIN ({directed.format(src='b', dst='a')}) r ON r.a = c.a AND r.b = c.b
+            WHERE c.x >= 2""")
+    p = conditional_poisson_p(rows.column("x").to_numpy().astype(float),
+                              rows.column("mu").to_numpy())
+    db.register_arrow("tested_pairs", rows.append_column("p", [p]))
+    window_s = float(window)
+    db.execute(f"""CREATE TEMP TABLE IF NOT EXISTS pair_tests{suffix} (kind VARCHAR,
+        window_s DOUBLE, a INTEGER, b INTEGER, x BIGINT, mu DOUBLE, p DOUBLE)""")
+    db.execute(f"""CREATE TEMP TABLE IF NOT EXISTS account_tests{suffix} (kind VARCHAR,
+        window_s DOUBLE, account INTEGER, partners BIGINT, significant BIGINT)""")
+    for table in (f"pair_tests{suffix}", f"account_tests{suffix}"):  # a test that runs again
+        db.execute(f"DELETE FROM {table} WHERE kind = '{kind_sql}' AND window_s = {window_s}")
+    db.execute(f"INSERT INTO pair_tests{suffix} SELECT '{kind_sql}', {window_s}, a, b, x, mu, p "
+               "FROM tested_pairs")
+    db.execute(f"""
         INSERT INTO account_tests{suffix}
-        SELECT '{kind_sql}', {float(window)}, account, count(*) AS partners,
+        SELECT '{kind_sql}', {window_s}, account, count(*) AS partners,
                count(*) FILTER (WHERE p <= {null.alpha_pair}) AS significant
-        FROM (SELECT c.a AS account, coalesce(t.p, 1) AS p FROM cand c
-              LEFT JOIN tested t ON t.a = c.a AND t.b = c.b
+        FROM (SELECT c.a AS account, coalesce(t.p, 1) AS p FROM testable_pairs c
+              LEFT JOIN tested_pairs t ON t.a = c.a AND t.b = c.b
               UNION ALL
-              SELECT c.b, coalesce(t.p, 1) FROM cand c
-              LEFT JOIN tested t ON t.a = c.a AND t.b = c.b)
-        GROUP BY account;""")
-    con.unregister("tested")
-
-
-def conditional_poisson_p(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    """P(X >= x | X >= 1) for X ~ Poisson(mu), elementwise (x >= 1)."""
-    from scipy import stats  # imported when used: it costs a second at start-up
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = stats.poisson.sf(x - 1, mu) / -np.expm1(-mu)
-    return np.clip(np.where(x <= 1, 1.0, p), 0.0, 1.0)
-
-
-def randomized_p(x: np.ndarray, mu: np.ndarray, rng: np.random.Generator,
-                 given: int = 1) -> np.ndarray:
-    """The randomised p-value P(X > x | X >= given) + U P(X = x | X >= given), X ~ Poisson(mu):
-    exactly uniform when the null holds, so a calibration check can use a KS test."""
-    from scipy import stats  # imported when used: it costs a second at start-up
-    norm = stats.poisson.sf(given - 1, mu)
-    above = stats.poisson.sf(x, mu) / norm
-    at = stats.poisson.pmf(x, mu) / norm
-    return np.clip(above + rng.uniform(size=len(x)) * at, 0.0, 1.0)
-
-
-def binomial_account_p(partners: np.ndarray, significant: np.ndarray, alpha: float) -> np.ndarray:
-    """P(K >= k), K ~ Binomial(n, alpha): the account test over its testable partners."""
-    from scipy import stats  # imported when used: it costs a second at start-up
-    return np.where(significant <= 0, 1.0, stats.binom.sf(significant - 1, partners, alpha))
-
-
-def benjamini_hochberg(p: np.ndarray, m: int | None = None) -> np.ndarray:
-    """BH-adjusted p-values (q-values) of a family (Benjamini & Hochberg 1995); ``m`` is the
-    family's size when hypotheses with p = 1 were left out of ``p``."""
-    m = max(m or 0, len(p))
-    if len(p) == 0:
-        return p.copy()
-    order = np.argsort(p)
-    ranked = p[order] * m / np.arange(1, len(p) + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(len(p))
-    out[order] = np.minimum(q, 1.0)
-    return out
+              SELECT c.b, coalesce(t.p, 1) FROM testable_pairs c
+              LEFT JOIN tested_pairs t ON t.a = c.a AND t.b = c.b)
+        GROUP BY account""")
+    db.drop("tested_pairs")

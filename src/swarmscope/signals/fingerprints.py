@@ -22,7 +22,8 @@ cosine and each member's mean cosine to the others.
 
 from __future__ import annotations
 
-import duckdb
+from swarmscope.store.backend import Backend
+
 
 #: Gaps longer than this are dormancy, not rhythm: left out of burstiness, memory and entropy.
 SESSION_GAP_S = 86_400
@@ -38,12 +39,12 @@ def _pause_sql(gap: str) -> str:
     return f"CASE WHEN {gap} IS NULL THEN '' {cases} ELSE '⚅' END"
 
 
-def build_fingerprints(con: duckdb.DuckDBPyConnection, where: str = "true",
+def build_fingerprints(db: Backend, where: str = "true",
                        min_posts: int = MIN_POSTS) -> int:
     """Fill the temp tables ``activity(account, posted, ts, action, gap, seq)`` (the fingerprinted
     accounts' posts, ``posted`` UTC, ``ts`` in epoch seconds) and ``fingerprints``; ``where`` filters ``posts``. Returns
     the number of fingerprinted accounts."""
-    con.execute(f"""
+    db.execute(f"""
         CREATE OR REPLACE TEMP TABLE activity AS
         WITH p AS (
             SELECT account_key AS account, created_at AS posted, epoch(created_at) AS ts, post_id,
@@ -94,17 +95,17 @@ def build_fingerprints(con: duckdb.DuckDBPyConnection, where: str = "true",
               FROM activity GROUP BY account) a
         JOIN week w USING (account)
         LEFT JOIN gaps g USING (account) LEFT JOIN entropy e USING (account);""")
-    return con.sql("SELECT count(*) FROM fingerprints").fetchall()[0][0]
+    return db.scalar("SELECT count(*) FROM fingerprints")
 
 
-def bloc_similarity(con: duckdb.DuckDBPyConnection, groups: str) -> None:
+def bloc_similarity(db: Backend, groups: str) -> None:
     """Fill the temp tables ``bloc_groups(group_id, members, bloc_similarity)`` and
     ``bloc_members(account, group_id, bloc_similarity)``: the mean TF-IDF cosine of the BLOC
     bigram vectors over a group's pairs, and each member's mean cosine to the other members.
     ``groups`` is a relation ``(account, group_id)``; accounts without a fingerprint are left
     out, and document frequencies are counted over the grouped accounts. With unit vectors,
     the mean pairwise cosine of a group is (|Σv|² - n) / (n (n - 1)), so no pair is enumerated."""
-    con.execute(f"""
+    db.execute(f"""
         CREATE OR REPLACE TEMP TABLE bloc_vectors AS
         WITH m AS (SELECT g.account, g.group_id, f.bloc FROM ({groups}) g
                    JOIN fingerprints f USING (account)),

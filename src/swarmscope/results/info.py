@@ -9,12 +9,8 @@ from swarmscope.store import Store
 
 def store_info(store: Store, top: int = 10) -> dict[str, Any]:
     """Counts per table and platform, time span, post kinds, top hashtags and domains, labels."""
-    q = store.con.execute
-
-    def rows(sql: str) -> list[tuple]:
-        return q(sql).fetchall()
-
-    tables = {t: q(f"SELECT count(*) FROM {t}").fetchone()[0]
+    rows = store.db.query
+    tables = {t: store.db.scalar(f"SELECT count(*) FROM {t}")
               for t in ("posts", "accounts", "entities", "account_labels", "rejects", "runs")}
     per_platform = [
         {"platform": p, "posts": n, "accounts": a, "first": first, "last": last}

@@ -17,72 +17,62 @@ burst's posts by flagged or clustered accounts (:func:`coordination_shares`).
 
 from __future__ import annotations
 
-import duckdb
-import numpy as np
 import pyarrow as pa
 
+from swarmscope.detection.stats import benjamini_hochberg, poisson_p
+from swarmscope.store.backend import Backend
 
-def find_surges(con: duckdb.DuckDBPyConnection, source: str, prefix: str, *, bin_s: float,
+
+def find_surges(db: Backend, source: str, prefix: str, *, bin_s: float,
                 fdr: float, min_accounts: int) -> int:
     """Test the actions of ``source`` (SQL with columns ``object VARCHAR, account INTEGER,
     post_id VARCHAR, ts TIMESTAMP``) and fill the temp tables ``{prefix}_bursts(object, burst,
     start_time, end_time, bins, accounts, posts, expected, p_value, q_value)`` and
     ``{prefix}_burst_posts(object, burst, account, post_id, ts)``; returns the burst count."""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {prefix}_acts AS
+    db.materialise(f"{prefix}_acts", f"""
         SELECT object, account, post_id, ts,
                CAST(floor(epoch(ts) / {float(bin_s)}) AS BIGINT) AS bin FROM ({source})
-        WHERE object IS NOT NULL AND ts IS NOT NULL;
-        CREATE OR REPLACE TEMP TABLE {prefix}_cells AS
-        SELECT object, bin, count(DISTINCT account) AS x FROM {prefix}_acts GROUP BY ALL;""")
-    nbins, objects = con.execute(f"SELECT coalesce(max(bin) - min(bin) + 1, 0), "
-                             f"count(DISTINCT object) FROM {prefix}_cells").fetchall()[0]
-    cells = con.sql(f"""
+        WHERE object IS NOT NULL AND ts IS NOT NULL""")
+    db.materialise(f"{prefix}_cells", f"""
+        SELECT object, bin, count(DISTINCT account) AS x FROM {prefix}_acts GROUP BY ALL""")
+    nbins, objects = db.query(f"SELECT coalesce(max(bin) - min(bin) + 1, 0), "
+                              f"count(DISTINCT object) FROM {prefix}_cells")[0]
+    cells = db.to_arrow(f"""
         SELECT c.object, c.bin, c.x, t.total / {max(nbins, 1)} AS rate FROM {prefix}_cells c
         JOIN (SELECT object, sum(x) AS total FROM {prefix}_cells GROUP BY ALL) t USING (object)
-        WHERE c.x >= {int(min_accounts)}""").to_arrow_table()
-    from scipy.stats import poisson  # imported when used: the command line starts faster
-    x = cells.column("x").to_numpy().astype(float)
-    p = np.exp(poisson.logsf(x - 1, cells.column("rate").to_numpy()))
-    con.register("_surge_cells", cells.append_column("p", pa.array(p)))
-    m = max(nbins * objects, 1)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {prefix}_sig AS
-        SELECT * FROM (
-            SELECT *, least(1.0, min(p * {m} / rnk) OVER (ORDER BY p DESC, rnk DESC
-                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) AS q
-            FROM (SELECT *, row_number() OVER (ORDER BY p, object, bin) AS rnk FROM _surge_cells))
-        WHERE q <= {float(fdr)};
-        CREATE OR REPLACE TEMP TABLE {prefix}_islands AS
+        WHERE c.x >= {int(min_accounts)} ORDER BY c.object, c.bin""")
+    p = poisson_p(cells.column("x").to_numpy(), cells.column("rate").to_numpy())
+    q = benjamini_hochberg(p, max(nbins * objects, 1))
+    keep = q <= fdr
+    db.register_arrow(f"{prefix}_sig", cells.filter(pa.array(keep)).append_column(
+        "p", pa.array(p[keep], pa.float64())).append_column("q", pa.array(q[keep], pa.float64())))
+    db.materialise(f"{prefix}_islands", f"""
         SELECT object, bin, rate, p, q, dense_rank() OVER (ORDER BY object, grp) AS burst FROM (
             SELECT *, sum(CASE WHEN prev IS NULL OR bin - prev > 2 THEN 1 ELSE 0 END)
                           OVER (PARTITION BY object ORDER BY bin) AS grp
             FROM (SELECT *, lag(bin) OVER (PARTITION BY object ORDER BY bin) AS prev
-                  FROM {prefix}_sig));
-        CREATE OR REPLACE TEMP TABLE {prefix}_burst_posts AS
+                  FROM {prefix}_sig))""")
+    db.materialise(f"{prefix}_burst_posts", f"""
         SELECT i.object, i.burst, a.account, a.post_id, a.ts FROM {prefix}_acts a
         JOIN (SELECT object, burst, min(bin) AS b0, max(bin) AS b1 FROM {prefix}_islands
-              GROUP BY ALL) i ON i.object = a.object AND a.bin BETWEEN i.b0 AND i.b1;
-        CREATE OR REPLACE TEMP TABLE {prefix}_bursts AS
+              GROUP BY ALL) i ON i.object = a.object AND a.bin BETWEEN i.b0 AND i.b1""")
+    db.materialise(f"{prefix}_bursts", f"""
         SELECT i.object, i.burst, bp.start_time, bp.end_time, i.bins, bp.accounts, bp.posts,
                i.rate * i.bins AS expected, i.p_value, i.q_value
         FROM (SELECT object, burst, max(bin) - min(bin) + 1 AS bins, any_value(rate) AS rate,
                      min(p) AS p_value, min(q) AS q_value FROM {prefix}_islands GROUP BY ALL) i
         JOIN (SELECT object, burst, min(ts) AS start_time, max(ts) AS end_time,
                      count(DISTINCT account) AS accounts, count(DISTINCT post_id) AS posts
-              FROM {prefix}_burst_posts GROUP BY ALL) bp USING (object, burst);""")
-    con.unregister("_surge_cells")
-    return con.execute(f"SELECT count(*) FROM {prefix}_bursts").fetchall()[0][0]
+              FROM {prefix}_burst_posts GROUP BY ALL) bp USING (object, burst)""")
+    return db.scalar(f"SELECT count(*) FROM {prefix}_bursts")
 
 
-def coordination_shares(con: duckdb.DuckDBPyConnection, prefix: str, *, top: int = 5) -> str:
+def coordination_shares(db: Backend, prefix: str, *, top: int = 5) -> str:
     """SQL giving, per ``(object, burst)`` of ``{prefix}_burst_posts``: ``flagged_share`` and
     ``clustered_share`` (the shares of its posts by accounts that ``detect`` flagged or put in a
     cluster; NULL when no ``detect_accounts`` table exists), ``flagged_accounts`` and
     ``clusters`` (the ``top`` clusters by posts, as ``{cluster_id, accounts, posts}``)."""
-    has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'detect_accounts' "
-                  "AND NOT temporary").fetchall()[0][0]
-    if not has:
+    if not db.has_table("detect_accounts", temporary=False):
         return (f"SELECT DISTINCT object, burst, NULL::DOUBLE AS flagged_share, "
                 f"NULL::DOUBLE AS clustered_share, NULL::BIGINT AS flagged_accounts, "
                 f"NULL::STRUCT(cluster_id BIGINT, accounts BIGINT, posts BIGINT)[] AS clusters "

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -40,6 +39,9 @@ AUTOMATION = ("ifttt", "dlvr.it", "twittbot", "buffer", "hootsuite", "socialoomp
 HASHED_HANDLE = r"^([0-9a-f]{32,}|[A-Za-z0-9+/=_-]{40,})$"
 PATTERNS = (("default", r"^[A-Za-z][A-Za-z_]*[0-9]{8}$"),
             ("name_digits", r"^[A-Za-z][A-Za-z_]*[0-9]{2,7}$"))
+
+from swarmscope.detection.stats import benjamini_hochberg, binomial_p, poisson_p
+from swarmscope.store.backend import Backend
 
 
 @dataclass(frozen=True)
@@ -54,55 +56,32 @@ class ProfileParams:
     min_name_chars: int = 8
 
 
-def profile_findings(con: duckdb.DuckDBPyConnection,
+def profile_findings(db: Backend,
                      params: ProfileParams = ProfileParams()) -> int:
     """Fill the temp table ``profile_findings`` (columns in
-    ``OUTPUT_COLUMNS['profile.parquet']``); returns its row count."""
-    con.execute("""CREATE OR REPLACE TEMP TABLE profile_findings (kind VARCHAR, key VARCHAR,
+    ``swarmscope.store.schema``); returns its row count."""
+    db.execute("""CREATE OR REPLACE TEMP TABLE profile_findings (kind VARCHAR, key VARCHAR,
         cluster_id BIGINT, first_time TIMESTAMP, last_time TIMESTAMP, accounts BIGINT,
         observed DOUBLE, expected DOUBLE, p_value DOUBLE, q_value DOUBLE, automation BOOLEAN,
         account_ids VARCHAR[])""")
-    _creation_bursts(con, params)
-    _shared_profiles(con, params)
-    clusters = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
-                           "'detect_accounts' AND NOT temporary").fetchall()[0][0]
-    if clusters:
-        _cluster_creation(con, params)
-        _cluster_clients(con, params)
-        _cluster_handles(con, params)
-    return con.execute("SELECT count(*) FROM profile_findings").fetchall()[0][0]
+    _creation_bursts(db, params)
+    _shared_profiles(db, params)
+    if db.has_table("detect_accounts", temporary=False):
+        _cluster_creation(db, params)
+        _cluster_clients(db, params)
+        _cluster_handles(db, params)
+    return db.scalar("SELECT count(*) FROM profile_findings")
 
 
-def _poisson_sf(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    from scipy.stats import poisson
-    return poisson.sf(x - 1, mu)
-
-
-def _binom_sf(x: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
-    from scipy.stats import binom
-    return binom.sf(x - 1, n, p)
-
-
-def _bh(p: np.ndarray, m: int) -> np.ndarray:
-    """Benjamini-Hochberg q-values of ``p`` among ``m`` tests (the untested ones have p = 1)."""
-    if not len(p):
-        return p
-    order = np.argsort(p)
-    q = p[order] * m / np.arange(1, len(p) + 1)
-    q = np.minimum.accumulate(q[::-1])[::-1]
-    out = np.empty_like(q)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
-def _creation_bursts(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None:
+def _creation_bursts(db: Backend, prm: ProfileParams) -> None:
     w, band = int(prm.window_days), int(prm.band_days)
-    days = con.sql("""
+    days = db.to_arrow("""
         SELECT CAST(created_at AS DATE) - DATE '1970-01-01' AS day, count(*) AS n
         FROM (SELECT platform, account_id, min(created_at) AS created_at FROM accounts
-              WHERE created_at IS NOT NULL GROUP BY ALL) GROUP BY ALL ORDER BY day""").fetchnumpy()
+              WHERE created_at IS NOT NULL GROUP BY ALL) GROUP BY ALL ORDER BY day""").to_pydict()
     if len(days["day"]) < 2:
         return
+    days = {k: np.asarray(v) for k, v in days.items()}
     d0 = int(days["day"].min())
     counts = np.zeros(int(days["day"].max()) - d0 + 1)
     counts[days["day"].astype(int) - d0] = days["n"]
@@ -115,16 +94,16 @@ def _creation_bursts(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None
     local = (csum[hi] - csum[lo] - x) / np.maximum((hi - lo) - (ends - starts), 1)
     rate = np.maximum(local, total / span) * (ends - starts)
     keep = x >= prm.min_accounts
-    p = _poisson_sf(x[keep], rate[keep])
-    q = _bh(p, len(starts))
+    p = poisson_p(x[keep], rate[keep])
+    q = benjamini_hochberg(p, len(starts))
     sig = q <= prm.fdr
     if not sig.any():
         return
     s, e = starts[keep][sig], ends[keep][sig]
-    con.register("_creation_windows", pa.table({
+    db.register_arrow("_creation_windows", pa.table({
         "s": s + d0, "e": e + d0, "observed": x[keep][sig], "expected": rate[keep][sig],
         "p": p[sig], "q": q[sig]}))
-    con.execute("""
+    db.execute("""
         INSERT INTO profile_findings
         WITH grouped AS (
             SELECT *, sum(CASE WHEN prev_e IS NULL OR s > prev_e THEN 1 ELSE 0 END)
@@ -144,12 +123,12 @@ def _creation_bursts(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None
                             FROM accounts WHERE created_at IS NOT NULL GROUP BY ALL) a
           ON a.created_at >= b.d_from AND a.created_at < b.d_to
         GROUP BY b.burst, b.d_from, b.d_to, b.observed, b.expected, b.p, b.q""")
-    con.unregister("_creation_windows")
+    db.drop("_creation_windows")
 
 
-def _shared_profiles(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None:
+def _shared_profiles(db: Backend, prm: ProfileParams) -> None:
     for kind, column in (("display_name", "display_name"), ("description", "description")):
-        con.execute(f"""
+        db.execute(f"""
             INSERT INTO profile_findings
             SELECT '{kind}', any_value({column}), NULL, NULL, NULL, count(*), count(*), NULL,
                    NULL, NULL, NULL, list(account_id ORDER BY account_id)
@@ -161,26 +140,26 @@ def _shared_profiles(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None
             GROUP BY norm HAVING count(*) >= 2""")
 
 
-def _binomial_findings(con: duckdb.DuckDBPyConnection, kind: str, sql: str, tests: int,
+def _binomial_findings(db: Backend, kind: str, sql: str, tests: int,
                        fdr: float) -> None:
     """Insert the rows of ``sql`` (key, cluster_id, accounts, observed, background share,
     automation, account_ids) that a binomial test with BH over ``tests`` keeps."""
-    rows = con.sql(sql).to_arrow_table()
+    rows = db.to_arrow(sql)
     if not rows.num_rows:
         return
     x, n = rows.column("observed").to_numpy(), rows.column("accounts").to_numpy()
-    p = _binom_sf(x, n, rows.column("share").to_numpy())
-    q = _bh(p, max(tests, rows.num_rows))
-    con.register("_binom", rows.append_column("p", pa.array(p)).append_column("q", pa.array(q)))
-    con.execute(f"""INSERT INTO profile_findings SELECT '{kind}', key, cluster_id, NULL, NULL,
+    p = binomial_p(x, n, rows.column("share").to_numpy())
+    q = benjamini_hochberg(p, max(tests, rows.num_rows))
+    db.register_arrow("_binom", rows.append_column("p", pa.array(p)).append_column("q", pa.array(q)))
+    db.execute(f"""INSERT INTO profile_findings SELECT '{kind}', key, cluster_id, NULL, NULL,
         accounts, observed, share * accounts, p, q, automation, account_ids FROM _binom
         WHERE q <= {float(fdr)} AND observed >= 2""")
-    con.unregister("_binom")
+    db.drop("_binom")
 
 
-def _cluster_creation(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None:
+def _cluster_creation(db: Backend, prm: ProfileParams) -> None:
     w = int(prm.window_days)
-    rows = con.sql(f"""
+    rows = db.to_arrow(f"""
         WITH acc AS (SELECT platform, account_id, CAST(min(created_at) AS DATE) AS day
                      FROM accounts WHERE created_at IS NOT NULL GROUP BY ALL),
         mem AS (SELECT d.cluster_id, a.account_id, a.day FROM acc a
@@ -199,36 +178,36 @@ def _cluster_creation(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> Non
                i.observed, bg.share, i.account_ids
         FROM inside i JOIN bg USING (d0) JOIN (SELECT cluster_id, count(*) AS accounts,
             count(DISTINCT day) AS windows FROM mem GROUP BY ALL) s USING (cluster_id)
-        WHERE i.observed >= 2 ORDER BY i.cluster_id, i.d0""").to_arrow_table()
+        WHERE i.observed >= 2 ORDER BY i.cluster_id, i.d0""")
     if not rows.num_rows:
         return
     cluster = rows.column("cluster_id").to_numpy()
-    p = np.minimum(1.0, _binom_sf(rows.column("observed").to_numpy(),
+    p = np.minimum(1.0, binomial_p(rows.column("observed").to_numpy(),
                                   rows.column("accounts").to_numpy(),
                                   rows.column("share").to_numpy())
                    * rows.column("windows").to_numpy())
     order = np.lexsort((p, cluster))                   # per cluster, its smallest p first
     best = order[np.r_[True, cluster[order][1:] != cluster[order][:-1]]]
-    tests = con.execute("SELECT count(DISTINCT cluster_id) FROM detect_accounts").fetchall()[0][0]
-    q = _bh(p[best], max(tests, len(best)))
+    tests = db.scalar("SELECT count(DISTINCT cluster_id) FROM detect_accounts")
+    q = benjamini_hochberg(p[best], max(tests, len(best)))
     keep = best[q <= prm.fdr]
     if not len(keep):
         return
-    con.register("_creation_clusters", rows.take(keep).append_column(
+    db.register_arrow("_creation_clusters", rows.take(keep).append_column(
         "p", pa.array(p[keep])).append_column("q", pa.array(q[q <= prm.fdr])))
-    con.execute("""INSERT INTO profile_findings SELECT 'creation_cluster', key, cluster_id, NULL,
+    db.execute("""INSERT INTO profile_findings SELECT 'creation_cluster', key, cluster_id, NULL,
         NULL, accounts, observed, share * accounts, p, q, NULL, account_ids
         FROM _creation_clusters""")
-    con.unregister("_creation_clusters")
+    db.drop("_creation_clusters")
 
 
-def _cluster_clients(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None:
+def _cluster_clients(db: Backend, prm: ProfileParams) -> None:
     auto = " OR ".join(f"contains(lower(t.client), '{a}')" for a in AUTOMATION)
-    con.execute("""CREATE OR REPLACE TEMP TABLE _main_client AS
+    db.execute("""CREATE OR REPLACE TEMP TABLE _main_client AS
         SELECT platform, account_id, mode(client) AS client FROM posts
         WHERE client IS NOT NULL GROUP BY ALL""")
-    tests = con.execute("SELECT count(DISTINCT cluster_id) FROM detect_accounts").fetchall()[0][0]
-    _binomial_findings(con, "client", f"""
+    tests = db.scalar("SELECT count(DISTINCT cluster_id) FROM detect_accounts")
+    _binomial_findings(db, "client", f"""
         WITH m AS (SELECT d.cluster_id, c.account_id, c.client FROM _main_client c
                    JOIN detect_accounts d USING (platform, account_id)
                    WHERE d.cluster_id IS NOT NULL),
@@ -245,14 +224,14 @@ def _cluster_clients(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None
         GROUP BY t.client, t.cluster_id, t.accounts, bg.share""", tests, prm.fdr)
 
 
-def _cluster_handles(con: duckdb.DuckDBPyConnection, prm: ProfileParams) -> None:
-    hashed, total = con.execute(f"""SELECT count(*) FILTER (WHERE regexp_matches(handle,
-        '{HASHED_HANDLE}')), count(*) FROM accounts WHERE handle IS NOT NULL""").fetchall()[0]
+def _cluster_handles(db: Backend, prm: ProfileParams) -> None:
+    hashed, total = db.query(f"""SELECT count(*) FILTER (WHERE regexp_matches(handle,
+        '{HASHED_HANDLE}')), count(*) FROM accounts WHERE handle IS NOT NULL""")[0]
     if not total or hashed > total / 2:
         return
-    tests = con.execute("SELECT count(DISTINCT cluster_id) FROM detect_accounts").fetchall()[0][0]
+    tests = db.scalar("SELECT count(DISTINCT cluster_id) FROM detect_accounts")
     for name, rx in PATTERNS:
-        _binomial_findings(con, "handle_pattern", f"""
+        _binomial_findings(db, "handle_pattern", f"""
             WITH h AS (SELECT platform, account_id, regexp_matches(any_value(handle), '{rx}') AS hit
                        FROM accounts WHERE handle IS NOT NULL GROUP BY ALL)
             SELECT '{name}' AS key, d.cluster_id, count(*) AS accounts,

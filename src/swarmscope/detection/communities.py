@@ -8,21 +8,22 @@ cluster: a cluster is at least two accounts.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
+from swarmscope.store.backend import Backend
 
-def leiden_clusters(con: duckdb.DuckDBPyConnection, seed: int) -> int:
+
+def leiden_clusters(db: Backend, seed: int) -> int:
     """Fill the temp table ``cluster_members(account, cluster_id)``; returns the cluster count.
     Clusters are numbered from 1 by decreasing size."""
     import igraph as ig  # imported when used, as the command line starts faster without
     import leidenalg
-    edges = con.sql("""
+    edges = db.to_arrow("""
         SELECT e.a, e.b, e.weight FROM fused_edges e
         JOIN account_scores sa ON sa.account = e.a AND sa.flagged
         JOIN account_scores sb ON sb.account = e.b AND sb.flagged
-        ORDER BY e.a, e.b""").to_arrow_table()
+        ORDER BY e.a, e.b""")
     a, b = edges.column("a").to_numpy(), edges.column("b").to_numpy()
     nodes = np.unique(np.concatenate([a, b]))
     members = pa.table({"account": pa.array([], pa.int32()), "cluster_id": pa.array([], pa.int64())})
@@ -40,28 +41,25 @@ def leiden_clusters(con: duckdb.DuckDBPyConnection, seed: int) -> int:
         keep = sizes[membership] >= 2
         members = pa.table({"account": pa.array(nodes[keep], pa.int32()),
                             "cluster_id": pa.array(rank[membership[keep]], pa.int64())})
-    con.register("members", members)
-    con.execute("CREATE OR REPLACE TEMP TABLE cluster_members AS SELECT * FROM members")
-    con.unregister("members")
-    return con.execute("SELECT count(DISTINCT cluster_id) FROM cluster_members").fetchall()[0][0]
+    db.register_arrow("cluster_members", members)
+    return db.scalar("SELECT count(DISTINCT cluster_id) FROM cluster_members")
 
 
-def cluster_summaries(con: duckdb.DuckDBPyConnection, kinds: list[str], top: int = 5) -> None:
+def cluster_summaries(db: Backend, kinds: list[str], top: int = 5) -> None:
     """Fill the temp table ``cluster_summary``: per cluster its size, internal edges, density,
     the signals that bind it (edges per kind with p <= the pair level), its strongest edges, the
     hashtags, domains and texts shared by most members, and first and last activity."""
     per_kind = ", ".join(f"count(*) FILTER (WHERE e.\"p_{k}\" IS NOT NULL) AS \"edges_{k}\""
                          for k in kinds)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE cluster_edges AS
+    db.materialise("cluster_edges", """
         SELECT ma.cluster_id, e.* FROM fused_edges e
         JOIN cluster_members ma ON ma.account = e.a
-        JOIN cluster_members mb ON mb.account = e.b AND mb.cluster_id = ma.cluster_id;
-        CREATE OR REPLACE TEMP TABLE member_posts AS
+        JOIN cluster_members mb ON mb.account = e.b AND mb.cluster_id = ma.cluster_id""")
+    db.materialise("member_posts", """
         SELECT m.cluster_id, m.account, p.platform, p.post_id, p.created_at, p.kind, p.text
         FROM cluster_members m JOIN account_keys k ON k.account_key = m.account
-        JOIN posts p ON p.platform = k.platform AND p.account_id = k.account_id;
-        CREATE OR REPLACE TEMP TABLE cluster_shared AS
+        JOIN posts p ON p.platform = k.platform AND p.account_id = k.account_id""")
+    db.materialise("cluster_shared", f"""
         SELECT cluster_id, kind, list(struct_pack(value, members) ORDER BY members DESC, value)
                [1:{top}] AS top
         FROM (SELECT mp.cluster_id, e.kind, e.value, count(DISTINCT mp.account) AS members
@@ -73,8 +71,8 @@ def cluster_summaries(con: duckdb.DuckDBPyConnection, kinds: list[str], top: int
               SELECT cluster_id, 'text', any_value(text), count(DISTINCT account)
               FROM member_posts WHERE text IS NOT NULL AND length(text) >= 20
               GROUP BY cluster_id, lower(trim(text)) HAVING count(DISTINCT account) >= 2)
-        GROUP BY cluster_id, kind;
-        CREATE OR REPLACE TEMP TABLE cluster_summary AS
+        GROUP BY cluster_id, kind""")
+    db.materialise("cluster_summary", f"""
         SELECT s.cluster_id, s.size, coalesce(ce.edges, 0) AS edges,
                coalesce(ce.edges, 0) / (s.size * (s.size - 1) / 2) AS density,
                act.first_activity, act.last_activity, act.posts,
@@ -96,4 +94,4 @@ def cluster_summaries(con: duckdb.DuckDBPyConnection, kinds: list[str], top: int
         LEFT JOIN (SELECT cluster_id, min(created_at) AS first_activity,
                           max(created_at) AS last_activity, count(*) AS posts
                    FROM member_posts GROUP BY ALL) act USING (cluster_id)
-        ORDER BY s.cluster_id;""")
+        ORDER BY s.cluster_id""")

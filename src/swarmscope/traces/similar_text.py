@@ -44,11 +44,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from swarmscope.store.backend import Backend
 from swarmscope.errors import SwarmscopeError
 
 #: Letter variants mapped to one form (source -> target), applied after NFKC and case folding.
@@ -136,7 +136,7 @@ class SimilarityParams:
         similarity of unrelated tweets, 0.15; CENTER alone would leave it out of the cluster).
     semantic : float or None
         Cosine similarity of sentence embeddings from which two texts are paraphrases (None:
-        off; needs ``swarmscope[semantic]``, see :mod:`swarmscope.signals.paraphrase`).
+        off; needs ``swarmscope[semantic]``, see :mod:`swarmscope.traces.paraphrase`).
     semantic_bucket_seconds : float
         Paraphrases are looked for among texts first posted in the same bucket (86,400 s: a
         day, far wider than co-action windows, small enough to bound each index).
@@ -347,7 +347,7 @@ def near_duplicate_centres(texts: pa.Array, p: SimilarityParams = SimilarityPara
     """For distinct normalised ``texts`` ranked by importance (index 0 first), each text's
     centre (an index into ``texts``): texts with the same centre are near-duplicates.
     Texts with fewer than ``p.min_shingles`` shingles match exactly only. ``extra_pairs``
-    (i, j), i < j, are similar too (paraphrases, see :mod:`swarmscope.signals.paraphrase`).
+    (i, j), i < j, are similar too (paraphrases, see :mod:`swarmscope.traces.paraphrase`).
 
     >>> t = normalize(["the quick brown fox jumps over the lazy dog",
     ...                "the quick brown fox jumped over the lazy dog",
@@ -393,7 +393,7 @@ def _reach(texts: pa.Array, pairs: np.ndarray, centre: np.ndarray,
     return out
 
 
-def build_similar_text_objects(con: duckdb.DuckDBPyConnection, source: str,
+def build_similar_text_objects(db: Backend, source: str,
                                p: SimilarityParams = SimilarityParams(),
                                batch_rows: int = 200_000) -> int:
     """Cluster the texts of ``source`` (SQL giving ``post BIGINT, text VARCHAR, ts BIGINT`` in
@@ -403,32 +403,28 @@ def build_similar_text_objects(con: duckdb.DuckDBPyConnection, source: str,
     posted (then by first post), so the most-posted version of a copypasta is its centre. With
     ``p.semantic``, paraphrases first posted in the same ``p.semantic_bucket_seconds`` join
     too. Returns the number of distinct texts."""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE similar_text_source AS
-                    SELECT post, text, ts FROM ({source}) WHERE text IS NOT NULL""")
-    posts = con.sql("SELECT post, text, ts FROM similar_text_source").to_arrow_table()
-    con.execute("DROP TABLE similar_text_source")
+    posts = db.to_arrow(f"SELECT post, text, ts FROM ({source}) WHERE text IS NOT NULL")
     norm = pa.chunked_array([normalize(posts["text"].slice(lo, batch_rows))
                              for lo in range(0, len(posts), batch_rows)] or [[]], pa.string())
-    con.register("similar_text_batch", pa.table({"post": posts["post"], "ts": posts["ts"],
-                                                 "norm": norm}))
+    db.register_arrow("similar_text_batch", pa.table({"post": posts["post"], "ts": posts["ts"],
+                                                      "norm": norm}))
     del posts, norm
-    con.execute("""CREATE OR REPLACE TEMP TABLE similar_text_norm AS
-                   SELECT post, ts, norm FROM similar_text_batch WHERE norm <> ''""")
-    con.unregister("similar_text_batch")
+    db.materialise("similar_text_norm",
+                   "SELECT post, ts, norm FROM similar_text_batch WHERE norm <> ''")
+    db.drop("similar_text_batch")
     bucket_ms = int(p.semantic_bucket_seconds * 1000)
-    ranked = con.sql(f"""SELECT norm, min(ts) // {bucket_ms} AS bucket FROM similar_text_norm
-                         GROUP BY norm ORDER BY count(*) DESC, min(post), norm""").to_arrow_table()
+    ranked = db.to_arrow(f"""SELECT norm, min(ts) // {bucket_ms} AS bucket FROM similar_text_norm
+                             GROUP BY norm ORDER BY count(*) DESC, min(post), norm""")
     texts = ranked["norm"].combine_chunks()
     extra = None
     if p.semantic is not None:
-        from swarmscope.signals.paraphrase import paraphrase_pairs
+        from swarmscope.traces.paraphrase import paraphrase_pairs
         extra = paraphrase_pairs(texts.to_pylist(), ranked["bucket"].to_numpy(), p.semantic)
-    centre = near_duplicate_centres(texts, p, extra)
-    con.register("similar_text_centres",
-                 pa.table({"norm": texts, "object": texts.take(pa.array(centre))}))
-    con.execute("""CREATE OR REPLACE TEMP TABLE similar_text_objects AS
-                   SELECT n.post, c.object FROM similar_text_norm n
-                   JOIN similar_text_centres c USING (norm);
-                   DROP TABLE similar_text_norm""")
-    con.unregister("similar_text_centres")
+    with db.step("similar_text.centres"):
+        centre = near_duplicate_centres(texts, p, extra)
+    db.register_arrow("similar_text_centres",
+                      pa.table({"norm": texts, "object": texts.take(pa.array(centre))}))
+    db.materialise("similar_text_objects", """SELECT n.post, c.object FROM similar_text_norm n
+                                              JOIN similar_text_centres c USING (norm)""")
+    db.drop("similar_text_norm", "similar_text_centres")
     return len(texts)

@@ -1,6 +1,6 @@
 """The store: one DuckDB file holding the canonical tables, the rejects and the run log.
 
-Tables (columns documented in the README, "The store"):
+Tables (every column in :mod:`swarmscope.store.schema`, and ``docs/store.md``):
 
 - ``posts``: one row per post, unique on (platform, post_id).
 - ``accounts``: one row per account, unique on (platform, account_id).
@@ -16,7 +16,10 @@ Tables (columns documented in the README, "The store"):
   SHA-256 of every input file.
 - ``meta``: the schema version, checked on open.
 - The results of later stages: ``pairs`` writes ``pair_runs``, ``pair_edges`` (read them through
-  the view ``edges``), ``evidence`` and ``popular_objects`` (:data:`RESULT_TABLES`).
+  the view ``edges``), ``evidence`` and ``popular_objects``; ``detect`` its ``detect_*`` tables.
+
+Stages reach the store through :attr:`Store.db`, a :class:`~swarmscope.store.backend.Backend`;
+``Store.con`` is the DuckDB connection itself, for a user's own queries.
 
 Uniqueness is kept by the ingest stage, which holds the store's write lock; DuckDB's own file
 lock makes a second writing process fail with :class:`StoreInUseError` instead of damaging the
@@ -32,148 +35,39 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 
 from swarmscope import __version__
-from swarmscope.sql import literal
 from swarmscope.errors import StoreInUseError, StoreVersionError, SwarmscopeError
+from swarmscope.params import BOOL, MEMORY, TEXT, Interval, validate_dataclass
+from swarmscope.store.backend import Backend, DuckDBBackend
+from swarmscope.store.schema import (CANONICAL, SCHEMA_VERSION, UPGRADABLE_VERSIONS, UPGRADES,
+                                     create_sql)
+from swarmscope.store.sql import literal
 
-#: Schema 3 stores pairs' edges by account key (``pair_edges``, ``pair_runs``, the view
-#: ``edges``); a schema-2 store (``edges`` a table) is read as it is and upgraded when it is next
-#: opened for writing.
-SCHEMA_VERSION = 3
-UPGRADABLE_VERSIONS = (2,)
 DEFAULT_DB = "swarmscope.duckdb"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
-CREATE TABLE IF NOT EXISTS posts (
-    platform VARCHAR NOT NULL,
-    post_id VARCHAR NOT NULL,
-    account_id VARCHAR NOT NULL,
-    created_at TIMESTAMP NOT NULL,      -- UTC, millisecond precision where the input has it
-    kind VARCHAR NOT NULL,              -- post | repost | reply | quote
-    text VARCHAR,
-    lang VARCHAR,
-    client VARCHAR,
-    parent_post_id VARCHAR,             -- the post this one reposts, replies to or quotes
-    parent_account_id VARCHAR,
-    quoted_post_id VARCHAR,             -- the quoted post, when any (also for a quoting reply)
-    latitude DOUBLE,
-    longitude DOUBLE,
-    source_file VARCHAR NOT NULL,
-    source_row BIGINT NOT NULL,         -- 1-based record number in source_file
-    run_id BIGINT NOT NULL,
-    account_key INTEGER NOT NULL,       -- the author in account_keys
-    parent_key BIGINT                   -- what it reposts or replies to, in object_keys
-);
-CREATE TABLE IF NOT EXISTS accounts (
-    platform VARCHAR NOT NULL,
-    account_id VARCHAR NOT NULL,
-    handle VARCHAR,
-    display_name VARCHAR,
-    description VARCHAR,
-    created_at TIMESTAMP,
-    followers BIGINT,
-    following BIGINT,
-    reported_location VARCHAR,
-    run_id BIGINT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS account_labels (
-    platform VARCHAR NOT NULL,
-    account_id VARCHAR NOT NULL,
-    name VARCHAR NOT NULL,
-    value VARCHAR
-);
-CREATE TABLE IF NOT EXISTS post_deletions (
-    platform VARCHAR NOT NULL,
-    post_id VARCHAR NOT NULL,
-    deleted_at TIMESTAMP NOT NULL       -- UTC
-);
-CREATE TABLE IF NOT EXISTS entities (
-    platform VARCHAR NOT NULL,
-    post_id VARCHAR NOT NULL,
-    kind VARCHAR NOT NULL,              -- hashtag | url | domain | mention | media | object
-    value VARCHAR NOT NULL,
-    position INTEGER,                   -- order within the post, from 0
-    value_key BIGINT NOT NULL           -- the value in object_keys
-);
-CREATE TABLE IF NOT EXISTS account_keys (
-    account_key INTEGER PRIMARY KEY,
-    platform VARCHAR NOT NULL,
-    account_id VARCHAR NOT NULL
-);
-CREATE TABLE IF NOT EXISTS object_keys (
-    object_key BIGINT NOT NULL,         -- unique, as value
-    value VARCHAR NOT NULL
-);
-CREATE TABLE IF NOT EXISTS rejects (
-    run_id BIGINT NOT NULL,
-    file VARCHAR NOT NULL,
-    line BIGINT,                        -- physical line (CSV) or line where the record starts
-    field VARCHAR,
-    reason VARCHAR NOT NULL,
-    excerpt VARCHAR                     -- the start of the rejected record, for a human
-);
-CREATE SEQUENCE IF NOT EXISTS run_ids START 1;
-CREATE TABLE IF NOT EXISTS runs (
-    run_id BIGINT PRIMARY KEY,
-    command VARCHAR NOT NULL,
-    version VARCHAR NOT NULL,
-    parameters JSON,
-    seed BIGINT,
-    started_at TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP,
-    status VARCHAR NOT NULL,            -- running | ok | failed (a killed run stays 'running')
-    inputs STRUCT(path VARCHAR, sha256 VARCHAR, bytes BIGINT)[],
-    summary JSON
-);
-"""
-
-#: The co-action results of ``swarmscope pairs``, created by its first run. Edges are stored by
-#: account key (``pair_edges``), each run's kind, semantics and window once (``pair_runs``); the
-#: view ``edges`` gives them with account ids, in the columns of ``engine.EDGE_COLUMNS``.
-RESULT_TABLES = """
-CREATE TABLE IF NOT EXISTS pair_runs (
-    run_id BIGINT, kind VARCHAR, semantics VARCHAR, window_s DOUBLE);
-CREATE TABLE IF NOT EXISTS pair_edges (
-    run_id BIGINT, account_key_a INTEGER, account_key_b INTEGER,
-    weight DOUBLE, shared_objects BIGINT, events BIGINT, a_actions BIGINT, b_actions BIGINT,
-    a_first BIGINT, b_first BIGINT, mean_dt_s DOUBLE, min_dt_s DOUBLE, symmetry DOUBLE,
-    cosine DOUBLE, popular_events BIGINT);
-CREATE VIEW IF NOT EXISTS edges AS
-SELECT run_id, kind, semantics, window_s, ka.platform AS platform_a, ka.account_id AS account_a,
-       kb.platform AS platform_b, kb.account_id AS account_b, weight, shared_objects, events,
-       a_actions, b_actions, a_first, b_first, mean_dt_s, min_dt_s, symmetry, cosine,
-       popular_events
-FROM pair_edges JOIN pair_runs USING (run_id)
-JOIN account_keys ka ON ka.account_key = account_key_a
-JOIN account_keys kb ON kb.account_key = account_key_b;
-CREATE TABLE IF NOT EXISTS evidence (
-    run_id BIGINT, kind VARCHAR, account_a VARCHAR, account_b VARCHAR, object VARCHAR,
-    post_a VARCHAR, ts_a TIMESTAMP, post_b VARCHAR, ts_b TIMESTAMP, dt_s DOUBLE);
-CREATE TABLE IF NOT EXISTS popular_objects (
-    run_id BIGINT, kind VARCHAR, object VARCHAR, accounts BIGINT, actions BIGINT,
-    window_pairs HUGEINT, first_ts TIMESTAMP, last_ts TIMESTAMP, mode VARCHAR);
-"""
-
-#: Tables added since schema 2 without changing what the older ones hold: created when a store
-#: is opened for writing, so older stores keep working.
-MIGRATIONS = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS post_deletions"):
-                    SCHEMA.index("CREATE TABLE IF NOT EXISTS entities")]
 
 CANONICAL_TABLES = ("posts", "accounts", "account_labels", "entities", "rejects", "runs")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Engine settings; ``None`` leaves DuckDB's own default."""
+    """Engine settings; ``None`` leaves DuckDB's own default. ``debug_steps`` times every
+    named step of the stages (:attr:`Backend.steps`)."""
 
     memory_limit: str | None = None
     temp_directory: str | None = None
     threads: int | None = None
+    debug_steps: bool = False
+
+    CONSTRAINTS: ClassVar[dict[str, list]] = {
+        "memory_limit": [MEMORY, None], "temp_directory": [TEXT, None],
+        "threads": [Interval(1, None, integer=True), None], "debug_steps": [BOOL]}
+
+    def __post_init__(self) -> None:
+        validate_dataclass(self, "the store settings")
 
 
 def default_db_path() -> str:
@@ -214,6 +108,7 @@ class Store:
             raise _open_error(self.path, exc) from None
         except duckdb.Error as exc:
             raise SwarmscopeError(f"cannot open store {self.path}: {exc}") from None
+        self.db: Backend = DuckDBBackend(self.con, debug_steps=settings.debug_steps)
         self._configure()
         if read_only:
             self._check_version()
@@ -246,15 +141,24 @@ class Store:
 
     def _create_or_check(self) -> None:
         if self._has_table("meta"):
-            if self._check_version() != SCHEMA_VERSION:
-                self._upgrade()
-            self.con.execute(MIGRATIONS)
+            found = self._check_version()
+            with self.db.transaction():
+                for version in range(found, SCHEMA_VERSION):
+                    table, statements = UPGRADES[version]
+                    if self._has_table(table):
+                        for sql in statements:
+                            self.con.execute(sql)
+                for sql in create_sql(CANONICAL):  # tables added since without an upgrade
+                    self.con.execute(sql)
+                self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                                 [str(SCHEMA_VERSION)])
             return
-        self.con.execute("BEGIN TRANSACTION")
-        self.con.execute(SCHEMA)
-        self.con.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created_by', ?)",
-                         [str(SCHEMA_VERSION), __version__])
-        self.con.execute("COMMIT")
+        with self.db.transaction():
+            for sql in create_sql(CANONICAL):
+                self.con.execute(sql)
+            self.con.execute("CREATE SEQUENCE IF NOT EXISTS run_ids START 1")
+            self.con.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created_by', ?)",
+                             [str(SCHEMA_VERSION), __version__])
 
     def _has_table(self, name: str) -> bool:
         """A base table (not a view) of that name in the store."""
@@ -262,7 +166,7 @@ class Store:
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
             "AND table_name = ?", [name]).fetchone()[0] > 0
 
-    def _check_version(self) -> int | None:
+    def _check_version(self) -> int:
         try:
             row = self.con.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -276,32 +180,6 @@ class Store:
                 f"store {self.path} has schema version {found}, this swarmscope "
                 f"({__version__}) reads version {SCHEMA_VERSION}: re-ingest into a new store")
         return found
-
-    def _upgrade(self) -> None:
-        """Schema 2 -> 3: the table ``edges`` becomes ``pair_runs`` and ``pair_edges``."""
-        con = self.con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if self._has_table("edges"):
-                con.execute("ALTER TABLE edges RENAME TO edges_v2")
-                con.execute(RESULT_TABLES)
-                con.execute("""
-                    INSERT INTO pair_runs SELECT DISTINCT run_id, kind, semantics, window_s
-                    FROM edges_v2;
-                    INSERT INTO pair_edges
-                    SELECT run_id, ka.account_key, kb.account_key, weight, shared_objects,
-                           events, a_actions, b_actions, a_first, b_first, mean_dt_s, min_dt_s,
-                           symmetry, cosine, popular_events
-                    FROM edges_v2
-                    JOIN account_keys ka ON ka.platform = platform_a AND ka.account_id = account_a
-                    JOIN account_keys kb ON kb.platform = platform_b AND kb.account_id = account_b;
-                    DROP TABLE edges_v2;""")
-            con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                        [str(SCHEMA_VERSION)])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     # -- run log ---------------------------------------------------------------------------
     def start_run(self, command: str, parameters: dict[str, Any], *, seed: int | None = None,

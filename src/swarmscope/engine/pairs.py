@@ -17,12 +17,10 @@ from datetime import datetime
 from pathlib import Path
 
 from swarmscope.engine import PairParams, PairsResult
-from swarmscope.engine.duckdb import DuckDBEngine
+from swarmscope.engine.registry import ENGINES, get_engine
 from swarmscope.errors import SwarmscopeError
 from swarmscope.store import Store
 from swarmscope.traces import TraceOptions, build_traces
-
-ENGINES = {"duckdb": DuckDBEngine}
 
 
 def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOptions(),
@@ -46,19 +44,17 @@ def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOpti
     run_id = store.start_run("pairs", run_parameters)
     try:
         start = time.perf_counter()
-        n_traces = build_traces(store.con, params.kind, options, since, until)
+        n_traces = build_traces(store.db, params.kind, options, since, until)
         built = time.perf_counter() - start
-        result = ENGINES[engine](store.con).pairs(params, run_id)
+        result = get_engine(engine, store.db).pairs(params, run_id)
         result.seconds = {"traces": built, **result.seconds}
         result.traces = n_traces if params.min_participation <= 1 else result.traces
         if weight_quantile is not None:
             result.edges, result.evidence, result.accounts = _keep_above_quantile(
                 store, run_id, weight_quantile)
         if out is not None:
-            path = str(out).replace("'", "''")
-            store.con.execute(f"COPY (SELECT * FROM edges WHERE run_id = {run_id} "
-                              f"ORDER BY weight DESC, account_a, account_b) "
-                              f"TO '{path}' (FORMAT parquet)")
+            store.db.write_parquet(f"SELECT * FROM edges WHERE run_id = {run_id} "
+                                   "ORDER BY weight DESC, account_a, account_b", out)
     except BaseException as exc:
         store.finish_run(run_id, "failed", {"error": str(exc)[:500]})
         raise
@@ -70,8 +66,8 @@ def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOpti
 
 def _keep_above_quantile(store: Store, run_id: int, q: float) -> tuple[int, int, int]:
     """Delete the run's edges (and their evidence) at or below the q-quantile of its weights."""
-    con = store.con
-    con.execute(f"""
+    db = store.db
+    db.execute(f"""
         CREATE OR REPLACE TEMP TABLE dropped AS
         SELECT account_key_a, account_key_b FROM pair_edges WHERE run_id = {run_id} AND weight <= (
             SELECT quantile_cont(weight, {q}) FROM pair_edges WHERE run_id = {run_id});
@@ -81,9 +77,9 @@ def _keep_above_quantile(store: Store, run_id: int, q: float) -> tuple[int, int,
             JOIN account_keys kb ON kb.account_key = account_key_b);
         DELETE FROM pair_edges WHERE run_id = {run_id} AND (account_key_a, account_key_b) IN (
             SELECT (account_key_a, account_key_b) FROM dropped);""")
-    return con.execute(f"""
+    return db.query(f"""
         SELECT (SELECT count(*) FROM pair_edges WHERE run_id = {run_id}),
                (SELECT count(*) FROM evidence WHERE run_id = {run_id}),
                (SELECT count(*) FROM (SELECT account_key_a FROM pair_edges
                                       WHERE run_id = {run_id} UNION SELECT account_key_b
-                                      FROM pair_edges WHERE run_id = {run_id}))""").fetchall()[0]
+                                      FROM pair_edges WHERE run_id = {run_id}))""")[0]

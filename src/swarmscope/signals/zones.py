@@ -24,7 +24,6 @@ the rhythm.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 
@@ -81,17 +80,19 @@ PLACES = {
     -10.0: "hawaii|honolulu",
 }
 
+from swarmscope.store.backend import Backend
+
 
 def places_table() -> pa.Table:
     names = [(n, off) for off, ns in PLACES.items() for n in ns.split("|")]
     return pa.table({"place": [n for n, _ in names], "utc_offset": [o for _, o in names]})
 
 
-def claimed_zones(con: duckdb.DuckDBPyConnection) -> None:
+def claimed_zones(db: Backend) -> None:
     """Fill the temp table ``claimed_zones(account, claimed_location, claimed_offset)`` for the
     fingerprinted accounts whose reported location names a place in ``PLACES``."""
-    con.register("zone_places", places_table())
-    con.execute("""
+    db.register_arrow("zone_places", places_table())
+    db.execute("""
         CREATE OR REPLACE TEMP TABLE claimed_zones AS
         WITH loc AS (
             SELECT k.account_key AS account, any_value(a.reported_location) AS claimed_location
@@ -105,7 +106,7 @@ def claimed_zones(con: duckdb.DuckDBPyConnection) -> None:
         SELECT account, claimed_location,
                arg_max(utc_offset, len * 100 - utc_offset) AS claimed_offset
         FROM hit GROUP BY ALL""")
-    con.unregister("zone_places")
+    db.drop("zone_places")
 
 
 def _fits(hours: np.ndarray) -> np.ndarray:
@@ -162,14 +163,14 @@ def active_span(hours: np.ndarray, share: float = 0.9) -> tuple[np.ndarray, np.n
     return start, length
 
 
-def account_zones(con: duckdb.DuckDBPyConnection) -> None:
+def account_zones(db: Backend) -> None:
     """Fill the temp table ``account_zones``: per fingerprinted account its active span, inferred
     zone, claimed zone and mismatch (columns in the module docstring)."""
-    claimed_zones(con)
-    t = con.sql("""
+    claimed_zones(db)
+    t = db.to_arrow("""
         SELECT f.account, f.posts, f.hour_of_day, c.claimed_location, c.claimed_offset
         FROM fingerprints f LEFT JOIN claimed_zones c USING (account)
-        ORDER BY f.account""").to_arrow_table()
+        ORDER BY f.account""")
     hours = np.array(t.column("hour_of_day").to_pylist(), dtype=float).reshape(-1, 24)
     claimed = t.column("claimed_offset").to_numpy(zero_copy_only=False).astype(float)
     zones = infer_zones(hours, claimed)
@@ -182,6 +183,6 @@ def account_zones(con: duckdb.DuckDBPyConnection) -> None:
         **{k: pa.array(v, from_pandas=True) for k, v in zones.items()},
         "claimed_location": t.column("claimed_location"),
         "claimed_offset": t.column("claimed_offset"), "zone_mismatch": mismatch})
-    con.register("zones_arrow", result)
-    con.execute("CREATE OR REPLACE TEMP TABLE account_zones AS SELECT * FROM zones_arrow")
-    con.unregister("zones_arrow")
+    db.register_arrow("zones_arrow", result)
+    db.execute("CREATE OR REPLACE TEMP TABLE account_zones AS SELECT * FROM zones_arrow")
+    db.drop("zones_arrow")

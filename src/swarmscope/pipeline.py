@@ -1,0 +1,321 @@
+"""``detect``: the stages in order, each reading and writing named tables through the backend.
+
+traces -> pairs -> significance -> fusion -> clusters -> affiliation -> evidence -> (persist)
+-> signals -> signatures. :data:`STAGES` declares what each stage reads and writes; a stage
+whose inputs are missing fails with the name of the table, and with ``--debug-steps`` every
+stage checks its outputs and every named step is timed (``Backend.steps``).
+
+Example::
+
+    import swarmscope
+    from swarmscope.pipeline import DetectParams, detect
+    with swarmscope.Store("case.duckdb") as store:
+        result = detect(store, DetectParams(), out="results/")
+        store.con.sql("SELECT * FROM detect_accounts WHERE flagged ORDER BY score DESC").show()
+
+Results are stored in the ``detect_*`` tables (the latest run's; ``run_id`` says which) and,
+with ``out``, written as Parquet files; tables, files and columns in
+:data:`swarmscope.store.schema.DETECT`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, ClassVar, Iterator
+
+from swarmscope.detection.affiliation import affiliate
+from swarmscope.detection.communities import cluster_summaries, leiden_clusters
+from swarmscope.detection.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS
+from swarmscope.detection.evidence import collect_evidence
+from swarmscope.detection.fuse import fuse_accounts, fuse_edges
+from swarmscope.detection.permutation import empirical_p, permutation_check
+from swarmscope.detection.significance import NullParams, pair_tests
+from swarmscope.engine import PairParams
+from swarmscope.engine.registry import get_engine
+from swarmscope.errors import SwarmscopeError
+from swarmscope.params import (COUNT, MAPPING, NON_NEGATIVE, PROBABILITY_OPEN, Interval,
+                               validate, validate_dataclass)
+from swarmscope.signals.operations import temporal_signals
+from swarmscope.signatures import signatures
+from swarmscope.store import Store
+from swarmscope.store.backend import Backend
+from swarmscope.store.schema import CALIBRATION_DDL, DETECT
+from swarmscope.store.sql import time_filter
+from swarmscope.traces import KINDS, TRACES_TABLE, TraceOptions, build_traces
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One arrow of the data flow: the named tables it reads and writes."""
+
+    name: str
+    reads: tuple[str, ...]
+    writes: tuple[str, ...]
+
+
+_CANONICAL = ("posts", "entities", "account_keys", "object_keys")
+#: The stages of ``detect`` in order (temporary tables but for ``persist``'s and later).
+STAGES = {s.name: s for s in (
+    Stage("permutations", (*_CANONICAL, "traces"), ("perm_x",)),
+    Stage("traces", _CANONICAL, ("traces", "trace_kinds", "trace_objects")),
+    Stage("pairs", ("traces", "trace_kinds", "trace_objects"),
+          ("pair_candidates", "popular_candidates", "popular_traces")),
+    Stage("significance", ("traces", "pair_candidates", "popular_candidates"),
+          ("pair_tests", "account_tests", "testable_pairs")),
+    Stage("fusion", ("pair_tests", "account_tests"), ("account_scores", "fused_edges")),
+    Stage("clusters", ("fused_edges", "account_scores"), ("cluster_members",)),
+    Stage("affiliation", ("traces", "cluster_members", "account_scores"),
+          ("affiliation", "cluster_members", "account_scores")),
+    Stage("summaries", ("fused_edges", "cluster_members", "posts", "entities"),
+          ("cluster_summary",)),
+    Stage("evidence", ("pair_tests", "fused_edges", "account_scores", "affiliation",
+                       "cluster_members", "traces", "trace_objects", "posts"),
+          ("edge_evidence",)),
+    Stage("persist", ("account_scores", "cluster_members", "affiliation", "fused_edges",
+                      "cluster_summary", "edge_evidence", "posts", "accounts"),
+          ("detect_accounts", "detect_edges", "detect_clusters", "detect_evidence",
+           "detect_calibration")),
+    Stage("signals", ("posts", "cluster_members", "fused_edges"),
+          ("detect_fingerprints", "detect_operations", "detect_shifts", "detect_shift_hours")),
+    Stage("signatures", ("posts", "entities", "accounts", "detect_accounts"),
+          ("detect_profile", "detect_attacks", "detect_trends", "detect_ephemeral")),
+)}
+
+
+class _Instance:
+    def __init__(self, cls: type) -> None:
+        self.cls = cls
+
+    def holds(self, v: object) -> bool:
+        return isinstance(v, self.cls)
+
+    def __str__(self) -> str:
+        return f"a {self.cls.__name__}"
+
+
+class _Seconds:
+    def holds(self, v: object) -> bool:
+        return isinstance(v, (list, tuple)) and all(NON_NEGATIVE.holds(w) for w in v)
+
+    def __str__(self) -> str:
+        return "a sequence of seconds >= 0"
+
+
+@dataclass(frozen=True)
+class DetectParams:
+    """What ``detect`` runs. ``windows`` maps each kind to its windows in seconds."""
+
+    windows: dict[str, tuple[float, ...]] = field(default_factory=lambda: dict(DEFAULT_WINDOWS))
+    fdr: float = 0.01
+    seed: int = 0
+    null: NullParams = NullParams()
+    traces: TraceOptions = TraceOptions()
+    evidence: int = 10
+    permutations: int = 0
+    affiliation_rounds: int = AFFILIATION_ROUNDS
+
+    CONSTRAINTS: ClassVar[dict[str, list]] = {
+        "windows": [MAPPING], "fdr": [PROBABILITY_OPEN], "seed": [Interval(integer=True)],
+        "null": [_Instance(NullParams)], "traces": [_Instance(TraceOptions)],
+        "evidence": [COUNT], "permutations": [COUNT], "affiliation_rounds": [COUNT]}
+
+    def __post_init__(self) -> None:
+        validate_dataclass(self, "detect")
+        unknown = [k for k in self.windows if k not in KINDS]
+        if unknown:
+            raise SwarmscopeError(f"unknown trace kind {unknown[0]!r}: choose among "
+                                  f"{', '.join(KINDS)}")
+        if not self.windows or not all(self.windows.values()):
+            raise SwarmscopeError("detect needs at least one kind with at least one window")
+        for kind, windows in self.windows.items():
+            validate("detect", {f"windows[{kind!r}]": list(windows)},
+                     {f"windows[{kind!r}]": [_Seconds()]})
+        if any(w != self.traces.sync_bin_seconds for w in self.windows.get("sync", ())):
+            raise SwarmscopeError(
+                f"the sync test's window is its time bin ({self.traces.sync_bin_seconds:g} s): "
+                "set both with --sync-bin SECONDS instead of --window sync=...")
+
+    @property
+    def tests(self) -> list[tuple[str, float]]:
+        return [(k, float(w)) for k, ws in self.windows.items() for w in ws]
+
+
+@dataclass
+class DetectResult:
+    """What a detect run produced (the rows are in the ``detect_*`` tables); ``calibration``
+    holds the permutation check's rows, ``seconds`` the time per stage."""
+
+    run_id: int
+    accounts: int = 0
+    flagged: int = 0
+    clusters: int = 0
+    edges: int = 0
+    recruited: int = 0
+    evidence: int = 0
+    p_cut: float = 0.0
+    calibration: list[dict] = field(default_factory=list)
+    signatures: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def detect(store: Store, params: DetectParams = DetectParams(), *, since: datetime | None = None,
+           until: datetime | None = None, out: str | Path | None = None,
+           engine: str = "duckdb",
+           progress: Callable[[str], None] = lambda step: None) -> DetectResult:
+    """Run every stage (:data:`STAGES`) and store (and, with ``out``, write) the detect tables."""
+    db = store.db
+    if not db.scalar("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)"):
+        raise SwarmscopeError(f"the store {store.path} has no posts: ingest data first "
+                              f"(swarmscope --db {store.path} ingest FILE)")
+    pairs_engine = get_engine(engine, db)
+    run_id = store.start_run("detect", {**dataclasses.asdict(params), "since": since,
+                                        "until": until, "engine": engine}, seed=params.seed)
+    res = DetectResult(run_id)
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        with run_stage(db, STAGES[name]):
+            yield
+        res.seconds[name] = res.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    try:
+        db.execute(TRACES_TABLE)
+        db.execute("DELETE FROM traces")
+        db.drop("pair_tests", "account_tests", "pair_permutation_p")
+        if params.permutations:
+            with stage("permutations"):
+                res.calibration = permutation_check(db, params, pairs_engine, since, until,
+                                                    progress)
+        for kind, windows in params.windows.items():
+            progress(f"traces: {kind}")
+            with stage("traces"):
+                build_traces(db, kind, params.traces, since, until)
+            for window in windows:
+                progress(f"pairs and tests: {kind} within {window:g} s")
+                with stage("pairs"):
+                    pairs_engine.candidates(PairParams(kind=kind, window=window, evidence=0),
+                                            run_id)
+                with stage("significance"):
+                    pair_tests(db, kind, window, params.null)
+        progress("fusion and scores")
+        kinds = list(params.windows)
+        with stage("fusion"):
+            if params.permutations:
+                empirical_p(db, params.permutations)
+            res.p_cut = fuse_accounts(db, params.tests, kinds, params.null.alpha_pair,
+                                      params.fdr)
+            fuse_edges(db, params.tests, kinds, params.null.alpha_pair)
+        progress("clusters")
+        with stage("clusters"):
+            res.clusters = leiden_clusters(db, params.seed)
+        with stage("affiliation"):
+            res.recruited = affiliate(db, params.tests, params.null, params.fdr,
+                                      params.affiliation_rounds, progress)
+        with stage("summaries"):
+            cluster_summaries(db, kinds)
+        progress("evidence")
+        with stage("evidence"):
+            res.evidence = collect_evidence(db, params.null.alpha_pair, params.evidence)
+        with stage("persist"):
+            _persist(db, run_id, kinds, since, until, res.calibration)
+        progress("temporal signals")
+        with stage("signals"):
+            temporal_signals(db, run_id, time_filter(since, until))
+        progress("signatures")
+        with stage("signatures"):
+            res.signatures = signatures(db, run_id, time_filter(since, until))
+        if out is not None:
+            _write(db, Path(out))
+        res.accounts, res.flagged = db.query(
+            "SELECT count(*), count(*) FILTER (WHERE flagged) FROM detect_accounts")[0]
+        res.edges = db.scalar("SELECT count(*) FROM detect_edges")
+    except BaseException as exc:
+        store.finish_run(run_id, "failed", {"error": str(exc)[:500]})
+        raise
+    store.finish_run(run_id, "ok", dataclasses.asdict(res))
+    return res
+
+
+@contextmanager
+def run_stage(db: Backend, stage: Stage) -> Iterator[None]:
+    """Run a stage: its inputs must exist; with ``debug_steps`` its outputs are checked after
+    and its time recorded as a step of its own."""
+    missing = [t for t in stage.reads if not db.has_table(t)]
+    if missing:
+        raise SwarmscopeError(f"stage {stage.name} needs the tables {', '.join(missing)}, which "
+                              "no earlier stage wrote: run the stages in order")
+    with db.step(f"stage {stage.name}"):
+        yield
+    if db.debug_steps:
+        absent = [t for t in stage.writes if not db.has_table(t)]
+        if absent:
+            raise SwarmscopeError(f"stage {stage.name} did not write {', '.join(absent)}")
+
+
+def _persist(db: Backend, run_id: int, kinds: list[str], since: datetime | None,
+             until: datetime | None, calibration: list[dict]) -> None:
+    """The temp results -> the store's ``detect_*`` tables, with account ids, in one
+    transaction."""
+    where = time_filter(since, until)
+    per_kind = ", ".join(f'coalesce(s."score_{k}", 0) AS "score_{k}", '
+                         f'coalesce(s."p_{k}", 1) AS "p_{k}"' for k in kinds)
+    edge_kinds = ", ".join(f'e."p_{k}", e."x_{k}"' for k in kinds) + ", e.p_perm"
+    with db.transaction():
+        db.materialise("detect_accounts", f"""
+                SELECT {run_id} AS run_id, acc.platform, acc.account_id, a.handle,
+               coalesce(acc.posts, 0) AS posts, coalesce(s.score, 0) AS score,
+               coalesce(s.flagged, false) AS flagged, m.cluster_id,
+               coalesce(s.p, 1) AS p_value, coalesce(s.q, 1) AS q_value,
+               coalesce(s.partners, 0) AS partners,
+               coalesce(s.significant_partners, 0) AS significant_partners, {per_kind},
+               f.p AS affiliation_p, f.q AS affiliation_q, f.kind AS affiliation_kind,
+               f.window_s AS affiliation_window_s, f.x AS affiliation_x,
+               f.round AS affiliation_round
+        FROM (SELECT platform, account_id, sum(posts) AS posts FROM (
+                  SELECT platform, account_id, count(*) FILTER (WHERE {where}) AS posts
+                  FROM posts GROUP BY ALL
+                  UNION ALL SELECT platform, account_id, 0 FROM accounts) GROUP BY ALL) acc
+        LEFT JOIN (SELECT platform, account_id, any_value(handle) AS handle FROM accounts
+                   GROUP BY ALL) a USING (platform, account_id)
+        LEFT JOIN account_keys k USING (platform, account_id)
+        LEFT JOIN account_scores s ON s.account = k.account_key
+        LEFT JOIN cluster_members m ON m.account = k.account_key
+        LEFT JOIN affiliation f ON f.account = k.account_key
+        ORDER BY score DESC, acc.platform, acc.account_id""", temporary=False)
+        db.materialise("detect_edges", f"""
+                SELECT {run_id} AS run_id, ka.platform AS platform_a, ka.account_id AS account_a,
+               kb.platform AS platform_b, kb.account_id AS account_b, e.p AS p_value,
+               e.q AS q_value, e.weight,
+               CASE WHEN ma.cluster_id = mb.cluster_id THEN ma.cluster_id END AS cluster_id,
+               {edge_kinds}
+        FROM fused_edges e JOIN account_keys ka ON ka.account_key = e.a
+        JOIN account_keys kb ON kb.account_key = e.b
+        LEFT JOIN cluster_members ma ON ma.account = e.a
+        LEFT JOIN cluster_members mb ON mb.account = e.b
+        ORDER BY e.weight DESC, account_a, account_b""", temporary=False)
+        db.materialise("detect_clusters", f"""
+                SELECT {run_id} AS run_id, * FROM cluster_summary""", temporary=False)
+        db.materialise("detect_evidence", f"""
+                SELECT {run_id} AS run_id, ka.account_id AS account_a, kb.account_id AS account_b,
+               ev.* EXCLUDE (a, b)
+        FROM edge_evidence ev JOIN account_keys ka ON ka.account_key = ev.a
+        JOIN account_keys kb ON kb.account_key = ev.b
+        ORDER BY account_a, account_b, kind, dt_s""", temporary=False)
+        db.execute(CALIBRATION_DDL)
+        for r in calibration:
+            db.execute("INSERT INTO detect_calibration VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+                run_id, r["permutation"], r["kind"], r.get("window_s"), r.get("testable_pairs"),
+                r.get("pairs_at_alpha"), r.get("share_at_alpha"), r.get("accounts_flagged")])
+
+
+def _write(db: Backend, out: Path) -> None:
+    """Every detect table to ``out/<file>.parquet``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for table in DETECT:
+        db.write_parquet(f"SELECT * FROM {table.name}", out / f"{table.file}.parquet")

@@ -1,0 +1,166 @@
+"""The backend seam: every stage runs its SQL through a :class:`Backend`, never a raw connection.
+
+Modelled on splink's ``DatabaseAPI`` (execution) beside its ``SplinkDialect`` (SQL text, here
+:mod:`swarmscope.store.dialect`). A stage reads named tables and writes named tables: each table
+it makes is one named step (:meth:`Backend.materialise`), small numeric work goes to and from
+Arrow (:meth:`Backend.to_arrow`, :meth:`Backend.register_arrow`). With ``debug_steps`` every
+step is timed and its rows counted (:attr:`Backend.steps`), which ``--debug-steps`` prints.
+
+Example::
+
+    from swarmscope import Store
+    with Store("case.duckdb", debug_steps=True) as store:
+        store.db.materialise("big_accounts", "SELECT account_key FROM posts GROUP BY 1 "
+                                             "HAVING count(*) > 100")
+        print(store.db.steps[-1])   # Step(name='big_accounts', seconds=…, rows=…)
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from swarmscope.store.dialect import DuckDBDialect, Dialect
+from swarmscope.store.sql import literal
+
+
+@dataclass(frozen=True)
+class Step:
+    """One timed step: a materialised table (with its rows) or a named block of work."""
+
+    name: str
+    seconds: float
+    rows: int | None = None
+
+
+class Backend(ABC):
+    """Executes a stage's SQL; ``dialect`` holds the SQL text that differs between engines."""
+
+    name: str
+    dialect: Dialect
+
+    def __init__(self, *, debug_steps: bool = False) -> None:
+        self.debug_steps = debug_steps
+        self.steps: list[Step] = []
+
+    # -- execution -------------------------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        """Run a statement for its effect."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run a query; its rows as tuples."""
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """The first column of the first row (None without rows)."""
+        rows = self.query(sql, params)
+        return rows[0][0] if rows else None
+
+    @abstractmethod
+    def to_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a query; the result as an Arrow table that holds no connection."""
+
+    @abstractmethod
+    def write_parquet(self, sql: str, path: str | Path) -> None:
+        """Write the result of a query to a Parquet file."""
+
+    @abstractmethod
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        """Make ``name`` a temporary table holding a copy of ``table``."""
+
+    @abstractmethod
+    def has_table(self, name: str, *, temporary: bool | None = None) -> bool:
+        """A table (or view) of that name exists; ``temporary`` narrows to one kind."""
+
+    @abstractmethod
+    def columns(self, name: str) -> list[str]:
+        """The column names of a table or view."""
+
+    @abstractmethod
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all."""
+
+    # -- named steps -----------------------------------------------------------------------
+    def materialise(self, name: str, sql: str, *, temporary: bool = True) -> None:
+        """The step ``name``: (re)create the table ``name`` as the result of ``sql``."""
+        with self.step(name):
+            self.execute(f"CREATE OR REPLACE {'TEMP ' if temporary else ''}TABLE {name} AS {sql}")
+        if self.debug_steps:
+            last = self.steps[-1]
+            self.steps[-1] = Step(last.name, last.seconds, self.scalar(f"SELECT count(*) FROM {name}"))
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time a named block of work (recorded in :attr:`steps` in debug mode)."""
+        start = time.perf_counter()
+        yield
+        if self.debug_steps:
+            self.steps.append(Step(name, time.perf_counter() - start))
+
+    def drop(self, *names: str) -> None:
+        """Drop the tables ``names`` where they exist."""
+        for name in names:
+            self.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+class DuckDBBackend(Backend):
+    """The embedded default: one DuckDB connection (the store's)."""
+
+    name = "duckdb"
+    dialect = DuckDBDialect()
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, *, debug_steps: bool = False) -> None:
+        super().__init__(debug_steps=debug_steps)
+        self.con = con
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self.con.execute(sql, params).fetchall()  # finished: the connection is free again
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return self.con.execute(sql, params).fetchall()
+
+    def to_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        self.con.execute("SELECT 1").fetchall()  # finish a result a caller left unread
+        return self.con.sql(sql, params=params).to_arrow_table()
+
+    def write_parquet(self, sql: str, path: str | Path) -> None:
+        self.con.execute(f"COPY ({sql}) TO {literal(str(path))} (FORMAT parquet)")
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        view = f"_arrow_{name}"
+        self.con.register(view, table)
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
+        finally:
+            self.con.unregister(view)
+
+    def has_table(self, name: str, *, temporary: bool | None = None) -> bool:
+        kind = "" if temporary is None else f"AND temporary = {str(temporary).lower()}"
+        return self.scalar(
+            "SELECT count(*) FROM (SELECT table_name, temporary, database_name FROM duckdb_tables() "
+            "UNION ALL SELECT view_name, temporary, database_name FROM duckdb_views() "
+            "WHERE NOT internal) "
+            f"WHERE table_name = ? {kind} AND (temporary OR database_name = current_database())",
+            [name]) > 0
+
+    def columns(self, name: str) -> list[str]:
+        return [r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")

@@ -1,0 +1,63 @@
+"""The SQL text that differs between engines, in the manner of splink's ``SplinkDialect``.
+
+Why a small dialect class and not one dialect transpiled with sqlglot (splink does both): the
+stages' SQL is standard enough that few functions differ (epoch milliseconds, arg-min, a table
+of integer offsets), and those few are written here once per engine where a reviewer can see
+them; transpiling every statement would add a dependency and hide the differences. Randomness
+never comes from an engine's hash function (DuckDB's ``hash`` and Spark's ``hash`` differ):
+:meth:`Dialect.seeded_hash` is integer arithmetic that every engine evaluates alike, so a seed
+gives the same permutation on every engine.
+"""
+
+from __future__ import annotations
+
+#: A prime below 2³¹: products of two residues stay within a signed 64-bit integer.
+_PRIME = 2_147_483_629
+_MULTIPLIERS = (1_103_515_245, 1_664_525, 22_695_477)
+
+
+class Dialect:
+    """The base: the SQL every engine shares; engines override what differs."""
+
+    name = "base"
+
+    def epoch_ms(self, ts: str) -> str:
+        """Milliseconds since 1970 of a TIMESTAMP expression, as BIGINT."""
+        raise NotImplementedError(f"dialect {self.name!r} has no epoch_ms")
+
+    def from_epoch_ms(self, ms: str) -> str:
+        """A TIMESTAMP from milliseconds since 1970."""
+        raise NotImplementedError(f"dialect {self.name!r} has no from_epoch_ms")
+
+    def arg_min(self, value: str, by: str) -> str:
+        """The ``value`` of the row with the smallest ``by`` in a group."""
+        raise NotImplementedError(f"dialect {self.name!r} has no arg_min")
+
+    def offsets(self, low: int, high: int, alias: str, column: str) -> str:
+        """A FROM-clause item: the integers ``low``..``high`` as ``alias(column)``."""
+        raise NotImplementedError(f"dialect {self.name!r} has no offsets")
+
+    def seeded_hash(self, exprs: list[str], seed: int) -> str:
+        """A seeded pseudo-random BIGINT in [0, 2³¹) of non-negative integer expressions:
+        rounds of a multiplicative hash modulo a prime, the same on every engine."""
+        h = f"CAST({int(seed) % _PRIME} AS BIGINT)"
+        for i, expr in enumerate(exprs):
+            a = _MULTIPLIERS[i % len(_MULTIPLIERS)]
+            h = f"((({h}) * {a} + (CAST({expr} AS BIGINT) % {_PRIME})) % {_PRIME})"
+        return f"((({h}) * {_MULTIPLIERS[0]} + 12345) % {_PRIME})"
+
+
+class DuckDBDialect(Dialect):
+    name = "duckdb"
+
+    def epoch_ms(self, ts: str) -> str:
+        return f"epoch_ms({ts})"
+
+    def from_epoch_ms(self, ms: str) -> str:
+        return f"make_timestamp(({ms}) * 1000)"
+
+    def arg_min(self, value: str, by: str) -> str:
+        return f"arg_min({value}, {by})"
+
+    def offsets(self, low: int, high: int, alias: str, column: str) -> str:
+        return f"range({int(low)}, {int(high) + 1}) {alias}({column})"
