@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 DEMO   := demo-output
 DATA   := src/swarmscope/demo_data
 
-.PHONY: demo test venv clean
+.PHONY: demo test test-fast venv clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
@@ -43,6 +43,9 @@ test: $(VENV)/.dev-installed
 	@test -x /usr/bin/chromium || { echo "chromium is missing (the report's browser tests): installing it with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	$(BIN)/python -m pytest
+
+test-fast: $(VENV)/.dev-installed   # the suite without the tests marked slow (full real data)
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis

@@ -40,6 +40,7 @@ def consistent_counts(db: Path) -> tuple[int, int]:
     return posts, orphans
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.0, 1.5, 3.0])
 def test_sigkill_mid_ingest_then_rerun_completes(tmp_path, big_cnt, delay):
     db = tmp_path / "k.duckdb"

@@ -159,6 +159,7 @@ def ira_store(tmp_path_factory, shared):
     store.close()
 
 
+@pytest.mark.slow
 def test_ira_every_row_is_a_post(ira_store, shared):
     store, report = ira_store
     assert_balanced(report)
@@ -201,6 +202,7 @@ def test_ira_hashtags_match_an_independent_reading(ira_store, shared):
     assert agree / len(rows) > 0.98
 
 
+@pytest.mark.slow
 def test_ira_reingest_is_idempotent(ira_store, shared):
     store, _ = ira_store
     assert_reingest_adds_nothing(store, [shared / "ira/ira_tweets.parquet"])

@@ -18,15 +18,14 @@ from dataclasses import dataclass
 
 
 from swarmscope.store.backend import Backend
-from swarmscope.signatures.surges import coordination_shares, evidence_sql, find_surges
+from swarmscope.signatures.surges import (SurgeParams, coordination_shares, evidence_sql,
+                                          find_surges)
 
 
 @dataclass(frozen=True)
-class AttackParams:
-    """Bin width (seconds), FDR level and least distinct attackers in a bin."""
+class AttackParams(SurgeParams):
+    """:class:`SurgeParams` with at least 10 distinct attackers in a bin."""
 
-    bin_s: float = 3600.0
-    fdr: float = 0.01
     min_accounts: int = 10
 
 

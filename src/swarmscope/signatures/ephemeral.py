@@ -15,18 +15,17 @@ from dataclasses import dataclass
 
 
 from swarmscope.store.backend import Backend
-from swarmscope.signatures.surges import coordination_shares, evidence_sql, find_surges
+from swarmscope.signatures.surges import (SurgeParams, coordination_shares, evidence_sql,
+                                          find_surges)
 
 
 @dataclass(frozen=True)
-class EphemeralParams:
-    """Longest life of an ephemeral post (seconds), bin width (seconds), FDR level and least
-    distinct accounts in a bin."""
+class EphemeralParams(SurgeParams):
+    """:class:`SurgeParams` over 10-minute bins, and the longest life of an ephemeral post
+    (seconds)."""
 
-    max_life_s: float = 600.0
     bin_s: float = 600.0
-    fdr: float = 0.01
-    min_accounts: int = 5
+    max_life_s: float = 600.0
 
 
 def ephemeral_bursts(db: Backend, time_filter: str = "true",

@@ -19,8 +19,20 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from dataclasses import dataclass
+
 from swarmscope.detection.stats import benjamini_hochberg, poisson_p
 from swarmscope.store.backend import Backend
+
+
+@dataclass(frozen=True)
+class SurgeParams:
+    """Bin width (seconds), FDR level over every (object, bin) cell, and the least distinct
+    accounts in a bin (the parameters every signature built on surges shares)."""
+
+    bin_s: float = 3600.0
+    fdr: float = 0.01
+    min_accounts: int = 5
 
 
 def find_surges(db: Backend, source: str, prefix: str, *, bin_s: float,

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 
 from swarmscope.store.backend import Backend
-from swarmscope.signatures.surges import coordination_shares, evidence_sql, find_surges
+from swarmscope.signatures.surges import (SurgeParams, coordination_shares, evidence_sql,
+                                          find_surges)
 from swarmscope.store.sql import literal
 
 SHORTENERS = ("t.co", "bit.ly", "ow.ly", "buff.ly", "dlvr.it", "goo.gl", "tinyurl.com", "ift.tt",
@@ -24,13 +25,10 @@ SHORTENERS = ("t.co", "bit.ly", "ow.ly", "buff.ly", "dlvr.it", "goo.gl", "tinyur
 
 
 @dataclass(frozen=True)
-class TrendParams:
-    """Bin width (seconds), FDR level, least distinct accounts in a bin, and the least share
-    of a burst's posts by flagged accounts that makes it manufactured."""
+class TrendParams(SurgeParams):
+    """:class:`SurgeParams` and the least share of a burst's posts by flagged accounts that
+    makes it manufactured."""
 
-    bin_s: float = 3600.0
-    fdr: float = 0.01
-    min_accounts: int = 5
     manufactured_share: float = 0.5
 
 
