@@ -86,7 +86,8 @@ def cluster_summaries(db: Backend, kinds: list[str], top: int = 5) -> None:
         FROM (SELECT cluster_id, count(*) AS size FROM cluster_members GROUP BY ALL) s
         LEFT JOIN (SELECT cluster_id, count(*) AS edges, {per_kind},
                           list(struct_pack(account_a := ka.account_id, account_b := kb.account_id,
-                                           weight := e.weight) ORDER BY e.weight DESC)[1:{top}]
+                                           weight := e.weight)
+                               ORDER BY e.weight DESC, ka.account_id, kb.account_id)[1:{top}]
                           AS strongest
                    FROM cluster_edges e JOIN account_keys ka ON ka.account_key = e.a
                    JOIN account_keys kb ON kb.account_key = e.b GROUP BY cluster_id) ce
