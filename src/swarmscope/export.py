@@ -14,7 +14,6 @@ import hmac
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -114,7 +113,7 @@ def export(store: Store, fmt: str, out: str | Path, key: bytes | None = None) ->
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in tables:
-        table = _flatten(db.to_arrow(f"SELECT * FROM {name}"))
+        table = _flatten(db, name)
         if key is not None:
             table = _pseudonymize(table, key)
         path = out / f"{name}.{fmt}"
@@ -126,13 +125,13 @@ def export(store: Store, fmt: str, out: str | Path, key: bytes | None = None) ->
     return written
 
 
-def _flatten(table: pa.Table) -> pa.Table:
-    """Nested columns (lists of structs) as JSON text, so that CSV can hold them."""
-    con = duckdb.connect()
-    con.register("t", table)
+def _flatten(db: Backend, name: str) -> pa.Table:
+    """The table, its nested columns (lists of structs) as JSON text, so that CSV can hold
+    them."""
+    schema = db.to_arrow(f"SELECT * FROM {name} LIMIT 0").schema
     cols = ", ".join(f'to_json("{f.name}")::VARCHAR AS "{f.name}"'
-                     if pa.types.is_nested(f.type) else f'"{f.name}"' for f in table.schema)
-    return con.sql(f"SELECT {cols} FROM t").to_arrow_table()
+                     if pa.types.is_nested(f.type) else f'"{f.name}"' for f in schema)
+    return db.to_arrow(f"SELECT {cols} FROM {name}")
 
 
 def _network(db: Backend, key: bytes | None) -> tuple[list[dict], list[dict]]:

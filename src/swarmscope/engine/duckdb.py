@@ -7,6 +7,7 @@ spills to ``temp_directory`` within ``memory_limit``. Objects that would produce
 
 from __future__ import annotations
 
+import re
 import time
 
 from swarmscope.engine import PairParams, PairsResult
@@ -37,7 +38,9 @@ class DuckDBEngine:
 
     def _run(self, step: str, sql: str, timings: dict[str, float]) -> None:
         start = time.perf_counter()
-        with self.db.step(f"pairs.{step}"):
+        made = re.findall(r"(?:TABLE|VIEW) (\w+) AS", sql)   # the step's name: what it makes
+        with self.db.step(f"pairs.{step}: {', '.join(made)}" if made else f"pairs.{step}",
+                          table=made[-1] if made else None):
             self.db.execute(sql)
         timings[step] = timings.get(step, 0.0) + time.perf_counter() - start
 

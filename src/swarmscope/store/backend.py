@@ -92,19 +92,19 @@ class Backend(ABC):
     # -- named steps -----------------------------------------------------------------------
     def materialise(self, name: str, sql: str, *, temporary: bool = True) -> None:
         """The step ``name``: (re)create the table ``name`` as the result of ``sql``."""
-        with self.step(name):
+        with self.step(name, table=name):
             self.execute(f"CREATE OR REPLACE {'TEMP ' if temporary else ''}TABLE {name} AS {sql}")
-        if self.debug_steps:
-            last = self.steps[-1]
-            self.steps[-1] = Step(last.name, last.seconds, self.scalar(f"SELECT count(*) FROM {name}"))
 
     @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        """Time a named block of work (recorded in :attr:`steps` in debug mode)."""
+    def step(self, name: str, *, table: str | None = None) -> Iterator[None]:
+        """Time a named block of work (recorded in :attr:`steps` in debug mode, with the rows
+        of ``table`` when it made one)."""
         start = time.perf_counter()
         yield
         if self.debug_steps:
-            self.steps.append(Step(name, time.perf_counter() - start))
+            seconds = time.perf_counter() - start
+            rows = self.scalar(f"SELECT count(*) FROM {table}") if table else None
+            self.steps.append(Step(name, seconds, rows))
 
     def drop(self, *names: str) -> None:
         """Drop the tables ``names`` where they exist."""
