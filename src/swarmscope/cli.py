@@ -324,11 +324,10 @@ DETECT_HELP = """Significant coordination: edges, clusters and a score for every
 Runs traces -> pairs -> significance (a popularity-adjusted Poisson null per pair, a binomial
 test per account over its partners) -> fusion over kinds and windows -> Benjamini-Hochberg at
 --fdr -> Leiden clusters -> affiliation (rounds of a test of every other account against each
-cluster as a whole; those that pass join it). Results go to the store (tables detect_accounts, detect_edges,
-detect_clusters, detect_evidence) and, with --out, to accounts.parquet, edges.parquet,
-clusters.parquet and evidence.parquet (columns in the README). Behavioural signatures, which
-leave the score alone, follow: detect_profile, detect_attacks, detect_trends, detect_ephemeral
-(profile.parquet, attacks.parquet, trends.parquet, ephemeral.parquet).
+cluster as a whole; those that pass join it) -> evidence, then the temporal signals and the
+behavioural signatures, which leave the score alone. Results go to the store's detect_* tables
+and, with --out, to one Parquet file each (accounts, edges, clusters, evidence, fingerprints,
+operations, shifts, trends, attacks, …); every column is in docs/store.md.
 
 \b
 Defaults: """ + "; ".join(f"{k} within {', '.join(f'{w:g}' for w in ws)} s"

@@ -171,7 +171,7 @@ _DETECT_CORE = {
             "smallest p, and the objects co-acted with the cluster's members there",
     },
     "detect_edges": {
-        "account_a, account_b (+ platforms)": "a pair with a test at p <= alpha_pair",
+        "platform_a, account_a, platform_b, account_b": "a pair with a test at p <= alpha_pair",
         "p_value": "pair p combined over tests (Bonferroni minimum)",
         "q_value": "BH q over every testable pair of every test",
         "weight": "-log10 of the pair's smallest p", "cluster_id": "shared cluster, if any",
