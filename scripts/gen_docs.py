@@ -44,7 +44,7 @@ def _cell(text: str) -> str:
 def schema_reference() -> str:
     """A section per table: what one row is, its columns, their types and meaning."""
     def table_md(t: Table) -> str:
-        where = f" (a view)" if t.view else ""
+        where = " (a view)" if t.view else ""
         head = f"#### `{t.name}`{where}\n\n{t.doc[0].upper() + t.doc[1:]}."
         if t.file:
             head += f" `detect --out` writes it to `{t.file}.parquet`."
