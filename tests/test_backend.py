@@ -11,7 +11,7 @@ import pytest
 from swarmscope.errors import SwarmscopeError
 from swarmscope.pipeline import STAGES, Stage, run_stage
 from swarmscope.store.backend import DuckDBBackend, Step
-from swarmscope.store.dialect import _MULTIPLIERS, _PRIME, Dialect, DuckDBDialect
+from swarmscope.store.dialect import _MULTIPLIERS, _PRIME, _SQUARE_ADD, Dialect, DuckDBDialect
 
 
 @pytest.fixture
@@ -90,10 +90,12 @@ def test_debug_steps_records_names_and_rows(con):
 
 def py_seeded_hash(values: list[int], seed: int) -> int:
     """The formula of Dialect.seeded_hash, evaluated in Python."""
-    h = seed % _PRIME
+    s = seed % _PRIME
+    h = s
     for i, v in enumerate(values):
-        h = (h * _MULTIPLIERS[i % len(_MULTIPLIERS)] + v % _PRIME) % _PRIME
-    return (h * _MULTIPLIERS[0] + 12345) % _PRIME
+        u = ((v % _PRIME) * _MULTIPLIERS[i % len(_MULTIPLIERS)] + s) % _PRIME
+        h = (h * _MULTIPLIERS[0] + u * u % _PRIME + _SQUARE_ADD) % _PRIME
+    return (h * _MULTIPLIERS[1] + 7) % _PRIME
 
 
 def test_seeded_hash_same_in_duckdb_and_python(con):
@@ -126,9 +128,6 @@ def test_seeded_hash_differs_across_seeds_and_is_roughly_uniform(con):
     assert len(counts) == 10 and (abs(counts - 2000) <= 300).all()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: seeded_hash is linear in its inputs modulo P, "
-                   "(C_seed + i K) mod P with K/P = 0.0307, so ordering up to ~32 items by it "
-                   "gives the time order rotated: only n orders over all seeds, not n!")
 def test_orders_by_seeded_hash_vary_with_the_seed(con):
     """A shuffle by seeded_hash (as permute_traces draws one): ordering 10 items by it under
     50 seeds gives nearly 50 different orders, as a random shuffle would (10! = 3.6 M)."""
@@ -139,9 +138,6 @@ def test_orders_by_seeded_hash_vary_with_the_seed(con):
     assert len(orders) >= 45
 
 
-@pytest.mark.xfail(strict=True, reason="bug (from the seeded_hash above): permute_traces "
-                   "rotates objects along the time order within the hour, so a pair that "
-                   "co-acts on every object keeps co-acting in most permuted copies")
 def test_permute_traces_breaks_co_action(con):
     """Two accounts alternate within one hour, B 20 s after A on each of 10 objects; in a
     permuted copy ~0.5 of the 10 co-actions survive by chance, so 9 or more should (almost)

@@ -204,9 +204,6 @@ def test_fuse_accounts_without_cut_and_with_suffix(backend):
     assert not backend.has_table("account_scores")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: when every account that passes BH has p = 0 "
-                   "(the binomial tail underflows), p_cut = 0, L* = -log10 0 = inf and score() "
-                   "gives 0 to everyone: accounts with q = 0 are not flagged")
 def test_fuse_accounts_flags_accounts_whose_p_underflows(backend):
     """Three accounts with 250 of 300 partners significant (binomial tail below 1e-300, so 0)
     pass BH with q = 0 and must be flagged (score >= 0.5)."""

@@ -66,4 +66,4 @@ def score(p: np.ndarray, p_cut: float | None) -> np.ndarray:
     if p_cut is None:
         return np.zeros(len(p))
     lp = -np.log10(np.clip(p, 1e-300, 1.0)) + 0.0  # no -0.0
-    return lp / (lp + -np.log10(min(p_cut, 0.999)))
+    return lp / (lp + -np.log10(min(max(p_cut, 1e-300), 0.999)))  # a cut at p = 0 too

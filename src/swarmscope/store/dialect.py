@@ -14,6 +14,7 @@ from __future__ import annotations
 #: A prime below 2³¹: products of two residues stay within a signed 64-bit integer.
 _PRIME = 2_147_483_629
 _MULTIPLIERS = (1_103_515_245, 1_664_525, 22_695_477)
+_SQUARE_ADD = 1_013_904_223
 
 
 class Dialect:
@@ -39,12 +40,17 @@ class Dialect:
 
     def seeded_hash(self, exprs: list[str], seed: int) -> str:
         """A seeded pseudo-random BIGINT in [0, 2³¹) of non-negative integer expressions:
-        rounds of a multiplicative hash modulo a prime, the same on every engine."""
-        h = f"CAST({int(seed) % _PRIME} AS BIGINT)"
+        each input, mixed with the seed, is squared modulo a prime (the square makes the hash
+        non-linear, so orders drawn from it are not rotations of one another), and the squares
+        are chained by multiply-adds. Every product stays below 2⁶², so every engine
+        evaluates it alike in 64-bit integers."""
+        s = int(seed) % _PRIME
+        h = f"CAST({s} AS BIGINT)"
         for i, expr in enumerate(exprs):
             a = _MULTIPLIERS[i % len(_MULTIPLIERS)]
-            h = f"((({h}) * {a} + (CAST({expr} AS BIGINT) % {_PRIME})) % {_PRIME})"
-        return f"((({h}) * {_MULTIPLIERS[0]} + 12345) % {_PRIME})"
+            u = f"((CAST({expr} AS BIGINT) % {_PRIME}) * {a} + {s}) % {_PRIME}"
+            h = f"(({h}) * {_MULTIPLIERS[0]} + ({u}) * ({u}) % {_PRIME} + {_SQUARE_ADD}) % {_PRIME}"
+        return f"(({h}) * {_MULTIPLIERS[1]} + 7) % {_PRIME}"
 
 
 class DuckDBDialect(Dialect):
