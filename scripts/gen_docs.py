@@ -26,13 +26,13 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 def cli_reference() -> str:
     """Every command's help, as the terminal shows it at 100 columns."""
     parts = []
-    with click.Context(cli, info_name="swarmscope", terminal_width=100,
-                       max_content_width=100) as ctx:
+    settings = {"terminal_width": 100, "max_content_width": 100,
+                "help_option_names": cli.context_settings["help_option_names"]}
+    with click.Context(cli, info_name="swarmscope", **settings) as ctx:
         parts.append(f"### swarmscope\n\n```text\n{cli.get_help(ctx)}\n```\n")
         for name in cli.list_commands(ctx):
             command = cli.get_command(ctx, name)
-            with click.Context(command, info_name=name, parent=ctx, terminal_width=100,
-                               max_content_width=100) as sub:
+            with click.Context(command, info_name=name, parent=ctx, **settings) as sub:
                 parts.append(f"### swarmscope {name}\n\n```text\n{command.get_help(sub)}\n```\n")
     return "\n".join(parts)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import re
 
@@ -19,9 +20,11 @@ spec.loader.exec_module(gen_docs)
 
 def test_generated_docs_are_current():
     """docs/cli.md and docs/store.md hold what scripts/gen_docs.py generates from the code."""
-    stale = [p.name for p, text in gen_docs.generated().items()
-             if p.read_text(encoding="utf-8") != text]
-    assert not stale, f"stale docs {stale}: run python scripts/gen_docs.py"
+    for path, text in gen_docs.generated().items():
+        have = path.read_text(encoding="utf-8")
+        diff = "".join(list(difflib.unified_diff(have.splitlines(True), text.splitlines(True),
+                                                 "committed", "generated"))[:40])
+        assert have == text, f"{path.name} is stale (run python scripts/gen_docs.py):\n{diff}"
 
 
 def test_every_command_is_in_the_cli_reference():
