@@ -74,253 +74,29 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-IRA = "ira/ira_tweets.parquet"
-URL_RE = r"https?://[^\s]+"
-WINDOW = 60
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import (DEFAULT_SWARMSCOPE, IRA, REPO, WINDOW, ConnectionProxy,  # noqa: E402
+                    add_dir_args, copy_key_sql, emit, finish_dir_args, fresh, gen_con, helper,
+                    lit, machine, mib, one_line, run_child, run_mode, size_mib, slim, ss,
+                    ss_child, ss_ingest, ss_pairs, tk_compute, tk_preprocess)
 
-# -- the toolkit wrapper: runs its CLI in-process, then reports its own and its children's peaks
-TOOLKIT_WRAPPER = (
-    "import resource, runpy, sys, json\n"
-    "sys.argv = ['coordination_network_toolkit'] + sys.argv[1:]\n"
-    "try:\n"
-    "    runpy.run_module('coordination_network_toolkit', run_name='__main__', alter_sys=True)\n"
-    "finally:\n"
-    "    s = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-    "    c = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "    print('BENCH_RUSAGE ' + json.dumps({'self_kib': s, 'children_kib': c}),"
-    " file=sys.stderr, flush=True)\n")
+URL_RE = r"https?://[^\s]+"
 
 # -- swarmscope's co_tweet through the Python API (text_strip_urls=False is not on the CLI)
-TEXT_PAIRS = (
-    "import json, sys, resource\n"
-    "import swarmscope\n"
-    "from swarmscope import Settings, Store\n"
-    "from swarmscope.engine import PairParams\n"
-    "from swarmscope.traces import TraceOptions\n"
-    "db, window, evidence, threads, mem = sys.argv[1], float(sys.argv[2]), sys.argv[3], "
-    "sys.argv[4], sys.argv[5]\n"
-    "settings = Settings(threads=int(threads) if threads else None, memory_limit=mem or None)\n"
-    "with Store(db, settings=settings) as store:\n"
-    "    r = swarmscope.pairs(store, PairParams(kind='text', window=window, evidence=("
-    "None if evidence == 'all' else int(evidence))), options=TraceOptions(text_strip_urls=False))\n"
-    "    print('BENCH_RESULT ' + json.dumps({'run_id': r.run_id, 'traces': r.traces, "
-    "'edges': r.edges, 'accounts': r.accounts, 'popular': len(r.popular), "
-    "'seconds': r.seconds}), flush=True)\n")
+TEXT_PAIRS = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+              "from coaction_vs_peers import text_pairs_child; text_pairs_child(sys.argv[1:])")
 
 
-def emit(obj: dict) -> None:
-    print(json.dumps(obj, default=str), flush=True)
-
-
-def lit(value) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def mib(kib: float) -> float:
-    return round(kib / 1024, 1)
-
-
-# -- machine state -----------------------------------------------------------------------------
-def machine() -> dict:
-    import duckdb
-    mem_kib = next(int(line.split()[1]) for line in open("/proc/meminfo")
-                   if line.startswith("MemTotal:"))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), None)
-    try:
-        from importlib.metadata import version
-        cnt_version = version("coordination-network-toolkit")
-        ss_version = version("swarmscope")
-    except Exception:   # noqa: BLE001 - informational only
-        cnt_version = ss_version = None
-    return {"bench": "machine", "nproc": os.cpu_count(), "ram_gib": round(mem_kib / 2**20, 1),
-            "cpu": cpu, "python": sys.version.split()[0], "duckdb": duckdb.__version__,
-            "coordination_network_toolkit": cnt_version, "swarmscope": ss_version,
-            "loadavg": os.getloadavg(),
-            "PYTHONDONTWRITEBYTECODE": os.environ.get("PYTHONDONTWRITEBYTECODE"), **git_state()}
-
-
-def git_state() -> dict:
-    """The commit measured and whether src/ had uncommitted changes (read-only git calls)."""
-    def git(*a: str) -> str:
-        r = subprocess.run(["git", *a], capture_output=True, text=True, cwd=REPO)
-        return r.stdout.strip()
-    diff = git("diff", "HEAD", "--", "src")
-    import hashlib
-    return {"git_head": git("rev-parse", "--short", "HEAD"),
-            "src_uncommitted_diff_sha1": hashlib.sha1(diff.encode()).hexdigest()[:12]
-            if diff else None}
-
-
-def _busy_jiffies() -> tuple[int, int]:
-    with open("/proc/stat") as fh:
-        vals = [int(x) for x in fh.readline().split()[1:]]
-    idle = vals[3] + vals[4]
-    return sum(vals) - idle, sum(vals)
-
-
-def wait_idle(args: argparse.Namespace) -> dict:
-    """Wait until fewer than ``--idle-cpus`` CPUs are busy over 2 s; say how long it took."""
-    t0 = time.time()
-    ncpu = os.cpu_count() or 1
-    while True:
-        b0, t_0 = _busy_jiffies()
-        time.sleep(2)
-        b1, t_1 = _busy_jiffies()
-        busy = (b1 - b0) / max(t_1 - t_0, 1) * ncpu
-        if busy < args.idle_cpus or time.time() - t0 > args.max_wait:
-            return {"waited_s": round(time.time() - t0, 1), "busy_cpus_before": round(busy, 2),
-                    "idle": busy < args.idle_cpus, "loadavg_1m": round(os.getloadavg()[0], 2)}
-        time.sleep(8)
-
-
-# -- running a child and measuring it ------------------------------------------------------------
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for tid in os.listdir(f"/proc/{p}/task"):
-                try:
-                    with open(f"/proc/{p}/task/{tid}/children") as fh:
-                        todo.extend(int(c) for c in fh.read().split())
-                except OSError:
-                    pass
-        except OSError:
-            pass
-    return out
-
-
-def _mem_kib(pid: int) -> tuple[int, int]:
-    """(RSS, PSS) of one process in KiB; (0, 0) when it is gone."""
-    rss = pss = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-    except OSError:
-        pass
-    return rss, pss
-
-
-def _sampler(pid: int, stop: threading.Event, peak: dict) -> None:
-    while not stop.is_set():
-        rss = pss = 0
-        procs = _descendants(pid)
-        for p in procs:
-            r, s = _mem_kib(p)
-            rss += r
-            pss += s
-        peak["rss"] = max(peak["rss"], rss)
-        peak["pss"] = max(peak["pss"], pss)
-        peak["procs"] = max(peak["procs"], len(procs))
-        stop.wait(0.1)
-
-
-def run_child(args: argparse.Namespace, cmd: list[str], name: str, *,
-              idle: bool = True) -> dict:
-    """Run ``cmd`` as a child of its own: wall time, peaks, output (also kept in OUT_DIR)."""
-    pre = wait_idle(args) if idle else {}
-    log_out, log_err = args.out_dir / f"{name}.stdout", args.out_dir / f"{name}.stderr"
-    with log_out.open("wb") as so, log_err.open("wb") as se:
-        busy0, _ = _busy_jiffies()
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=so, stderr=se, cwd=REPO)
-        stop, peak = threading.Event(), {"rss": 0, "pss": 0, "procs": 0}
-        sampler = threading.Thread(target=_sampler, args=(proc.pid, stop, peak), daemon=True)
-        sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t0
-        busy1, _ = _busy_jiffies()
-        stop.set()
-        sampler.join()
-    # CPU time spent by everything else on the machine meanwhile (this script's sampler included)
-    others = (busy1 - busy0) / os.sysconf("SC_CLK_TCK") - (usage.ru_utime + usage.ru_stime)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    out = log_out.read_text(errors="replace")
-    err = log_err.read_text(errors="replace")
-    res = {"cmd": " ".join(cmd), "rc": proc.returncode, "seconds": round(seconds, 2),
-           "self_maxrss_mib": mib(usage.ru_maxrss), "tree_peak_rss_mib": mib(peak["rss"]),
-           "tree_peak_pss_mib": mib(peak["pss"]), "max_procs": peak["procs"],
-           "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-           "others_cpus_avg": round(max(others, 0) / max(seconds, 1e-9), 2), **pre}
-    for line in err.splitlines():
-        if line.startswith("BENCH_RUSAGE "):
-            ru = json.loads(line.split(" ", 1)[1])
-            res["self_maxrss_mib"] = max(res["self_maxrss_mib"], mib(ru["self_kib"]))
-            res["children_maxrss_mib"] = mib(ru["children_kib"])
-    res["peak_mib"] = max(res["self_maxrss_mib"], res["tree_peak_pss_mib"])
-    for line in out.splitlines():
-        if line.startswith("BENCH_RESULT "):
-            res["result"] = json.loads(line.split(" ", 1)[1])
-    if proc.returncode != 0:
-        res["stderr_tail"] = err[-1500:]
-        res["stdout_tail"] = out[-800:]
-    return res
-
-
-def ss_cmd(args: argparse.Namespace, store: Path, *rest: str) -> list[str]:
-    cmd = [str(args.swarmscope), "--db", str(store)]
-    if args.memory_limit:
-        cmd += ["--memory-limit", args.memory_limit]
-    if args.threads:
-        cmd += ["--threads", str(args.threads)]
-    return cmd + list(rest)
-
-
-def tk_cmd(db: Path, *rest: str) -> list[str]:
-    return [sys.executable, "-c", TOOLKIT_WRAPPER, str(db), *rest]
-
-
-def fresh(*paths: Path) -> None:
-    for p in paths:
-        for q in (p, Path(str(p) + ".wal"), Path(str(p) + "-wal"), Path(str(p) + "-shm")):
-            q.unlink(missing_ok=True)
-        for d in (".ingest-tmp", ".tmp"):
-            shutil.rmtree(str(p) + d, ignore_errors=True)
-
-
-def size_mib(*paths: Path) -> float:
-    total = 0
-    for p in paths:
-        for q in (p, Path(str(p) + ".wal"), Path(str(p) + "-wal")):
-            if q.exists():
-                total += q.stat().st_size
-    return round(total / 2**20, 1)
-
-
-# -- children run by this same script (input generation, parity, run summaries) ---------------
-def helper(args: argparse.Namespace, *argv: str, script: str = __file__) -> dict:
-    """Run one of this script's (or ``script``'s) helper modes in a child (so that this process
-    stays small and no later child inherits a large RSS at fork); returns its JSON answer."""
-    cmd = [sys.executable, str(Path(script).resolve()), "--data-dir", str(args.data_dir),
-           "--out-dir", str(args.out_dir), *argv]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-def gen_con():
-    import duckdb
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
-    return con
+def child(args: argparse.Namespace, *argv: str) -> dict:
+    """One of this script's helper modes, in a child process (``common.helper``)."""
+    return helper(args, *argv, script=__file__)
 
 
 def gen_retweets(data_dir: Path, n: int, out: Path) -> dict:
@@ -339,10 +115,10 @@ def gen_retweets(data_dir: Path, n: int, out: Path) -> dict:
     copies = math.ceil(n / real)
     con.execute(f"""
         COPY (
-            SELECT CASE WHEN k = 0 THEN CAST(rn AS VARCHAR) ELSE k || '-' || rn END AS message_id,
-                   CASE WHEN k = 0 THEN author_id ELSE author_id || '~' || k END AS user_id,
-                   CASE WHEN k = 0 THEN author ELSE author || '~' || k END AS username,
-                   CASE WHEN k = 0 THEN rid ELSE k || ':' || rid END AS repost_id,
+            SELECT {copy_key_sql("CAST(rn AS VARCHAR)", "k", "-", prefix=True)} AS message_id,
+                   {copy_key_sql("author_id", "k", "~")} AS user_id,
+                   {copy_key_sql("author", "k", "~")} AS username,
+                   {copy_key_sql("rid", "k", ":", prefix=True)} AS repost_id,
                    NULL AS reply_id, content AS message, ts + k * {shift} AS timestamp,
                    NULL AS urls
             FROM rt CROSS JOIN range({copies}) c(k)
@@ -361,8 +137,7 @@ def gen_retweets(data_dir: Path, n: int, out: Path) -> dict:
 def gen_originals(data_dir: Path, n: int, out: Path) -> dict:
     """The last N real IRA rows in time order, with URLs of originals (see the docstring)."""
     sys.path.insert(0, str(REPO / "src"))
-    from swarmscope.traces import normalized_text_sql
-    norm = normalized_text_sql("content", strip_urls=False)
+    norm = ss.normalized_text_sql("content", strip_urls=False)
     con = gen_con()
     src = lit(data_dir / IRA)
     t0 = time.perf_counter()
@@ -397,89 +172,49 @@ def gen_originals(data_dir: Path, n: int, out: Path) -> dict:
             "bytes": out.stat().st_size, "gen_seconds": round(time.perf_counter() - t0, 2)}
 
 
-def compare(out_dir: Path, tk_db: Path, table: str, store: Path, kind: str, name: str) -> dict:
-    """Toolkit directed loop-free edges vs ours expanded to both directions, in DuckDB."""
-    import duckdb
-    csv_path = out_dir / f"{name}.tk_edges.csv"
-    with csv_path.open("wb") as fh:
-        subprocess.run(["sqlite3", "-csv", str(tk_db),
-                        f"SELECT user_1, user_2, weight FROM {table} WHERE user_1 != user_2"],
-                       stdout=fh, check=True)
-    con = duckdb.connect()
-    con.execute("SET preserve_insertion_order = false")
-    con.execute(f"ATTACH {lit(store)} AS ss (READ_ONLY)")
-    run_id = con.execute(f"SELECT max(run_id) FROM ss.runs WHERE command = 'pairs' AND "
-                         f"status = 'ok' AND parameters->>'kind' = {lit(kind)}").fetchone()[0]
-    con.execute("CREATE TABLE tk (u1 VARCHAR, u2 VARCHAR, w BIGINT)")
-    if csv_path.stat().st_size:
-        con.execute(f"""
-            INSERT INTO tk SELECT u1, u2, CAST(w AS BIGINT)
-            FROM read_csv({lit(csv_path)}, header = false, delim = ',', quote = '"',
-                          escape = '"', auto_detect = false,
-                          columns = {{'u1': 'VARCHAR', 'u2': 'VARCHAR', 'w': 'VARCHAR'}})""")
-    con.execute(f"""
-        CREATE TABLE ours AS
-        SELECT * FROM (
-            SELECT account_a AS u1, account_b AS u2, a_actions AS w FROM ss.edges
-            WHERE run_id = {run_id}
-            UNION ALL
-            SELECT account_b, account_a, b_actions FROM ss.edges WHERE run_id = {run_id})
-        WHERE w >= 1""")
-    undirected = con.execute(f"SELECT count(*) FROM ss.edges WHERE run_id = {run_id}").fetchone()[0]
-    r = con.execute("""
-        SELECT count(*) FILTER (WHERE o.u1 IS NULL) AS only_toolkit,
-               count(*) FILTER (WHERE t.u1 IS NULL) AS only_swarmscope,
-               count(*) FILTER (WHERE o.u1 IS NOT NULL AND t.u1 IS NOT NULL AND o.w <> t.w)
-                   AS weight_differs,
-               count(*) FILTER (WHERE o.u1 IS NOT NULL AND t.u1 IS NOT NULL AND o.w = t.w)
-                   AS same
-        FROM tk t FULL OUTER JOIN ours o ON o.u1 = t.u1 AND o.u2 = t.u2""").fetchone()
-    n_tk, n_ours = (con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("tk", "ours"))
-    dups = con.execute("SELECT (SELECT count(*) - count(DISTINCT (u1, u2)) FROM tk) + "
-                       "(SELECT count(*) - count(DISTINCT (u1, u2)) FROM ours)").fetchone()[0]
-    examples = con.execute("""
-        SELECT t.u1, t.u2, t.w AS toolkit_w, o.u1 AS o_u1, o.u2 AS o_u2, o.w AS swarmscope_w
-        FROM tk t FULL OUTER JOIN ours o ON o.u1 = t.u1 AND o.u2 = t.u2
-        WHERE o.u1 IS NULL OR t.u1 IS NULL OR o.w <> t.w LIMIT 5""").fetchall()
-    csv_path.unlink()
-    return {"run_id": run_id, "toolkit_directed_edges": n_tk,
-            "swarmscope_undirected_edges": undirected, "swarmscope_directed_edges": n_ours,
-            "only_toolkit": r[0], "only_swarmscope": r[1], "weight_differs": r[2], "same": r[3],
-            "duplicate_keys": dups,
-            "exact_equal": r[0] == 0 and r[1] == 0 and r[2] == 0 and dups == 0 and n_tk == n_ours,
-            "mismatch_examples": [list(e) for e in examples]}
-
-
-def run_summary(store: Path) -> dict:
-    """The step timings and counts swarmscope recorded for its latest pairs run."""
-    import duckdb
-    con = duckdb.connect()
-    con.execute(f"ATTACH {lit(store)} AS ss (READ_ONLY)")
-    row = con.execute("SELECT run_id, summary, parameters FROM ss.runs WHERE command = 'pairs' "
-                      "ORDER BY run_id DESC LIMIT 1").fetchone()
-    summary = json.loads(row[1]) if row and row[1] else {}
-    evidence = con.execute(f"SELECT count(*) FROM ss.evidence WHERE run_id = {row[0]}"
-                           ).fetchone()[0] if row else None
-    return {"run_id": row[0] if row else None, "traces": summary.get("traces"),
-            "edges": summary.get("edges"), "accounts": summary.get("accounts"),
-            "popular": len(summary.get("popular") or []), "evidence_rows": evidence,
-            "step_seconds": {k: round(v, 2) for k, v in (summary.get("seconds") or {}).items()}}
-
-
-class _TimedConnection:
-    """Wraps a DuckDB connection; times every ``execute`` (the statement's first words kept)."""
+class _TimedConnection(ConnectionProxy):
+    """Times every ``execute`` (the statement's first words kept)."""
 
     def __init__(self, con, log: list) -> None:
-        self._con, self._log = con, log
+        super().__init__(con)
+        self._log = log
 
     def execute(self, sql, *a, **kw):
         t0 = time.perf_counter()
         res = self._con.execute(sql, *a, **kw)
-        self._log.append((" ".join(str(sql).split())[:160], time.perf_counter() - t0))
+        self._log.append((one_line(sql), time.perf_counter() - t0))
         return res
 
-    def __getattr__(self, name):
-        return getattr(self._con, name)
+
+def api_pairs(store_path: Path, kind: str, evidence: str, text_strip_urls: bool, threads: str,
+              memory_limit: str, log: list | None = None, window: float = WINDOW):
+    """``swarmscope.pairs`` through the Python API (``TraceOptions`` are not all on the CLI);
+    with ``log``, the wall time of each SQL statement it runs goes there. The result and the
+    seconds it took."""
+    settings = ss.Settings(threads=int(threads) if threads else None,
+                           memory_limit=memory_limit or None)
+    with ss.Store(store_path, settings=settings) as store:
+        if log is not None:
+            store.con = _TimedConnection(store.con, log)
+        t0 = time.perf_counter()
+        r = ss.pairs(store, ss.PairParams(kind=kind, window=window, evidence=(
+            None if evidence == "all" else int(evidence))),
+            options=ss.TraceOptions(text_strip_urls=text_strip_urls))
+        total = time.perf_counter() - t0
+        if log is not None:
+            store.con = store.con._con
+    return r, total
+
+
+def text_pairs_child(argv: list[str]) -> None:
+    """The ``text`` kind with URLs kept, in a child (``TEXT_PAIRS``): STORE WINDOW EVIDENCE
+    THREADS MEMORY_LIMIT; prints a ``BENCH_RESULT`` line for ``run_child``."""
+    db, window, evidence, threads, mem = argv
+    r, _ = api_pairs(Path(db), "text", evidence, False, threads, mem, window=float(window))
+    print("BENCH_RESULT " + json.dumps({"run_id": r.run_id, "traces": r.traces,
+                                        "edges": r.edges, "accounts": r.accounts,
+                                        "popular": len(r.popular), "seconds": r.seconds}),
+          flush=True)
 
 
 def profile_pairs(store_path: Path, kind: str, evidence: str, text_strip_urls: bool,
@@ -487,20 +222,9 @@ def profile_pairs(store_path: Path, kind: str, evidence: str, text_strip_urls: b
     """``swarmscope.pairs`` through the Python API on an ingested store, with the wall time of
     each SQL statement it runs (the engine's own ``seconds`` dict beside them)."""
     sys.path.insert(0, str(REPO / "src"))
-    import swarmscope
-    from swarmscope import Settings, Store
-    from swarmscope.engine import PairParams
-    from swarmscope.traces import TraceOptions
-    settings = Settings(threads=int(threads) if threads else None, memory_limit=memory_limit or None)
     log: list = []
-    with Store(store_path, settings=settings) as store:
-        store.con = _TimedConnection(store.con, log)
-        t0 = time.perf_counter()
-        r = swarmscope.pairs(store, PairParams(kind=kind, window=WINDOW, evidence=(
-            None if evidence == "all" else int(evidence))),
-            options=TraceOptions(text_strip_urls=text_strip_urls))
-        total = time.perf_counter() - t0
-        store.con = store.con._con
+    r, total = api_pairs(store_path, kind, evidence, text_strip_urls, threads, memory_limit,
+                         log)
     import resource
     return {"bench": "profile", "store": str(store_path), "kind": kind, "evidence": evidence,
             "traces": r.traces, "edges": r.edges, "seconds_total": round(total, 2),
@@ -510,83 +234,11 @@ def profile_pairs(store_path: Path, kind: str, evidence: str, text_strip_urls: b
             "maxrss_mib": mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)}
 
 
-def toolkit_edges(tk_db: Path, table: str) -> int:
-    import sqlite3
-    con = sqlite3.connect(str(tk_db))
-    try:
-        return con.execute(f"SELECT count(*) FROM {table} WHERE user_1 != user_2").fetchone()[0]
-    finally:
-        con.close()
-
-
 # -- the benchmarks ------------------------------------------------------------------------------
-def code_state() -> str:
-    """``HEAD`` plus a hash of any uncommitted change under src/: the code a swarmscope child
-    ran (the package is installed editable, so it runs the working tree)."""
-    g = git_state()
-    return g["git_head"] + (f"+dirty:{g['src_uncommitted_diff_sha1']}"
-                            if g["src_uncommitted_diff_sha1"] else "")
-
-
-def ss_ingest(args, store: Path, csv_path: Path, name: str, fmt: str | None = "cnt") -> dict:
-    fresh(store)
-    cmd = ss_cmd(args, store, "ingest", str(csv_path)) + (["--format", fmt] if fmt else [])
-    code = code_state()
-    r = run_child(args, cmd, f"{name}.ss_ingest")
-    r["code"] = code
-    r["store_mib"] = size_mib(store)
-    return r
-
-
-def ss_pairs(args, store: Path, kind: str, name: str, evidence: str | None) -> dict:
-    cmd = ss_cmd(args, store, "pairs", "--kind", kind, "--window", str(WINDOW))
-    if evidence is not None:
-        cmd += ["--evidence", evidence]
-    return ss_child(args, cmd, store, f"{name}.ss_pairs_{kind}_ev{evidence or 'default'}")
-
-
 def ss_text_pairs(args, store: Path, name: str, evidence: str) -> dict:
-    cmd = [sys.executable, "-c", TEXT_PAIRS, str(store), str(WINDOW), evidence,
-           str(args.threads or ""), args.memory_limit or ""]
+    cmd = [sys.executable, "-c", TEXT_PAIRS, str(Path(__file__).resolve().parent), str(store),
+           str(WINDOW), evidence, str(args.threads or ""), args.memory_limit or ""]
     return ss_child(args, cmd, store, f"{name}.ss_pairs_text_ev{evidence}")
-
-
-def ss_child(args, cmd: list[str], store: Path, log_name: str) -> dict:
-    """A swarmscope child run, with the code state it ran and the store's summary."""
-    code = code_state()
-    r = run_child(args, cmd, log_name)
-    r["code"] = code
-    if r["rc"] == 0:
-        r.update(helper(args, "_summary", str(store)))
-    return r
-
-
-def tk_preprocess(args, tk_db: Path, csv_path: Path, name: str) -> dict:
-    fresh(tk_db)
-    r = run_child(args, tk_cmd(tk_db, "preprocess", "--format", "csv", str(csv_path)),
-                  f"{name}.tk_preprocess")
-    r["db_mib"] = size_mib(tk_db)
-    return r
-
-
-def tk_compute(args, tk_db: Path, command: str, name: str) -> dict:
-    # the CLI's --min_edge_weight defaults to 2 (the API's to 1); swarmscope keeps weight >= 1
-    r = run_child(args, tk_cmd(tk_db, "compute", command, "--time_window", str(WINDOW),
-                               "--min_edge_weight", "1", "--n_cpus", str(args.toolkit_threads)),
-                  f"{name}.tk_{command}")
-    return r
-
-
-def slim(r: dict | None) -> dict | None:
-    """The measurement fields of a child run (the command line is reported once)."""
-    if r is None:
-        return None
-    keep = ("rc", "seconds", "peak_mib", "self_maxrss_mib", "children_maxrss_mib",
-            "tree_peak_pss_mib", "tree_peak_rss_mib", "max_procs", "cpu_s", "others_cpus_avg", "waited_s",
-            "busy_cpus_before", "idle", "loadavg_1m", "store_mib", "db_mib", "traces", "edges",
-            "accounts", "popular", "evidence_rows", "step_seconds", "code", "stderr_tail",
-            "stdout_tail")
-    return {k: r[k] for k in keep if k in r}
 
 
 def ratio(a, b):
@@ -612,7 +264,7 @@ def _inputs(args, name: str, generator: str, n: int) -> tuple[Path, Path, Path, 
     """The generated CSV (cached with --reuse-toolkit), the toolkit's database and our store."""
     csv_path = args.out_dir / f"{name}.csv"
     gen = _cached(args, f"{name}.input", lambda: {
-        **helper(args, generator, str(n), str(csv_path)), "_files": [str(csv_path)]})
+        **child(args, generator, str(n), str(csv_path)), "_files": [str(csv_path)]})
     return csv_path, args.out_dir / f"{name}.cnt.db", args.out_dir / f"{name}.duckdb", gen
 
 
@@ -766,10 +418,32 @@ def bench_ira_full(args) -> None:
         fresh(store)
 
 
+def ingest_only(args: argparse.Namespace, n: int, store: Path) -> dict:
+    """The co_retweet input of size N, ingested into STORE (for ``profile``)."""
+    csv_path = store.with_suffix(".csv")
+    gen = child(args, "_gen_retweets", str(n), str(csv_path))
+    ing = ss_ingest(args, store, csv_path, store.stem)
+    csv_path.unlink()
+    return {"bench": "ingest_only", "n": n, **gen, "swarmscope_ingest": slim(ing)}
+
+
+#: helper modes, run as children of the benchmark (and ``profile``, ``ingest_only`` by hand)
+MODES = {
+    **common.MODES,
+    "_gen_retweets": lambda a, r: gen_retweets(a.data_dir, int(r[0]), Path(r[1])),
+    "_gen_originals": lambda a, r: gen_originals(a.data_dir, int(r[0]), Path(r[1])),
+    # profile STORE KIND [EVIDENCE [STRIP_URLS]]
+    "profile": lambda a, r: profile_pairs(Path(r[0]), r[1], r[2] if len(r) > 2 else "0",
+                                          (r[3] if len(r) > 3 else "1") == "1",
+                                          str(a.threads or ""), a.memory_limit or ""),
+    # ingest_only N STORE
+    "ingest_only": lambda a, r: ingest_only(a, int(r[0]), Path(r[1])),
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    ap.add_argument("--data-dir", type=Path, default=REPO.parent / "shared/data")
-    ap.add_argument("--out-dir", type=Path, default=REPO / "bench/out")
+    add_dir_args(ap)
     ap.add_argument("--sizes", type=int, nargs="*", default=[10**5, 10**6, 10**7])
     ap.add_argument("--toolkit-max", type=int, default=10**7,
                     help="run the toolkit only for sizes up to this")
@@ -779,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--toolkit-threads", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="swarmscope --threads")
     ap.add_argument("--memory-limit", default=None, help="swarmscope --memory-limit")
-    ap.add_argument("--swarmscope", type=Path, default=REPO / ".venv/bin/swarmscope")
+    ap.add_argument("--swarmscope", type=Path, default=DEFAULT_SWARMSCOPE)
     ap.add_argument("--repeat", type=int, default=5,
                     help="alternating repeats of the two co-retweet compute steps (0: none)")
     ap.add_argument("--idle-cpus", type=float, default=0.5)
@@ -789,36 +463,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reuse-toolkit", action="store_true",
                     help="reuse kept inputs and toolkit results of an earlier --keep run")
     ap.add_argument("mode", nargs="*", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    args.out_dir = args.out_dir.resolve()
-    args.data_dir = args.data_dir.resolve()
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    args = finish_dir_args(ap.parse_args(argv))
     if args.mode:   # helper modes, run as children of the benchmark
-        m, rest = args.mode[0], args.mode[1:]
-        if m == "_gen_retweets":
-            res = gen_retweets(args.data_dir, int(rest[0]), Path(rest[1]))
-        elif m == "_gen_originals":
-            res = gen_originals(args.data_dir, int(rest[0]), Path(rest[1]))
-        elif m == "_compare":
-            res = compare(args.out_dir, Path(rest[0]), rest[1], Path(rest[2]), rest[3], rest[4])
-        elif m == "_summary":
-            res = run_summary(Path(rest[0]))
-        elif m == "profile":   # profile STORE KIND [EVIDENCE [STRIP_URLS]]
-            res = profile_pairs(Path(rest[0]), rest[1], rest[2] if len(rest) > 2 else "0",
-                                (rest[3] if len(rest) > 3 else "1") == "1",
-                                str(args.threads or ""), args.memory_limit or "")
-        elif m == "ingest_only":   # ingest_only N STORE: the co_retweet input of size N, ingested
-            n, store = int(rest[0]), Path(rest[1])
-            csv_path = store.with_suffix(".csv")
-            gen = helper(args, "_gen_retweets", str(n), str(csv_path))
-            ing = ss_ingest(args, store, csv_path, store.stem)
-            csv_path.unlink()
-            res = {"bench": "ingest_only", "n": n, **gen, "swarmscope_ingest": slim(ing)}
-        elif m == "_tk_edges":
-            res = {"edges": toolkit_edges(Path(rest[0]), rest[1])}
-        else:
-            raise SystemExit(f"unknown mode {m}")
-        print(json.dumps(res, default=str))
+        run_mode(args, MODES)
         return
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "src")], check=True)
     emit(machine())

@@ -34,24 +34,22 @@ import json
 import math
 import multiprocessing
 import os
-import re
 import shutil
-import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import duckdb
 
-from swarmscope.ingest.io_archive import TWEET_COLUMNS as IO_COLUMNS
-from swarmscope.ingest.normalize import HASHTAG_PATTERN as HASHTAG
-from swarmscope.ingest.normalize import MENTION_PATTERN as MENTION
-from swarmscope.ingest.normalize import SNOWFLAKE_EPOCH_MS
-from swarmscope.ingest.normalize import URL_PATTERN as URL
-IRA = "ira/ira_tweets.parquet"
-COUNTS = re.compile(r"read ([\d,]+) = stored ([\d,]+) \+ duplicates ([\d,]+) \+ rejected ([\d,]+)")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (IRA, HighWaterLog, copy_key_sql, emit, find_swarmscope,  # noqa: E402
+                    fresh, gen_con, git, host, ingest_counts, lit, run_measured, size_mib, ss,
+                    ss_cmd)
+
+IO_COLUMNS = ss.TWEET_COLUMNS
+HASHTAG, MENTION, URL = ss.HASHTAG_PATTERN, ss.MENTION_PATTERN, ss.URL_PATTERN
+SNOWFLAKE_EPOCH_MS = ss.SNOWFLAKE_EPOCH_MS
 
 #: The FiveThirtyEight release's column order (``author_id`` is this data set's own id column;
 #: it is kept, last, so that the CSV and the Parquet give the same accounts).
@@ -65,100 +63,32 @@ LANGS = {"English": "en", "Russian": "ru", "German": "de", "Ukrainian": "uk", "B
          "French": "fr", "Spanish": "es", "Norwegian": "no", "Romanian": "ro"}
 
 
-def emit(obj: dict) -> None:
-    print(json.dumps(obj), flush=True)
-
-
-def lit(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def machine() -> dict:
-    mem_kib = next(int(line.split()[1]) for line in open("/proc/meminfo")
-                   if line.startswith("MemTotal:"))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), None)
-    return {"bench": "machine", "nproc": os.cpu_count(),
+    h = host()
+    return {"bench": "machine", "nproc": h["nproc"],
             "load_avg_1m": round(os.getloadavg()[0], 2), **code_version(),
-            "sched_cpus": len(os.sched_getaffinity(0)), "ram_gib": round(mem_kib / 2**20, 1),
-            "cpu": cpu, "python": sys.version.split()[0], "duckdb": duckdb.__version__}
+            "sched_cpus": len(os.sched_getaffinity(0)), "ram_gib": h["ram_gib"],
+            "cpu": h["cpu"], "python": h["python"], "duckdb": h["duckdb"]}
 
 
 def code_version() -> dict:
     """The commit measured, and whether src/ differs from it (read-only git calls)."""
-    def git(*a: str) -> str:
-        try:
-            return subprocess.run(["git", "--no-optional-locks", *a], capture_output=True,
-                                  text=True, timeout=30,
-                                  cwd=Path(__file__).resolve().parent).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
     return {"commit": git("rev-parse", "--short", "HEAD") or None,
             "src_modified": bool(git("status", "--porcelain", "--", "src"))}
 
 
 # -- running the CLI ---------------------------------------------------------------------------
-def _sample_rss(pid: int, path: Path, stop: threading.Event, peak: list[int]) -> None:
-    """Write the child's RSS every 0.25 s; keep its own high-water mark (VmHWM, KiB) in peak[0]."""
-    t0 = time.perf_counter()
-    with path.open("w") as out:
-        out.write("seconds\trss_mib\thwm_mib\n")
-        while not stop.is_set():
-            try:
-                with open(f"/proc/{pid}/status") as fh:
-                    vals = {k: int(v.split()[0]) for k, _, v in
-                            (line.partition(":") for line in fh) if k in ("VmRSS", "VmHWM")}
-            except (FileNotFoundError, ProcessLookupError):
-                break
-            if "VmRSS" in vals:   # absent once the child is a zombie
-                peak[0] = max(peak[0], vals["VmHWM"])
-                out.write(f"{time.perf_counter() - t0:.2f}\t{vals['VmRSS'] / 1024:.0f}\t"
-                          f"{vals['VmHWM'] / 1024:.0f}\n")
-                out.flush()
-            stop.wait(0.25)
-
-
 def run_ingest(args: argparse.Namespace, store: Path, path: Path, name: str) -> dict:
     """Run ``swarmscope ingest`` on one file; wall time, own peak RSS and the counts line."""
-    cmd = [str(args.swarmscope), "--db", str(store), "--memory-limit", args.memory_limit]
-    if args.threads:
-        cmd += ["--threads", str(args.threads)]
-    cmd += ["ingest", str(path)]
-    log_out, log_err = args.out_dir / f"{name}.stdout", args.out_dir / f"{name}.stderr"
-    with log_out.open("wb") as so, log_err.open("wb") as se:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=so, stderr=se)
-        stop = threading.Event()
-        hwm = [0]
-        sampler = threading.Thread(target=_sample_rss,
-                                   args=(proc.pid, args.out_dir / f"{name}.rss.tsv", stop, hwm),
-                                   daemon=True)
-        sampler.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t0
-        stop.set()
-        sampler.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)   # reaped by wait4, not by Popen
-    text = log_out.read_text(errors="replace")
-    found = COUNTS.search(text)
-    counts = dict(zip(("read", "stored", "duplicates", "rejected"),
-                      (int(g.replace(",", "")) for g in found.groups()))) if found else {}
-    return {"cmd": " ".join(cmd), "rc": proc.returncode, "seconds": seconds,
-            "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
-            "sampled_hwm_mib": round(hwm[0] / 1024, 1), "counts": counts,
-            "stdout": text.strip()[-2000:], "stderr": log_err.read_text(errors="replace")[-2000:]}
-
-
-def store_mib(store: Path) -> float:
-    files = [store, Path(str(store) + ".wal")]
-    return round(sum(f.stat().st_size for f in files if f.exists()) / 2**20, 1)
-
-
-def fresh(store: Path) -> None:
-    for p in (store, Path(str(store) + ".wal")):
-        p.unlink(missing_ok=True)
-    for d in (".ingest-tmp", ".tmp"):   # swarmscope's scratch, DuckDB's spill directory
-        shutil.rmtree(str(store) + d, ignore_errors=True)
+    cmd = ss_cmd(args, store, "ingest", str(path))
+    hwm = HighWaterLog(args.out_dir / f"{name}.rss.tsv")
+    m = run_measured(cmd, args.out_dir, name, sampler=hwm)
+    found = next(iter(ingest_counts(m.stdout).values()), None)
+    counts = {k: found[k] for k in ("read", "stored", "duplicates", "rejected")} if found else {}
+    return {"cmd": " ".join(cmd), "rc": m.rc, "seconds": m.seconds,
+            "peak_rss_mib": round(m.usage.ru_maxrss / 1024, 1),
+            "sampled_hwm_mib": round(hwm.peak_kib / 1024, 1), "counts": counts,
+            "stdout": m.stdout.strip()[-2000:], "stderr": m.stderr[-2000:]}
 
 
 def measure(args: argparse.Namespace, *, store: Path, path: Path, name: str, fmt: str,
@@ -186,7 +116,7 @@ def measure(args: argparse.Namespace, *, store: Path, path: Path, name: str, fmt
             "rows_per_s": round(rows / r["seconds"]) if r["rc"] == 0 else None,
             "peak_rss_mib": r["peak_rss_mib"],
             "sampled_hwm_mib": r["sampled_hwm_mib"],
-            "store_mib": store_mib(store), "memory_limit": args.memory_limit,
+            "store_mib": size_mib(store), "memory_limit": args.memory_limit,
             "threads": args.threads, "load_avg_1m": round(os.getloadavg()[0], 2),
             "rc": r["rc"], **c,
             "check": "ok" if not problems else "FAIL",
@@ -197,12 +127,7 @@ def measure(args: argparse.Namespace, *, store: Path, path: Path, name: str, fmt
 
 # -- inputs ------------------------------------------------------------------------------------
 def generator_con(args: argparse.Namespace) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute(f"SET memory_limit = {lit(args.gen_memory_limit)}")
-    con.execute(f"SET temp_directory = {lit(str(args.out_dir / 'gen-tmp'))}")
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
-    return con
+    return gen_con(args.gen_memory_limit, args.out_dir / "gen-tmp")
 
 
 def write_fte_csv(args: argparse.Namespace, parquet: Path, out: Path) -> float:
@@ -259,7 +184,7 @@ def io_archive_sql(parquet: Path, copies_from: int, copies_to: int, where: str =
            | (c.c::UBIGINT << 5) | (p.rn // 60000)::UBIGINT AS VARCHAR) AS tweetid,
       {userid} AS userid,
       p.author AS user_display_name,
-      p.author || CASE WHEN c.c = 0 THEN '' ELSE '_' || c.c END AS user_screen_name,
+      {copy_key_sql("p.author", "c.c", "_")} AS user_screen_name,
       p.region AS user_reported_location,
       NULL AS user_profile_description,
       NULL AS user_profile_url,
@@ -340,11 +265,10 @@ def main() -> int:
                          "writing it again")
     args = ap.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    if not args.swarmscope.exists():
-        found = shutil.which("swarmscope")
-        if not found:
-            sys.exit("swarmscope CLI not found: run with the project's .venv/bin/python")
-        args.swarmscope = Path(found)
+    found = find_swarmscope(args.swarmscope)
+    if not found:
+        sys.exit("swarmscope CLI not found: run with the project's .venv/bin/python")
+    args.swarmscope = Path(found)
     parquet = args.data_dir / IRA
     emit({**machine(), "memory_limit": args.memory_limit, "threads": args.threads})
     ira_rows = duckdb.connect().execute(

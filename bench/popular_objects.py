@@ -8,8 +8,8 @@ A benchmark, not a test. Run from the repository root with the project's virtual
 
 Prints one JSON object per line on stdout (``"bench"`` names what the line is). The child-process
 machinery (wall time, peak RSS/PSS of the process tree, waiting for an idle machine, the
-toolkit's wrapper, edge parity) is that of ``bench/coaction_vs_peers.py``, imported from it; see
-its docstring for what the memory fields mean (``peak_mib`` is the headline).
+toolkit's wrapper, edge parity) is that of ``bench/coaction_vs_peers.py``, in ``bench/common.py``;
+see the former's docstring for what the memory fields mean (``peak_mib`` is the headline).
 
 The input (``"bench": "input"``), seeded (``--seed``) and deterministic, in the toolkit's CSV
 layout (``message_id, user_id, username, repost_id, reply_id, message, timestamp, urls``; one
@@ -89,9 +89,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import coaction_vs_peers as cvp  # noqa: E402  (the shared child-process machinery)
+from common import (DEFAULT_SWARMSCOPE, TOOLKIT_WRAPPER, WINDOW,  # noqa: E402
+                    add_dir_args, emit, finish_dir_args, fresh, gen_con, helper, lit, machine,
+                    open_store, run_child, run_mode, slim, ss_ingest, ss_pairs, tk_compute_cmd,
+                    tk_preprocess)
 
-WINDOW = cvp.WINDOW
 T0 = 1704067200          # 2024-01-01 00:00:00 UTC
 PLANTED_HOST = "https://planted.example.net/r/"
 
@@ -143,10 +145,10 @@ def generate(a: argparse.Namespace, out: Path) -> dict:
 
 def input_stats(path: Path) -> dict:
     """URLs, how many have > 1000 accounts, the largest ones' windowed pairs (DuckDB)."""
-    con = cvp.gen_con()
+    con = gen_con()
     con.execute(f"""
         CREATE TEMP TABLE x AS SELECT user_id, urls AS url, CAST(timestamp AS BIGINT) AS ts
-        FROM read_csv({cvp.lit(path)}, all_varchar = true)""")
+        FROM read_csv({lit(path)}, all_varchar = true)""")
     con.execute(f"""
         CREATE TEMP TABLE per_url AS
         SELECT url, count(DISTINCT user_id) AS accounts, count(*) AS actions,
@@ -172,9 +174,7 @@ def input_stats(path: Path) -> dict:
 
 
 def _store_con(store: Path):
-    import duckdb
-    con = duckdb.connect()
-    con.execute(f"ATTACH {cvp.lit(store)} AS ss (READ_ONLY)")
+    con = open_store(store)
     run_id = con.execute("SELECT max(run_id) FROM ss.pair_runs WHERE kind = 'link'").fetchone()[0]
     return con, run_id
 
@@ -222,35 +222,32 @@ def reduce_input(store: Path, full: Path, out: Path) -> dict:
     con.execute(f"""
         CREATE TEMP TABLE pop AS SELECT object FROM ss.popular_objects WHERE run_id = {run_id}""")
     con.execute(f"""
-        COPY (SELECT * FROM read_csv({cvp.lit(full)}, all_varchar = true)
+        COPY (SELECT * FROM read_csv({lit(full)}, all_varchar = true)
               WHERE urls NOT IN (SELECT object FROM pop) ORDER BY CAST(message_id AS BIGINT))
-        TO {cvp.lit(out)} (FORMAT csv, HEADER)""")
-    n = con.execute(f"SELECT count(*) FROM read_csv({cvp.lit(out)}, all_varchar = true)"
+        TO {lit(out)} (FORMAT csv, HEADER)""")
+    n = con.execute(f"SELECT count(*) FROM read_csv({lit(out)}, all_varchar = true)"
                     ).fetchone()[0]
     objects = con.execute("SELECT count(*) FROM pop").fetchone()[0]
     return {"run_id": run_id, "objects_removed": objects, "rows": n}
 
 
 def child(args: argparse.Namespace, *argv: str) -> dict:
-    """One of this script's helper modes, in a child process (``coaction_vs_peers.helper``)."""
-    return cvp.helper(args, *argv, script=__file__)
+    """One of this script's helper modes, in a child process (``common.helper``)."""
+    return helper(args, *argv, script=__file__)
 
 
 # -- the benchmark --------------------------------------------------------------------------------
 def ss_link_pairs(args, store: Path, name: str, *extra: str) -> dict:
-    cmd = cvp.ss_cmd(args, store, "pairs", "--kind", "link", "--window", str(WINDOW),
-                     "--evidence", "0", *extra)
     tag = "_".join(x.lstrip("-") for x in extra) or "default"
-    return cvp.ss_child(args, cmd, store, f"{name}.ss_pairs_link_{tag}")
+    return ss_pairs(args, store, "link", name, "0", *extra, tag=tag)
 
 
 def tk_compute_limited(args, tk_db: Path, name: str) -> dict:
     """The toolkit's co_link compute under a wall-clock limit and an address-space limit."""
     limit = int(args.toolkit_as_gib * 2**30)
     cmd = (["timeout", "-k", "10", str(args.toolkit_timeout), "prlimit", f"--as={limit}", "--"]
-           + cvp.tk_cmd(tk_db, "compute", "co_link", "--time_window", str(WINDOW),
-                        "--min_edge_weight", "1", "--n_cpus", str(args.toolkit_threads)))
-    r = cvp.run_child(args, cmd, f"{name}.tk_co_link")
+           + tk_compute_cmd(args, tk_db, "co_link"))
+    r = run_child(args, cmd, f"{name}.tk_co_link")
     r["limits"] = {"timeout_s": args.toolkit_timeout, "as_gib_per_process": args.toolkit_as_gib}
     if r["rc"] in (124, 137, -9, -15):
         r["killed_at"] = "time limit"
@@ -258,15 +255,14 @@ def tk_compute_limited(args, tk_db: Path, name: str) -> dict:
                               ("MemoryError", "out of memory", "Cannot allocate")):
         r["killed_at"] = "memory limit"
     elif r["rc"] == 0:
-        r["edges_directed"] = cvp.helper(args, "_tk_edges", str(tk_db),
-                                         "co_link_network")["edges"]
+        r["edges_directed"] = helper(args, "_tk_edges", str(tk_db), "co_link_network")["edges"]
     return r
 
 
 def run_line(step: str, r: dict, **more) -> None:
-    cvp.emit({"bench": "run", "step": step, **(cvp.slim(r) or {}),
-              **{k: r[k] for k in ("limits", "killed_at", "edges_directed") if k in r},
-              "cmd": r["cmd"].replace(cvp.TOOLKIT_WRAPPER, "<toolkit wrapper>"), **more})
+    emit({"bench": "run", "step": step, **(slim(r) or {}),
+          **{k: r[k] for k in ("limits", "killed_at", "edges_directed") if k in r},
+          "cmd": r["cmd"].replace(TOOLKIT_WRAPPER, "<toolkit wrapper>"), **more})
 
 
 def bench(args) -> int:
@@ -278,12 +274,12 @@ def bench(args) -> int:
     gen_argv = [f"--{k.replace('_', '-')}={getattr(args, k)}" for k in GEN_FLAGS]
     t0 = time.perf_counter()
     gen = child(args, *gen_argv, "_gen", str(csv_full))
-    cvp.emit({"bench": "input", "n": args.n, "window_s": WINDOW, "seed": args.seed,
-              "generator": {k: getattr(args, k) for k in GEN_FLAGS},
-              "gen_seconds": round(time.perf_counter() - t0, 1), "bytes": csv_full.stat().st_size,
-              **{k: v for k, v in gen.items() if k != "planted_accounts"}})
+    emit({"bench": "input", "n": args.n, "window_s": WINDOW, "seed": args.seed,
+          "generator": {k: getattr(args, k) for k in GEN_FLAGS},
+          "gen_seconds": round(time.perf_counter() - t0, 1), "bytes": csv_full.stat().st_size,
+          **{k: v for k, v in gen.items() if k != "planted_accounts"}})
     failed = False
-    ing = cvp.ss_ingest(args, store, csv_full, name)
+    ing = ss_ingest(args, store, csv_full, name)
     run_line("swarmscope_ingest", ing)
     if ing["rc"]:
         return 1
@@ -292,39 +288,47 @@ def bench(args) -> int:
         run_line("swarmscope_pairs" + ("_max_object_accounts_1000" if extra else ""), p)
         if p["rc"]:
             return 1
-        cvp.emit({"bench": "popular", "pairs_options": " ".join(extra) or "defaults",
-                  **child(args, "_popular", str(store))})
+        emit({"bench": "popular", "pairs_options": " ".join(extra) or "defaults",
+              **child(args, "_popular", str(store))})
     planted = child(args, "_planted", str(store),
                     json.dumps(gen["planted_accounts"]), str(args.planted_urls))
-    cvp.emit({"bench": "check", "check": "planted_group", **planted})
+    emit({"bench": "check", "check": "planted_group", **planted})
     failed |= not planted["ok"]
 
     red = child(args, "_reduce", str(store), str(csv_full), str(csv_red))
-    pre = cvp.tk_preprocess(args, tk_red, csv_red, f"{name}.reduced")
+    pre = tk_preprocess(args, tk_red, csv_red, f"{name}.reduced")
     run_line("toolkit_preprocess_reduced", pre, input_rows=red["rows"])
     comp = tk_compute_limited(args, tk_red, f"{name}.reduced") if pre["rc"] == 0 else None
     if comp:
         run_line("toolkit_compute_reduced", comp)
     parity = None
     if comp and comp["rc"] == 0:
-        parity = cvp.helper(args, "_compare", str(tk_red), "co_link_network", str(store), "link",
-                            f"{name}.parity")
-    cvp.emit({"bench": "check", "check": "parity_non_popular", "reduced_input": red,
-              "compared": "toolkit on the input without swarmscope's popular objects vs "
-                          "swarmscope's edges of the full run (a_actions, b_actions)",
-              **(parity or {"exact_equal": False, "error": "toolkit did not finish"})})
+        parity = helper(args, "_compare", str(tk_red), "co_link_network", str(store), "link",
+                        f"{name}.parity")
+    emit({"bench": "check", "check": "parity_non_popular", "reduced_input": red,
+          "compared": "toolkit on the input without swarmscope's popular objects vs "
+                      "swarmscope's edges of the full run (a_actions, b_actions)",
+          **(parity or {"exact_equal": False, "error": "toolkit did not finish"})})
     failed |= not (parity and parity["exact_equal"])
 
     if not args.skip_toolkit_full:
-        pre = cvp.tk_preprocess(args, tk_full, csv_full, name)
+        pre = tk_preprocess(args, tk_full, csv_full, name)
         run_line("toolkit_preprocess", pre)
         if pre["rc"] == 0:
             run_line("toolkit_compute", tk_compute_limited(args, tk_full, name))
     if not args.keep:
-        cvp.fresh(csv_full, csv_red, store, tk_full, tk_red)
-    cvp.emit({"bench": "done", "checks_ok": not failed})
+        fresh(csv_full, csv_red, store, tk_full, tk_red)
+    emit({"bench": "done", "checks_ok": not failed})
     return 1 if failed else 0
 
+
+#: helper modes, run as children of the benchmark
+MODES = {
+    "_gen": lambda a, r: generate(a, Path(r[0])),
+    "_popular": lambda a, r: popular_listed(Path(r[0])),
+    "_planted": lambda a, r: planted_check(Path(r[0]), json.loads(r[1]), int(r[2])),
+    "_reduce": lambda a, r: reduce_input(Path(r[0]), Path(r[1]), Path(r[2])),
+}
 
 GEN_FLAGS = ("n", "seed", "accounts", "urls", "zipf_s", "days", "burst_top", "burst_frac",
              "burst_seconds", "life_hours", "planted_accounts", "planted_urls", "planted_spread")
@@ -346,10 +350,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--planted-accounts", type=int, default=50)
     ap.add_argument("--planted-urls", type=int, default=200)
     ap.add_argument("--planted-spread", type=int, default=20, help="seconds")
-    ap.add_argument("--out-dir", type=Path, default=cvp.REPO / "bench/out")
-    ap.add_argument("--data-dir", type=Path, default=cvp.REPO.parent / "shared/data",
-                    help=argparse.SUPPRESS)   # unused; coaction_vs_peers' helpers expect it
-    ap.add_argument("--swarmscope", type=Path, default=cvp.REPO / ".venv/bin/swarmscope")
+    add_dir_args(ap, data_dir_help=argparse.SUPPRESS)   # --data-dir: unused; helpers expect it
+    ap.add_argument("--swarmscope", type=Path, default=DEFAULT_SWARMSCOPE)
     ap.add_argument("--threads", type=int, default=None, help="swarmscope --threads")
     ap.add_argument("--memory-limit", default="8GB", help="swarmscope --memory-limit")
     ap.add_argument("--toolkit-threads", type=int, default=2)
@@ -362,27 +364,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-wait", type=float, default=900)
     ap.add_argument("--keep", action="store_true", help="keep inputs, stores and databases")
     ap.add_argument("mode", nargs="*", help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    args.out_dir = args.out_dir.resolve()
-    args.data_dir = args.data_dir.resolve()
-    args.out_dir.mkdir(parents=True, exist_ok=True)
+    args = finish_dir_args(ap.parse_args(argv))
     if args.mode:
-        m, rest = args.mode[0], args.mode[1:]
-        if m == "_gen":
-            res = generate(args, Path(rest[0]))
-        elif m == "_popular":
-            res = popular_listed(Path(rest[0]))
-        elif m == "_planted":
-            res = planted_check(Path(rest[0]), json.loads(rest[1]), int(rest[2]))
-        elif m == "_reduce":
-            res = reduce_input(Path(rest[0]), Path(rest[1]), Path(rest[2]))
-        else:
-            raise SystemExit(f"unknown mode {m}")
-        print(json.dumps(res, default=str))
+        run_mode(args, MODES)
         return 0
-    mach = cvp.machine()
+    mach = machine()
     mach["swarmscope_bin"] = str(args.swarmscope)
-    cvp.emit(mach)
+    emit(mach)
     return bench(args)
 
 
