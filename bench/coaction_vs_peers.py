@@ -188,7 +188,7 @@ class _TimedConnection(ConnectionProxy):
 
 def api_pairs(store_path: Path, kind: str, evidence: str, text_strip_urls: bool, threads: str,
               memory_limit: str, log: list | None = None, window: float = WINDOW):
-    """``swarmscope.pairs`` through the Python API (``TraceOptions`` are not all on the CLI);
+    """``swarmscope.engine.pairs`` through the Python API (``TraceOptions`` are not all on the CLI);
     with ``log``, the wall time of each SQL statement it runs goes there. The result and the
     seconds it took."""
     settings = ss.Settings(threads=int(threads) if threads else None,
@@ -219,7 +219,7 @@ def text_pairs_child(argv: list[str]) -> None:
 
 def profile_pairs(store_path: Path, kind: str, evidence: str, text_strip_urls: bool,
                   threads: str, memory_limit: str) -> dict:
-    """``swarmscope.pairs`` through the Python API on an ingested store, with the wall time of
+    """``swarmscope.engine.pairs`` through the Python API on an ingested store, with the wall time of
     each SQL statement it runs (the engine's own ``seconds`` dict beside them)."""
     sys.path.insert(0, str(REPO / "src"))
     log: list = []

@@ -57,8 +57,8 @@ WINDOW = 60   # the co-action window of the peer comparisons, seconds
 # -- swarmscope's internals ----------------------------------------------------------------------
 class _Swarmscope:
     """The names the benchmarks take from swarmscope's modules, each imported on first use (a
-    timed child must not pay for imports it does not need). The package is being reorganised:
-    the module paths are here and nowhere else."""
+    timed child must not pay for imports it does not need). The module paths are here and
+    nowhere else."""
 
     WHERE = {
         "pairs": "swarmscope",
@@ -73,9 +73,9 @@ class _Swarmscope:
         "MENTION_PATTERN": "swarmscope.ingest.normalize",
         "URL_PATTERN": "swarmscope.ingest.normalize",
         "SNOWFLAKE_EPOCH_MS": "swarmscope.ingest.normalize",
-        "SimilarityParams": "swarmscope.signals.text_similarity",
-        "build_similar_text_objects": "swarmscope.signals.text_similarity",
-        "normalize": "swarmscope.signals.text_similarity",
+        "SimilarityParams": "swarmscope.traces.similar_text",
+        "build_similar_text_objects": "swarmscope.traces.similar_text",
+        "normalize": "swarmscope.traces.similar_text",
     }
     #: modules used as such (``swarmscope.ingest`` the attribute is the ingest function, so
     #: these are reached by their full names)

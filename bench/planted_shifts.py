@@ -19,7 +19,7 @@ background, 1-7 July 2012) and a planted operation written as a CSV and ingested
 - ``control``: the same accounts, rates and co-actions, each active round the clock.
 
 Each scenario runs ``swarmscope detect`` with its defaults and prints one JSON line: the
-operation (clusters joined by edges, see ``swarmscope.detect.temporal``) holding most planted
+operation (clusters joined by edges, see ``swarmscope.signals.operations``) holding most planted
 accounts, its clusters, its inferred zone against the claimed one, shift segments (UTC and
 local), hand-offs, how many Higgs accounts share it, and zone mismatches among Higgs accounts.
 """

@@ -44,7 +44,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from swarmscope.signals.text_similarity import (SimilarityParams, build_similar_text_objects,
+from swarmscope.store.backend import DuckDBBackend
+from swarmscope.traces.similar_text import (SimilarityParams, build_similar_text_objects,
                                                 normalize)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +144,8 @@ def main() -> None:
                                    "ts": np.zeros(len(texts), np.int64)}))
     before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
-    distinct = build_similar_text_objects(con, "SELECT post, text, ts FROM docs", params)
+    distinct = build_similar_text_objects(DuckDBBackend(con), "SELECT post, text, ts FROM docs",
+                                          params)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
