@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import os
 import resource
 import sys
@@ -44,11 +43,14 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from swarmscope.signals.text_similarity import (SimilarityParams, build_similar_text_objects,
-                                                normalize)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DATA_DIR, emit, ss  # noqa: E402
+from common import IRA as IRA_FILE  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-IRA = ROOT.parent / "shared" / "data" / "ira" / "ira_tweets.parquet"
+SimilarityParams, normalize = ss.SimilarityParams, ss.normalize
+build_similar_text_objects = ss.build_similar_text_objects
+
+IRA = DATA_DIR / IRA_FILE
 LANGS = {"English": "en", "Russian": "ru", "Arabic": "ar"}
 RATES = (0.05, 0.10, 0.20)
 
@@ -135,8 +137,8 @@ def main() -> None:
     params = SimilarityParams(threshold=args.threshold, shingle=args.shingle,
                               num_perm=args.num_perm, bands=args.bands)
     texts, langs, planted = corpus(args.n, args.per_lang, rng)
-    print(json.dumps({"bench": "corpus", "texts": len(texts), "planted": len(planted),
-                      "by_lang": {l: langs.count(l) for l in sorted(set(langs))}}), flush=True)
+    emit({"bench": "corpus", "texts": len(texts), "planted": len(planted),
+          "by_lang": {l: langs.count(l) for l in sorted(set(langs))}})
 
     con = duckdb.connect(config={"threads": args.threads})
     con.register("docs", pa.table({"post": np.arange(len(texts)), "text": pa.array(texts),
@@ -148,11 +150,11 @@ def main() -> None:
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     rss, rss0 = after.ru_maxrss, before.ru_maxrss
-    print(json.dumps({"bench": "timing", "texts": len(texts), "distinct": distinct,
-                      "seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
-                      "load_avg_1min": os.getloadavg()[0], "peak_rss_mib": round(rss / 1024),
-                      "rss_before_mib": round(rss0 / 1024), "threads": args.threads,
-                      "params": vars(params)}), flush=True)
+    emit({"bench": "timing", "texts": len(texts), "distinct": distinct,
+          "seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
+          "load_avg_1min": os.getloadavg()[0], "peak_rss_mib": round(rss / 1024),
+          "rss_before_mib": round(rss0 / 1024), "threads": args.threads,
+          "params": vars(params)})
 
     objects = dict(con.sql("SELECT post, object FROM similar_text_objects").fetchall())
     hits: dict[tuple[str, float], list[bool]] = {}
@@ -160,8 +162,8 @@ def main() -> None:
         same = objects.get(base) is not None and objects.get(base) == objects.get(variant)
         hits.setdefault((lang, rate), []).append(same)
     for (lang, rate), h in sorted(hits.items()):
-        print(json.dumps({"bench": "recall", "lang": lang, "edit_rate": rate,
-                          "recall": round(float(np.mean(h)), 3), "n": len(h)}))
+        emit({"bench": "recall", "lang": lang, "edit_rate": rate,
+              "recall": round(float(np.mean(h)), 3), "n": len(h)})
 
     norms = normalize(pa.array(texts)).to_pylist()
     by_object: dict[str, list[int]] = {}
@@ -175,13 +177,13 @@ def main() -> None:
         pairs = [(a, b) for g in groups for a in g for b in g[:1] + g[1:2]
                  if a != b and lang in (langs[a], langs[b])]
         if not pairs:
-            print(json.dumps({"bench": "precision", "lang": lang, "found_pairs": 0}))
+            emit({"bench": "precision", "lang": lang, "found_pairs": 0})
             continue
         pick = rng.choice(len(pairs), size=min(args.sample, len(pairs)), replace=False)
         ok = [difflib.SequenceMatcher(None, norms[pairs[i][0]], norms[pairs[i][1]],
                                       autojunk=False).ratio() >= 0.6 for i in pick]
-        print(json.dumps({"bench": "precision", "lang": lang, "found_pairs": len(pairs),
-                          "sampled": len(ok), "precision": round(float(np.mean(ok)), 3)}))
+        emit({"bench": "precision", "lang": lang, "found_pairs": len(pairs),
+              "sampled": len(ok), "precision": round(float(np.mean(ok)), 3)})
 
 
 if __name__ == "__main__":
