@@ -60,10 +60,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (DATA_DIR, DEFAULT_SWARMSCOPE, HIGGS, HIGGS_START, IRA,  # noqa: E402
-                    REPO, CommandFailed, DetectUnavailable, Scenario, Timings, attached, emit,
-                    find_swarmscope, fresh_dir, fresh_ids, git, in_week_sql, ingest_scenario,
-                    insert, jsonable, log, open_higgs, r4, run_detect, scenario_rng, swarmscope,
-                    week_shift, write_higgs)
+                    REPO, CommandFailed, DetectUnavailable, Scenario, Timings, attached,
+                    detect_defaults, emit, find_swarmscope, fresh_dir, fresh_ids, git,
+                    in_week_sql, ingest_scenario, insert, jsonable, log, open_higgs, r4,
+                    run_detect, scenario_rng, swarmscope, week_shift, write_higgs)
 
 WINDOWS = ("2015-07-15", "2015-11-10", "2016-10-01", "2017-01-14", "2017-08-05")
 MIN_ACTIONS = 5
@@ -786,13 +786,6 @@ def protocol(run: Run) -> dict[str, Any]:
             "detect_defaults": detect_defaults(run.exe),
             "min_actions": MIN_ACTIONS, "git_commit": commit, "swarmscope": version.strip(),
             "higgs_start": HIGGS_START.isoformat(), "started": run.started}
-
-
-def detect_defaults(exe: str) -> str | None:
-    """The "Defaults:" paragraph of ``swarmscope detect --help`` (kinds and windows)."""
-    text = subprocess.run([exe, "detect", "--help"], capture_output=True, text=True).stdout
-    m = re.search(r"Defaults:(.*?)(?:\n\s*\n|$)", text, re.S)
-    return " ".join(m.group(1).split()) if m else None
 
 
 def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
