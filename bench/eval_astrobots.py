@@ -11,7 +11,8 @@ Positives: the bots of ``turkish_astrobots/past_search_all_bots_user.csv.bz2`` w
 (May 2022), created at ``(id >> 22) + 1288834974657`` ms. For each 7-day window (``WINDOWS``)
 the bots' posts of the week are shifted by whole days onto the Higgs week (time of day kept) and
 floored to the minute, like Higgs; bots and Higgs users get fresh opaque ids from one permutation,
-as in ``eval_ira_in_higgs.py`` (whose functions this script reuses). The posts carry nothing but
+as in ``eval_ira_in_higgs.py`` (whose labels and metrics this script reuses; the scenario and
+CLI pieces are in ``common.py``). The posts carry nothing but
 their time (the data has no texts), so only synchrony can relate them: the figure that matters
 is the recall of ``detect --kinds sync``; ``detect`` with its defaults is reported beside it.
 Bot posts are ingested with ``--format table``, Higgs with ``snap-higgs``; scoreable accounts
@@ -28,14 +29,17 @@ import json
 import shlex
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import eval_ira_in_higgs as E  # noqa: E402
+import eval_ira_in_higgs as E  # noqa: E402  (labels and metrics of the protocol)
+from common import (DATA_DIR, DEFAULT_SWARMSCOPE, REPO, CommandFailed,  # noqa: E402
+                    DetectUnavailable, Scenario, Timings, attached, detect_defaults, emit,
+                    fresh_dir, fresh_ids, in_week_sql, ingest_scenario, insert, jsonable, log,
+                    open_higgs, r4, run_detect, scenario_rng, week_shift, write_higgs)
 
 WINDOWS = ("2022-05-18", "2022-05-25")
 DIR = "turkish_astrobots"
@@ -56,21 +60,19 @@ def bot_posts(data_dir: Path, min_attacks: int) -> list[tuple[str, str, int]]:
                 for r in csv.DictReader(f) if r["author_id"] in bots]
 
 
-def build(data_dir: Path, work: Path, window: str, posts: list, seed: int) -> E.Scenario:
-    start = datetime.fromisoformat(window)
-    shift = (E.HIGGS_START - start).days
-    d = E.fresh_dir(work / window)
-    con = E.open_higgs(data_dir)
+def build(data_dir: Path, work: Path, window: str, posts: list, seed: int) -> Scenario:
+    start, shift = week_shift(window)
+    d = fresh_dir(work / window)
+    con = open_higgs(data_dir)
     con.execute("CREATE TEMP TABLE bot_raw (post_id VARCHAR, author VARCHAR, ms BIGINT)")
-    E.insert(con, "bot_raw", **dict(zip(("post_id", "author", "ms"), map(list, zip(*posts)))))
+    insert(con, "bot_raw", **dict(zip(("post_id", "author", "ms"), map(list, zip(*posts)))))
     con.execute(f"""
         CREATE TEMP TABLE bot_week AS SELECT post_id, author,
             time_bucket(INTERVAL 1 MINUTE, make_timestamp(ms * 1000)) + INTERVAL ({shift}) DAY
             AS created_at
-        FROM bot_raw WHERE make_timestamp(ms * 1000) >= TIMESTAMP '{start}'
-          AND make_timestamp(ms * 1000) < TIMESTAMP '{start}' + INTERVAL {E.WEEK_DAYS} DAY""")
-    E.fresh_ids(con, "SELECT DISTINCT 'bot', author, 'astrobot' FROM bot_week",
-                E.scenario_rng(seed, window))
+        FROM bot_raw WHERE {in_week_sql("make_timestamp(ms * 1000)", start)}""")
+    fresh_ids(con, "SELECT DISTINCT 'bot', author, 'astrobot' FROM bot_week",
+              scenario_rng(seed, window))
     con.execute(f"""
         COPY (SELECT b.post_id, m.fresh AS account_id, b.created_at FROM bot_week b
               JOIN ids m ON m.source = 'bot' AND m.original = b.author
@@ -80,23 +82,20 @@ def build(data_dir: Path, work: Path, window: str, posts: list, seed: int) -> E.
             # deleted_tweets.csv lists some posts twice (same id): ingest counts duplicates
             "bots_expected_duplicates": con.execute(
                 "SELECT count(*) - count(DISTINCT post_id) FROM bot_week").fetchone()[0],
-            **E.write_higgs(con, d)}
+            **write_higgs(con, d)}
     con.close()
-    return E.Scenario(window, d, shift, rows)
+    return Scenario(window, d, shift, rows)
 
 
-def sync_ceiling(ana: duckdb.DuckDBPyConnection, scn: E.Scenario) -> dict[str, Any]:
+def sync_ceiling(ana: duckdb.DuckDBPyConnection, scn: Scenario) -> dict[str, Any]:
     """Share of scoreable bots with a same-minute post by another bot (>= 1; >= 2 minutes with
     one partner)."""
-    ana.execute(f"ATTACH '{scn.db}' AS s (READ_ONLY)")
-    try:
+    with attached(ana, scn.db):
         ana.execute(f"""
             CREATE OR REPLACE TEMP TABLE bot_minutes AS
             SELECT DISTINCT p.account_id AS a, date_trunc('minute', p.created_at) AS t
             FROM s.posts p JOIN read_parquet('{scn.ids}') m
               ON m.fresh = p.account_id AND m.source = 'bot'""")
-    finally:
-        ana.execute("DETACH s")
     row = ana.execute(f"""
         WITH pairs AS (SELECT x.a, y.a AS b, count(*) AS n FROM bot_minutes x
                        JOIN bot_minutes y ON x.t = y.t AND x.a <> y.a GROUP BY ALL),
@@ -105,18 +104,18 @@ def sync_ceiling(ana: duckdb.DuckDBPyConnection, scn: E.Scenario) -> dict[str, A
                avg(CAST(coalesce(b.n, 0) >= 2 AS INTEGER))
         FROM accounts c LEFT JOIN best b ON b.a = c.account_id
         WHERE c."window" = '{scn.window}' AND c.label = 1""").fetchone()
-    return {"n": row[0], "any_same_minute": E.r4(row[1]), "ge2_minutes_one_partner": E.r4(row[2])}
+    return {"n": row[0], "any_same_minute": r4(row[1]), "ge2_minutes_one_partner": r4(row[2])}
 
 
 def run_window(args: argparse.Namespace, exe: str, ana: duckdb.DuckDBPyConnection, posts: list,
-               timings: E.Timings) -> dict[str, Any]:
+               timings: Timings) -> dict[str, Any]:
     w = args.window
     with timings.stage("build"):
         scn = build(Path(args.data_dir), Path(args.work_dir), w, posts, args.seed)
-    E.log(f"{w}: built ({scn.rows['bots']:,} bot posts, shift {scn.shift_days} days)")
+    log(f"{w}: built ({scn.rows['bots']:,} bot posts, shift {scn.shift_days} days)")
     with timings.stage("ingest"):
-        report = E.ingest(exe, scn, {"bots.parquet": "table"}, *TABLE_MAP)
-        higgs = E.ingest(exe, scn, {"higgs.parquet": "snap-higgs"})
+        report = ingest_scenario(exe, scn, {"bots.parquet": "table"}, *TABLE_MAP)
+        higgs = ingest_scenario(exe, scn, {"higgs.parquet": "snap-higgs"})
     report["files"].update(higgs["files"])
     report["problems"] += higgs["problems"]
     entry = {"shift_days": scn.shift_days, "rows": scn.rows, "ingest": report}
@@ -125,38 +124,38 @@ def run_window(args: argparse.Namespace, exe: str, ana: duckdb.DuckDBPyConnectio
     for name, extra in RUNS.items():
         try:
             with timings.stage(name):
-                out = E.run_detect(exe, scn.db, scn.dir / name,
-                                   extra + shlex.split(args.detect_args or ""))
-        except (E.DetectUnavailable, E.CommandFailed) as exc:
+                out = run_detect(exe, scn.db, scn.dir / name,
+                                 extra + shlex.split(args.detect_args or ""))
+        except (DetectUnavailable, CommandFailed) as exc:
             entry[name] = {"status": "failed", "error": str(exc)}
-            E.log(f"{w}: {name} failed: {exc}")
+            log(f"{w}: {name} failed: {exc}")
             continue
         entry[f"{name}_contract"] = E.load_detect_scores(ana, name, w, out)
         entry[name] = E.method_metrics(ana, name, f"a.\"window\" = '{w}'", clusters=False)
-        E.log(f"{w}: {name}: {E.compact(entry[name])}")
+        log(f"{w}: {name}: {E.compact(entry[name])}")
     return entry
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", default=str(E.REPO.parent / "shared" / "data"))
+    p.add_argument("--data-dir", default=str(DATA_DIR))
     p.add_argument("--out", default=None)
-    p.add_argument("--work-dir", default=str(E.REPO / "bench" / "out" / "astrobots"))
+    p.add_argument("--work-dir", default=str(REPO / "bench" / "out" / "astrobots"))
     p.add_argument("--windows", nargs="+", default=list(WINDOWS), metavar="YYYY-MM-DD")
     p.add_argument("--min-attacks", type=int, default=4)
     p.add_argument("--detect-args", default="")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--swarmscope", default=str(E.REPO / ".venv" / "bin" / "swarmscope"))
+    p.add_argument("--swarmscope", default=str(DEFAULT_SWARMSCOPE))
     args = p.parse_args(argv)
-    t0, timings = time.perf_counter(), E.Timings()
+    t0, timings = time.perf_counter(), Timings()
     ana = duckdb.connect()
     ana.execute(E.ANALYSIS_SCHEMA)
     posts = bot_posts(Path(args.data_dir), args.min_attacks)
-    E.log(f"{len(posts):,} deleted posts of bots with >= {args.min_attacks} attacks")
+    log(f"{len(posts):,} deleted posts of bots with >= {args.min_attacks} attacks")
     res: dict[str, Any] = {"protocol": {"command": shlex.join([sys.executable, *sys.argv]),
                                         "min_attacks": args.min_attacks, "seed": args.seed,
                                         "runs": RUNS, "detect_args": args.detect_args,
-                                        "detect_defaults": E.detect_defaults(args.swarmscope)},
+                                        "detect_defaults": detect_defaults(args.swarmscope)},
                            "windows": {}}
     for w in args.windows:
         args.window = w
@@ -166,15 +165,15 @@ def main(argv: list[str] | None = None) -> int:
                                      [name]).fetchone()[0]}
     res["timings_s"] = {**timings.as_dict(), "total": round(time.perf_counter() - t0, 1)}
     out = Path(args.out or Path(args.work_dir) / "eval_astrobots.json")
-    out.write_text(json.dumps(res, indent=1, default=E.jsonable))
+    out.write_text(json.dumps(res, indent=1, default=jsonable))
     for w, e in res["windows"].items():
-        print(json.dumps({"bench": "eval_astrobots", "window": w, "ceiling": e["ceiling"],
-                          **{n: E.compact(e[n]) if "error" not in e[n] else e[n]
-                             for n in RUNS}}))
+        emit({"bench": "eval_astrobots", "window": w, "ceiling": e["ceiling"],
+              **{n: E.compact(e[n]) if "error" not in e[n] else e[n] for n in RUNS}},
+             default=None)
     for n, m in res["overall"].items():
-        print(json.dumps({"bench": "eval_astrobots", "window": "overall", "run": n,
-                          **E.compact(m)}))
-    E.log(f"wrote {out}")
+        emit({"bench": "eval_astrobots", "window": "overall", "run": n, **E.compact(m)},
+             default=None)
+    log(f"wrote {out}")
     return 0
 
 

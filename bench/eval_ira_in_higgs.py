@@ -44,31 +44,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
 from collections import defaultdict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 
-REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (DATA_DIR, DEFAULT_SWARMSCOPE, HIGGS, HIGGS_START, IRA,  # noqa: E402
+                    REPO, CommandFailed, DetectUnavailable, Scenario, Timings, attached,
+                    detect_defaults, emit, find_swarmscope, fresh_dir, fresh_ids, git,
+                    in_week_sql, ingest_scenario, insert, jsonable, log, open_higgs, r4,
+                    run_detect, scenario_rng, swarmscope, week_shift, write_higgs)
+
 WINDOWS = ("2015-07-15", "2015-11-10", "2016-10-01", "2017-01-14", "2017-08-05")
-WEEK_DAYS = 7
-HIGGS_START = datetime(2012, 7, 1)
 MIN_ACTIONS = 5
-IRA_FILE, HIGGS_FILE = "ira/ira_tweets.parquet", "higgs/higgs_activity.parquet"
-ID_FORMAT = "u-{:07d}"  # the "-" keeps fresh ids out of the @handle namespace of IRA texts
 
 #: detect runs of the ablation: the defaults without affiliation, co-action evidence only, then
 #: each other signal family added (the defaults are co-action + 1-minute sync + affiliation).
@@ -127,134 +125,14 @@ CEILING_WINDOW_S = 3600
 CEILING_FAST_S = 60
 
 
-# -- small helpers ---------------------------------------------------------------------------------
-def log(msg: str) -> None:
-    print(f"[{datetime.now():%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
-
-
-@dataclass
-class Timings:
-    stages: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] += time.perf_counter() - t0
-
-    def as_dict(self) -> dict[str, float]:
-        return {k: round(v, 1) for k, v in self.stages.items()}
-
-
-class CommandFailed(RuntimeError):
-    pass
-
-
-class DetectUnavailable(RuntimeError):
-    pass
-
-
-def swarmscope(exe: str, db: Path, *args: Any) -> str:
-    """Run ``swarmscope --db DB ARGS``; its stdout, or CommandFailed with the tail of stderr."""
-    cmd = [exe, "--db", str(db), *map(str, args)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise CommandFailed(f"{shlex.join(cmd)} exited {r.returncode}: "
-                            f"{(r.stderr or r.stdout).strip()[-2000:]}")
-    return r.stdout
-
-
-def r4(x: float | None) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else round(float(x), 4)
-
-
-def insert(con: duckdb.DuckDBPyConnection, table: str, **columns: list) -> None:
-    """Append columns (all of the table's, in order) through Arrow: executemany is slow."""
-    con.register("_rows", pa.table({k: pa.array(v) for k, v in columns.items()}))
-    try:
-        con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
-    finally:
-        con.unregister("_rows")
-
-
-def fresh_dir(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
-
-
-# -- 1. scenario files -----------------------------------------------------------------------------
-@dataclass
-class Scenario:
-    window: str
-    dir: Path
-    shift_days: int
-    rows: dict[str, int]
-
-    @property
-    def db(self) -> Path:
-        return self.dir / "scenario.duckdb"
-
-    @property
-    def ids(self) -> Path:
-        return self.dir / "ids.parquet"
-
-
-def fresh_ids(con: duckdb.DuckDBPyConnection, positives: str, rng: np.random.Generator) -> None:
-    """Table ``ids``: fresh id -> (source, original, category) for every account of the
-    ``positives`` query (source, original, category) and every Higgs user (view ``higgs``)."""
-    t = con.sql(f"""
-        SELECT * FROM ({positives})
-        UNION ALL
-        SELECT 'higgs', u, NULL FROM (SELECT CAST(user_a AS VARCHAR) u FROM higgs
-                                      UNION SELECT CAST(user_b AS VARCHAR) FROM higgs)
-        ORDER BY 1, 2""").to_arrow_table().rename_columns(["source", "original", "category"])
-    perm = rng.permutation(t.num_rows)
-    ids_arrow = t.append_column("fresh", pa.array([ID_FORMAT.format(int(k)) for k in perm]))
-    con.register("ids_arrow", ids_arrow)
-    con.execute("CREATE OR REPLACE TEMP TABLE ids AS SELECT * FROM ids_arrow")
-    con.unregister("ids_arrow")
-
-
-def open_higgs(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW higgs AS SELECT * FROM read_parquet('{data_dir / HIGGS_FILE}')")
-    return con
-
-
-def write_higgs(con: duckdb.DuckDBPyConnection, d: Path) -> dict[str, int]:
-    """``d/higgs.parquet`` (fresh ids, ts floored to the minute) and ``d/ids.parquet``."""
-    con.execute(f"COPY ids TO '{d / 'ids.parquet'}' (FORMAT parquet)")
-    con.execute(f"""
-        COPY (SELECT a.fresh AS user_a, b.fresh AS user_b, (h.ts // 60) * 60 AS ts,
-                     h.interaction
-              FROM higgs h
-              JOIN ids a ON a.source = 'higgs' AND a.original = CAST(h.user_a AS VARCHAR)
-              JOIN ids b ON b.source = 'higgs' AND b.original = CAST(h.user_b AS VARCHAR)
-              ORDER BY ts, user_a, user_b, interaction)
-        TO '{d / 'higgs.parquet'}' (FORMAT parquet)""")
-    return {"higgs": con.execute("SELECT count(*) FROM higgs").fetchone()[0],
-            # rows that flooring to the minute makes identical: ingest counts them duplicates
-            "higgs_expected_duplicates": con.execute(
-                "SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT user_a, user_b, "
-                "ts // 60, interaction FROM higgs)) FROM higgs").fetchone()[0]}
-
-
-def scenario_rng(seed: int, window: str) -> np.random.Generator:
-    return np.random.default_rng([seed, int(window.replace("-", ""))])
-
-
+# -- 1. scenario files; 2. ingest (common.ingest_scenario; the shared pieces are in common) --------
 def build_scenario(data_dir: Path, work: Path, window: str, seed: int) -> Scenario:
-    start = datetime.fromisoformat(window)
-    shift = (HIGGS_START - start).days
+    start, shift = week_shift(window)
     d = fresh_dir(work / window)
     con = open_higgs(data_dir)
     con.execute(f"""
-        CREATE TEMP TABLE ira_week AS SELECT * FROM read_parquet('{data_dir / IRA_FILE}')
-        WHERE publish_date >= TIMESTAMP '{start}'
-          AND publish_date < TIMESTAMP '{start}' + INTERVAL {WEEK_DAYS} DAY""")
+        CREATE TEMP TABLE ira_week AS SELECT * FROM read_parquet('{data_dir / IRA}')
+        WHERE {in_week_sql("publish_date", start)}""")
     fresh_ids(con, "SELECT 'ira', author_id, any_value(account_category) FROM ira_week "
                    "GROUP BY author_id", scenario_rng(seed, window))
     ira_cols = [c[0] for c in con.execute("DESCRIBE ira_week").fetchall()]
@@ -276,38 +154,6 @@ def build_scenario(data_dir: Path, work: Path, window: str, seed: int) -> Scenar
     return Scenario(window, d, shift, rows)
 
 
-# -- 2. ingest -------------------------------------------------------------------------------------
-COUNTS = re.compile(r"^(?P<path>.+) \((?P<format>[\w-]+)\): read (?P<read>[\d,]+) = stored "
-                    r"(?P<stored>[\d,]+) \+ duplicates (?P<duplicates>[\d,]+) \+ rejected "
-                    r"(?P<rejected>[\d,]+)", re.M)
-
-
-def ingest(exe: str, scn: Scenario, expected: dict[str, str], *args: str) -> dict[str, Any]:
-    """Ingest files of the scenario with one CLI call; the per-file counts and the problems
-    seen (``expected``: file name -> format; ``scn.rows``: rows per file stem)."""
-    stdout = swarmscope(exe, scn.db, "ingest", *(scn.dir / n for n in expected), *args)
-    files, problems = {}, []
-    for m in COUNTS.finditer(stdout):
-        name = Path(m["path"]).name
-        files[name] = {k: (int(m[k].replace(",", "")) if k not in ("path", "format") else m[k])
-                       for k in ("format", "read", "stored", "duplicates", "rejected")}
-    for name, fmt in expected.items():
-        f = files.get(name)
-        if f is None:
-            problems.append(f"{name}: no count line in ingest output")
-            continue
-        if f["format"] != fmt:
-            problems.append(f"{name}: detected as {f['format']}, expected {fmt}")
-        source = name.split(".")[0]
-        expected_dups = scn.rows.get(f"{source}_expected_duplicates", 0)
-        if f["rejected"] or f["duplicates"] != expected_dups:
-            problems.append(f"{name}: {f['rejected']} rejected, {f['duplicates']} duplicates "
-                            f"(expected 0 and {expected_dups})")
-        if f["read"] != scn.rows[source]:
-            problems.append(f"{name}: read {f['read']} of {scn.rows[source]} rows")
-    return {"files": files, "problems": problems}
-
-
 # -- 3. accounts and labels ------------------------------------------------------------------------
 HOURS = ", ".join(f"count(*) FILTER (WHERE hour(p.created_at) = {h}) AS h{h:02d}"
                   for h in range(24))
@@ -315,8 +161,7 @@ HOURS = ", ".join(f"count(*) FILTER (WHERE hour(p.created_at) = {h}) AS h{h:02d}
 
 def load_accounts(ana: duckdb.DuckDBPyConnection, scn: Scenario) -> dict[str, Any]:
     """Scoreable accounts of a scenario into ``ana.accounts``; writes labels.csv; checks."""
-    ana.execute(f"ATTACH '{scn.db}' AS s (READ_ONLY)")
-    try:
+    with attached(ana, scn.db):
         ana.execute(f"""
             INSERT INTO accounts
             SELECT '{scn.window}', p.account_id, m.source, m.original, m.category,
@@ -324,8 +169,6 @@ def load_accounts(ana: duckdb.DuckDBPyConnection, scn: Scenario) -> dict[str, An
             FROM s.posts p JOIN read_parquet('{scn.ids}') m ON m.fresh = p.account_id
             GROUP BY ALL HAVING count(*) >= {MIN_ACTIONS}""")
         checks = store_checks(ana, scn)
-    finally:
-        ana.execute("DETACH s")
     ana.execute(f"""
         COPY (SELECT account_id, label, coalesce(category, '') AS "group" FROM accounts
               WHERE "window" = '{scn.window}' ORDER BY account_id)
@@ -442,19 +285,6 @@ def compact(m: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- 5. detect, evaluate and peers -----------------------------------------------------------------
-def run_detect(exe: str, db: Path, out: Path, args: list[str]) -> Path:
-    fresh_dir(out)
-    try:
-        swarmscope(exe, db, "detect", "--out", out, *args)
-    except CommandFailed as exc:
-        if "not built yet" in str(exc):
-            raise DetectUnavailable(str(exc).split(": ", 1)[-1]) from None
-        raise
-    if not (out / "accounts.parquet").exists():
-        raise CommandFailed(f"detect wrote no {out / 'accounts.parquet'}")
-    return out
-
-
 def load_detect_scores(ana: duckdb.DuckDBPyConnection, method: str, window: str,
                        out: Path) -> dict[str, Any]:
     """accounts.parquet -> ana.scores; contract checks on its columns and rows."""
@@ -516,8 +346,7 @@ def repost_key_sql(col: str) -> str:
 
 def ceiling_partners(ana: duckdb.DuckDBPyConnection, scn: Scenario) -> None:
     """Per scoreable IRA account: its IRA partners' shared objects, into ``ana.ceiling``."""
-    ana.execute(f"ATTACH '{scn.db}' AS s (READ_ONLY)")
-    try:
+    with attached(ana, scn.db):
         ana.execute(f"""
             CREATE OR REPLACE TEMP TABLE ev AS
             WITH ira AS (SELECT p.* FROM s.posts p JOIN read_parquet('{scn.ids}') m
@@ -529,8 +358,6 @@ def ceiling_partners(ana: duckdb.DuckDBPyConnection, scn: Scenario) -> None:
                    ELSE 'url' END, e.value, epoch(p.created_at)
             FROM ira p JOIN s.entities e ON e.platform = p.platform AND e.post_id = p.post_id
             WHERE e.kind = 'mention' OR (e.kind IN ('hashtag', 'url') AND p.kind <> 'repost')""")
-    finally:
-        ana.execute("DETACH s")
     ana.execute(f"""
         INSERT INTO ceiling
         SELECT '{scn.window}', x.a, y.a, x.trace, x.obj, min(abs(x.t - y.t))
@@ -754,19 +581,6 @@ def july4_share(ana: duckdb.DuckDBPyConnection, flagged: set[str]) -> dict[str, 
     return {"flagged" if f else "all_scoreable_higgs_not_flagged": s for f, s in res}
 
 
-def jsonable(v: Any) -> Any:
-    """A value for JSON; floats to 4 significant digits (p-values keep their magnitude)."""
-    if isinstance(v, float):
-        return None if math.isnan(v) else float(f"{v:.4g}")
-    if isinstance(v, (datetime,)):
-        return v.isoformat()
-    if isinstance(v, (list, tuple)):
-        return [jsonable(x) for x in v]
-    if isinstance(v, dict):
-        return {k: jsonable(x) for k, x in v.items()}
-    return v if v is None or isinstance(v, (int, str, bool)) else str(v)
-
-
 # -- the protocol ----------------------------------------------------------------------------------
 ANALYSIS_SCHEMA = f"""
 CREATE TABLE accounts ("window" VARCHAR, account_id VARCHAR, source VARCHAR, original VARCHAR,
@@ -807,8 +621,8 @@ def scenario_for(run: Run, window: str) -> Scenario:
     log(f"{window}: built ({scn.rows['ira']:,} IRA rows, {scn.rows['higgs']:,} Higgs rows, "
         f"shift {scn.shift_days} days)")
     with run.timings.stage("ingest"):
-        report = ingest(run.exe, scn, {"ira.parquet": "fivethirtyeight-ira",
-                                       "higgs.parquet": "snap-higgs"})
+        report = ingest_scenario(run.exe, scn, {"ira.parquet": "fivethirtyeight-ira",
+                                                "higgs.parquet": "snap-higgs"})
     (d / "ingest.json").write_text(json.dumps(report))
     (d / "meta.json").write_text(json.dumps({"shift_days": scn.shift_days, "rows": scn.rows}))
     log(f"{window}: ingested {report['files']}")
@@ -965,21 +779,13 @@ def data_checks(run: Run) -> dict[str, Any]:
 
 def protocol(run: Run) -> dict[str, Any]:
     a = run.args
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+    commit = git("rev-parse", "HEAD")
     version = subprocess.run([run.exe, "--version"], capture_output=True, text=True).stdout
     return {"command": shlex.join([sys.executable, *sys.argv]), "data_dir": a.data_dir,
             "seed": a.seed, "detect_args": a.detect_args, "windows": list(run.windows),
             "detect_defaults": detect_defaults(run.exe),
             "min_actions": MIN_ACTIONS, "git_commit": commit, "swarmscope": version.strip(),
             "higgs_start": HIGGS_START.isoformat(), "started": run.started}
-
-
-def detect_defaults(exe: str) -> str | None:
-    """The "Defaults:" paragraph of ``swarmscope detect --help`` (kinds and windows)."""
-    text = subprocess.run([exe, "detect", "--help"], capture_output=True, text=True).stdout
-    m = re.search(r"Defaults:(.*?)(?:\n\s*\n|$)", text, re.S)
-    return " ".join(m.group(1).split()) if m else None
 
 
 def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
@@ -1015,7 +821,7 @@ def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
 
 def higgs_actions(run: Run) -> None:
     """Original Higgs user and (floored) time of every action, for the 4 July burst share."""
-    p = Path(run.args.data_dir) / HIGGS_FILE
+    p = Path(run.args.data_dir) / HIGGS
     run.ana.execute(f"""CREATE TABLE higgs_actions AS
         SELECT DISTINCT CAST(user_a AS VARCHAR) AS original, (ts // 60) * 60 AS ts
         FROM read_parquet('{p}') WHERE CAST(user_a AS VARCHAR) IN
@@ -1024,7 +830,7 @@ def higgs_actions(run: Run) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data"))
+    p.add_argument("--data-dir", default=str(DATA_DIR))
     p.add_argument("--out", default=None, help="the JSON (default WORK_DIR/eval_ira_in_higgs.json)")
     p.add_argument("--work-dir", default=str(REPO / "bench" / "out" / "eval"))
     p.add_argument("--windows", nargs="+", default=list(WINDOWS), metavar="YYYY-MM-DD")
@@ -1040,9 +846,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    exe = args.swarmscope or str(REPO / ".venv" / "bin" / "swarmscope")
-    if not Path(exe).exists():
-        exe = shutil.which("swarmscope") or exe
+    exe = args.swarmscope or str(DEFAULT_SWARMSCOPE)
+    exe = find_swarmscope(exe) or exe
     for w in args.windows:
         datetime.fromisoformat(w)
     Path(args.work_dir).mkdir(parents=True, exist_ok=True)
@@ -1068,7 +873,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1, default=jsonable))
     for line in summary_lines(res):
-        print(json.dumps(line, default=jsonable))
+        emit(line, default=jsonable)
     log(f"wrote {out}")
     return 0
 

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +35,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-T0 = 1_341_100_800  # 2012-07-01 00:00 UTC, the first day of the Higgs week
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DATA_DIR, HIGGS, HIGGS_START_EPOCH, emit, fresh, swarmscope  # noqa: E402
+
+T0 = HIGGS_START_EPOCH  # 2012-07-01 00:00 UTC, the first day of the Higgs week
+#: the CLI of the Python running this script
+CLI = [sys.executable, "-m", "swarmscope"]
 DAYS = 7
 ZONE = 1  # the operation's working zone (UTC+1)
 SHIFTS_LOCAL = (9, 17, 1)  # day, evening, night shift starts, local time
@@ -85,22 +88,17 @@ def plant(path: Path, members: int, *, shifts: bool = True, days: int = DAYS,
     return roster
 
 
-def swarmscope(db: Path, *args: str) -> None:
-    cmd = [sys.executable, "-m", "swarmscope", "--db", str(db), *args]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-
-
 def scenario(name: str, args: argparse.Namespace) -> dict:
     work = Path(args.work_dir) / name
     work.mkdir(parents=True, exist_ok=True)
     db, planted = work / "store.duckdb", work / "planted.csv"
-    db.unlink(missing_ok=True)
+    fresh(db)
     roster = plant(planted, args.members, shifts=name == "shifts", seed=args.seed)
     clock = time.perf_counter()
-    swarmscope(db, "ingest", str(Path(args.data_dir) / "higgs" / "higgs_activity.parquet"))
-    swarmscope(db, "ingest", str(planted), "--format", "table",
+    swarmscope(CLI, db, "ingest", str(Path(args.data_dir) / HIGGS))
+    swarmscope(CLI, db, "ingest", str(planted), "--format", "table",
                *[x for m in MAPS for x in ("--map", m)])
-    swarmscope(db, "detect", "--out", str(work / "out"))
+    swarmscope(CLI, db, "detect", "--out", str(work / "out"))
     seconds = time.perf_counter() - clock
     con = duckdb.connect(str(db), read_only=True)
     ops = list(roster)
@@ -147,13 +145,13 @@ def scenario(name: str, args: argparse.Namespace) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    p.add_argument("--data-dir", default=str(DATA_DIR))
     p.add_argument("--work-dir", default="bench/out/planted_shifts")
     p.add_argument("--members", type=int, default=45)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     for name in ("shifts", "control"):
-        print(json.dumps(scenario(name, args), default=str), flush=True)
+        emit(scenario(name, args))
 
 
 if __name__ == "__main__":

@@ -14,15 +14,15 @@ changes.
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import resource
 import sys
 import time
 from pathlib import Path
 
-from swarmscope.ingest import ingest
-from swarmscope.store import Settings, Store
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ConnectionProxy, emit, one_line, ss  # noqa: E402
+
+ingest, Settings, Store = ss.ingest, ss.Settings, ss.Store
 
 
 def _status(key: str) -> int:
@@ -44,11 +44,11 @@ def _reset_peak() -> bool:
         return False
 
 
-class TimedConnection:
+class TimedConnection(ConnectionProxy):
     """A DuckDB connection whose ``execute`` calls are timed; everything else passes through."""
 
     def __init__(self, con, min_seconds: float) -> None:
-        self._con = con
+        super().__init__(con)
         self._min = min_seconds
         self.total = 0.0
         self.peak_kib = 0
@@ -61,11 +61,9 @@ class TimedConnection:
         try:
             return self._con.execute(sql, *args, **kwargs)
         except Exception as exc:
-            print(json.dumps({"failed_after_s": round(time.perf_counter() - t0, 2),
-                              "error": str(exc).splitlines()[0],
-                              "sql": re.sub(r"\s+", " ", str(sql)).strip()[:2000],
-                              "duckdb_memory_mib": self._memory(),
-                              "temp_files_mib": self._temp_files()}), flush=True)
+            emit({"failed_after_s": round(time.perf_counter() - t0, 2),
+                  "error": str(exc).splitlines()[0], "sql": one_line(sql, 2000),
+                  "duckdb_memory_mib": self._memory(), "temp_files_mib": self._temp_files()})
             raise
         finally:
             dt = time.perf_counter() - t0
@@ -73,11 +71,10 @@ class TimedConnection:
             peak = _status("VmHWM")
             self.peak_kib = max(self.peak_kib, peak)
             if dt >= self._min:
-                head = re.sub(r"\s+", " ", str(sql)).strip()[:160]
-                print(json.dumps({"seconds": round(dt, 2), "cpu_s": round(_cpu() - cpu0, 2),
-                                  "rss_before_mib": round(rss0 / 1024),
-                                  "peak_rss_mib": round(peak / 1024) if reset else None,
-                                  "sql": head}), flush=True)
+                emit({"seconds": round(dt, 2), "cpu_s": round(_cpu() - cpu0, 2),
+                      "rss_before_mib": round(rss0 / 1024),
+                      "peak_rss_mib": round(peak / 1024) if reset else None,
+                      "sql": one_line(sql)})
 
     def _memory(self) -> dict | str:
         """DuckDB's own memory use by tag (what holds the buffer pool when a statement fails)."""
@@ -97,9 +94,6 @@ class TimedConnection:
         except Exception as exc:   # noqa: BLE001
             return f"unavailable: {exc}"
 
-    def __getattr__(self, name):
-        return getattr(self._con, name)
-
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -114,8 +108,7 @@ def main() -> int:
     ap.add_argument("paths", nargs="+")
     args = ap.parse_args()
     if args.csv_buffer_size:
-        reader = sys.modules["swarmscope.ingest.reader"]   # swarmscope.ingest is shadowed by
-        sources = sys.modules["swarmscope.ingest.sources"]  # the ingest function
+        reader, sources = ss.ingest_reader, ss.ingest_sources
         original = sources.csv_options
         reader.csv_options = lambda **kw: (original(**kw)
                                            + f", buffer_size = {args.csv_buffer_size}")
@@ -125,9 +118,9 @@ def main() -> int:
         timed = TimedConnection(store.con, args.min_seconds)
         store.con = timed
         report = ingest(store, [Path(p) for p in args.paths], format=args.format)
-    print(json.dumps({"total_seconds": round(time.perf_counter() - t0, 2),
-                      "sql_seconds": round(timed.total, 2), "totals": report.totals,
-                      "failed": report.failed, "peak_rss_mib": round(timed.peak_kib / 1024)}))
+    emit({"total_seconds": round(time.perf_counter() - t0, 2),
+          "sql_seconds": round(timed.total, 2), "totals": report.totals,
+          "failed": report.failed, "peak_rss_mib": round(timed.peak_kib / 1024)})
     return 0
 
 

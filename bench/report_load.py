@@ -12,11 +12,14 @@ wheel-zoom redraw of the network.
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import emit  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -46,9 +49,9 @@ def main() -> None:
         if args.screenshot:
             page.screenshot(path=str(args.screenshot))
         browser.close()
-    print(json.dumps({"bench": "report_load", "bytes": args.report.stat().st_size,
-                      "load_to_ready_s": round(loaded, 3), "wheel_redraw_s": round(redraw, 3),
-                      "nodes": counts[0], "edges": counts[1], "errors": errors}))
+    emit({"bench": "report_load", "bytes": args.report.stat().st_size,
+          "load_to_ready_s": round(loaded, 3), "wheel_redraw_s": round(redraw, 3),
+          "nodes": counts[0], "edges": counts[1], "errors": errors})
 
 
 if __name__ == "__main__":
