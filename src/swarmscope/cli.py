@@ -149,9 +149,11 @@ def _json(value: Any) -> None:
 @click.option("--map", "maps", multiple=True, metavar="FIELD=EXPR",
               help="For --format table: a canonical field and a column or DuckDB SQL expression.")
 @click.option("--platform", default=None, help="Platform name stored with the records.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object: each file's counts and reasons, and the failures.")
 @click.pass_obj
 def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tuple[str, ...],
-               platform: str | None) -> None:
+               platform: str | None, as_json: bool) -> None:
     """Read files into the store; every record is stored, a duplicate, or rejected with a reason.
 
     The format of each file is detected from its header or first record unless --format is
@@ -165,17 +167,29 @@ def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tupl
     with obj.store() as store, err.status("ingesting…") as status:
         def done(c: Any) -> None:
             status.update(f"ingested {c.path}")
-            _print_counts(c)
+            if not as_json:
+                _print_counts(c)
         report = ingest(store, list(paths), format=fmt, mappings=mappings, platform=platform,
                         on_file=done)
     t = report.totals
-    if len(report.files) > 1:
+    if as_json:
+        _json({"run_id": report.run_id, "totals": t,
+               "files": [_counts_json(c) for c in report.files],
+               "failed": [{"path": f, "error": msg} for f, msg in report.failed]})
+    elif len(report.files) > 1:
         out.print(f"total: read {t['read']:,} = stored {t['stored']:,} + duplicates "
                   f"{t['duplicates']:,} + rejected {t['rejected']:,}")
     for f, msg in report.failed:
         err.print(f"Error: {msg}", markup=False)
     if report.failed:
         sys.exit(1)
+
+
+def _counts_json(c: Any) -> dict[str, Any]:
+    return {"path": c.path, "format": c.format, "read": c.read, "stored": c.stored,
+            "duplicates": c.duplicates, "rejected": c.rejected,
+            "reasons": [{"field": f, "reason": r, "records": n}
+                        for (f, r), n in c.reasons.most_common()]}
 
 
 def _print_counts(c: Any) -> None:
