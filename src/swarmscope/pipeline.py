@@ -38,6 +38,7 @@ from swarmscope.detection.significance import NullParams, pair_tests
 from swarmscope.engine import PairParams
 from swarmscope.engine.registry import get_engine
 from swarmscope.errors import SwarmscopeError
+from swarmscope.outputs import atomic_write, check_output, output_dir
 from swarmscope.params import (COUNT, MAPPING, NON_NEGATIVE, PROBABILITY_OPEN, Interval,
                                validate, validate_dataclass)
 from swarmscope.signals.operations import temporal_signals
@@ -172,6 +173,8 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
     if not db.scalar("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)"):
         raise SwarmscopeError(f"the store {store.path} has no posts: ingest data first "
                               f"(swarmscope --db {store.path} ingest FILE)")
+    if out is not None:
+        check_output(out, directory=True)
     pairs_engine = get_engine(engine, db)
     run_id = store.start_run("detect", {**dataclasses.asdict(params), "since": since,
                                         "until": until, "engine": engine}, seed=params.seed)
@@ -315,7 +318,8 @@ def _persist(db: Backend, run_id: int, kinds: list[str], since: datetime | None,
 
 
 def _write(db: Backend, out: Path) -> None:
-    """Every detect table to ``out/<file>.parquet``."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Every detect table to ``out/<file>.parquet``, each written whole or not at all."""
+    out = output_dir(out)
     for table in DETECT:
-        db.write_parquet(f"SELECT * FROM {table.name}", out / f"{table.file}.parquet")
+        with atomic_write(out / f"{table.file}.parquet") as tmp:
+            db.write_parquet(f"SELECT * FROM {table.name}", tmp)

@@ -19,6 +19,7 @@ from pathlib import Path
 from swarmscope.engine import PairParams, PairsResult
 from swarmscope.engine.registry import ENGINES, get_engine
 from swarmscope.errors import SwarmscopeError
+from swarmscope.outputs import atomic_write, check_output
 from swarmscope.store import Store
 from swarmscope.traces import TraceOptions, build_traces
 
@@ -39,6 +40,8 @@ def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOpti
         raise SwarmscopeError(f"the weight quantile must be in [0, 1); got {weight_quantile}")
     if engine not in ENGINES:
         raise SwarmscopeError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if out is not None:
+        check_output(out)
     run_parameters = {**dataclasses.asdict(params), **dataclasses.asdict(options),
                       "since": since, "until": until, "engine": engine}
     run_id = store.start_run("pairs", run_parameters)
@@ -53,8 +56,9 @@ def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOpti
             result.edges, result.evidence, result.accounts = _keep_above_quantile(
                 store, run_id, weight_quantile)
         if out is not None:
-            store.db.write_parquet(f"SELECT * FROM edges WHERE run_id = {run_id} "
-                                   "ORDER BY weight DESC, account_a, account_b", out)
+            with atomic_write(out) as tmp:
+                store.db.write_parquet(f"SELECT * FROM edges WHERE run_id = {run_id} "
+                                       "ORDER BY weight DESC, account_a, account_b", tmp)
     except BaseException as exc:
         store.finish_run(run_id, "failed", {"error": str(exc)[:500]})
         raise
