@@ -20,6 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from swarmscope.errors import SwarmscopeError
+from swarmscope.outputs import XML_UNSAFE, atomic_write, check_output, output_dir, visible
 from swarmscope.store import Store
 from swarmscope.store.backend import Backend
 from swarmscope.store.schema import RESULT_TABLES
@@ -101,26 +102,27 @@ def export(store: Store, fmt: str, out: str | Path, key: bytes | None = None) ->
     if "detect_accounts" not in present and fmt in ("gexf", "graphml"):
         raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "
                               "first")
-    out = Path(out)
     if fmt in ("gexf", "graphml"):
+        out = check_output(out)
         nodes, edges = _network(db, key)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        (_write_gexf if fmt == "gexf" else _write_graphml)(nodes, edges, out)
+        with atomic_write(out) as tmp:
+            (_write_gexf if fmt == "gexf" else _write_graphml)(nodes, edges, tmp)
         return [out]
     tables = [t for t in RESULT_TABLES if t in present]
     if not tables:
         raise SwarmscopeError("no results in this store: run `swarmscope pairs` or `detect` first")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out)
     written = []
     for name in tables:
         table = _flatten(db, name)
         if key is not None:
             table = _pseudonymize(table, key)
         path = out / f"{name}.{fmt}"
-        if fmt == "csv":
-            pacsv.write_csv(_defuse_formulas(table), path)
-        else:
-            pq.write_table(table, path)
+        with atomic_write(path) as tmp:
+            if fmt == "csv":
+                pacsv.write_csv(_defuse_formulas(table), tmp)
+            else:
+                pq.write_table(table, tmp)
         written.append(path)
     return written
 
@@ -173,7 +175,8 @@ def _attr_types(rows: list[dict], known: dict[str, str], skip: set[str]) -> dict
 
 
 def _text(value: object) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
+    """An attribute value as XML can hold it: control characters as visible escapes."""
+    return visible(str(value).lower() if isinstance(value, bool) else value, XML_UNSAFE)
 
 
 def _write_gexf(nodes: list[dict], edges: list[dict], path: Path) -> None:
@@ -189,15 +192,17 @@ def _write_gexf(nodes: list[dict], edges: list[dict], path: Path) -> None:
             ET.SubElement(decl, "attribute", {"id": str(i), "title": name, "type": typ})
     xn = ET.SubElement(graph, "nodes")
     for n in nodes:
-        el = ET.SubElement(xn, "node", {"id": n["id"], "label": n["handle"] or n["account_id"]})
+        el = ET.SubElement(xn, "node", {"id": _text(n["id"]),
+                                          "label": _text(n["handle"] or n["account_id"])})
         vals = ET.SubElement(el, "attvalues")
         for i, name in enumerate(node_attrs):
             if n[name] is not None:
                 ET.SubElement(vals, "attvalue", {"for": str(i), "value": _text(n[name])})
     xe = ET.SubElement(graph, "edges")
     for j, e in enumerate(edges):
-        el = ET.SubElement(xe, "edge", {"id": str(j), "source": e["source"],
-                                        "target": e["target"], "weight": _text(e["weight"])})
+        el = ET.SubElement(xe, "edge", {"id": str(j), "source": _text(e["source"]),
+                                        "target": _text(e["target"]),
+                                        "weight": _text(e["weight"])})
         vals = ET.SubElement(el, "attvalues")
         for i, name in enumerate(edge_attrs):
             if e[name] is not None:
@@ -217,12 +222,13 @@ def _write_graphml(nodes: list[dict], edges: list[dict], path: Path) -> None:
                                         "attr.name": name, "attr.type": types[typ]})
     graph = ET.SubElement(root, "graph", {"edgedefault": "undirected"})
     for n in nodes:
-        el = ET.SubElement(graph, "node", {"id": n["id"]})
+        el = ET.SubElement(graph, "node", {"id": _text(n["id"])})
         for name in node_attrs:
             if n[name] is not None:
                 ET.SubElement(el, "data", {"key": f"n_{name}"}).text = _text(n[name])
     for e in edges:
-        el = ET.SubElement(graph, "edge", {"source": e["source"], "target": e["target"]})
+        el = ET.SubElement(graph, "edge", {"source": _text(e["source"]),
+                                           "target": _text(e["target"])})
         for name in edge_attrs:
             if e[name] is not None:
                 ET.SubElement(el, "data", {"key": f"e_{name}"}).text = _text(e[name])
