@@ -23,6 +23,7 @@ import numpy as np
 from swarmscope import __version__
 from swarmscope.errors import SwarmscopeError
 from swarmscope.export import pseudonym
+from swarmscope.outputs import atomic_write, check_output
 from swarmscope.store.sql import time_filter
 from swarmscope.store import Store
 from swarmscope.store.backend import Backend
@@ -30,15 +31,16 @@ from swarmscope.store.backend import Backend
 EVIDENCE_PER_CLUSTER = 12
 MEMBERS_PER_CLUSTER = 200
 MENTION = re.compile(r"@(\w{1,30})")
+PLACEHOLDER = re.compile(r"\{\{(CSP|STYLE|DATA|SCRIPT)\}\}")
 
 
 def build_report(store: Store, out: str | Path, *, key: bytes | None = None,
                  since: datetime | None = None, until: datetime | None = None) -> Path:
     """Write the report of the store's latest ``detect`` run to ``out``; returns the path."""
-    data = report_data(store, key=key, since=since, until=until)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(data), encoding="utf-8")
+    out = check_output(out)
+    page = render(report_data(store, key=key, since=since, until=until))
+    with atomic_write(out) as tmp:
+        tmp.write_text(page, encoding="utf-8")
     return out
 
 
@@ -52,8 +54,10 @@ def render(data: dict) -> str:
                .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     csp = (f"default-src 'none'; script-src '{_sha256(script)}'; style-src '{_sha256(style)}'; "
            "img-src data:; connect-src 'none'; form-action 'none'; base-uri 'none'")
-    return (template.replace("{{CSP}}", csp).replace("{{STYLE}}", style)
-            .replace("{{DATA}}", payload).replace("{{SCRIPT}}", script))
+    parts = {"CSP": csp, "STYLE": style, "DATA": payload, "SCRIPT": script}
+    # one pass over the template alone: a marker inside the data or the script is never
+    # substituted (a post reading {{SCRIPT}} stays text)
+    return PLACEHOLDER.sub(lambda m: parts[m[1]], template)
 
 
 def _sha256(text: str) -> str:
@@ -153,12 +157,13 @@ def _clusters(db: Backend, kinds: list[str], index: dict, where: str, acc, post,
             SELECT platform, account_id FROM detect_accounts WHERE cluster_id = ?
             ORDER BY score DESC, account_id LIMIT ?""", [cid, MEMBERS_PER_CLUSTER])
         activity = db.query(f"""
-            SELECT date_trunc('hour', p.created_at) AS h, count(*) FROM posts p
-            JOIN detect_accounts d ON d.platform = p.platform AND d.account_id = p.account_id
-            WHERE d.cluster_id = ? AND {where} GROUP BY h ORDER BY h""", [cid])
-        heat = [0] * 168
-        for h, n in activity:
-            heat[h.weekday() * 24 + h.hour] += n
+            SELECT h, (isodow(h) - 1) * 24 + hour(h), n FROM (
+                SELECT date_trunc('hour', p.created_at) AS h, count(*) AS n FROM posts p
+                JOIN detect_accounts d ON d.platform = p.platform AND d.account_id = p.account_id
+                WHERE d.cluster_id = ? AND {where} GROUP BY h) ORDER BY h""", [cid])
+        heat = [0] * 168   # hour of the week, from the engine: a time before year 1 is no datetime
+        for _, cell, n in activity:
+            heat[cell] += n
         evidence = db.query("""
             SELECT v.account_a, v.account_b, v.kind, v.object, v.post_a, v.ts_a, v.post_b,
                    v.ts_b, v.dt_s, v.text_a, v.text_b
@@ -176,7 +181,7 @@ def _clusters(db: Backend, kinds: list[str], index: dict, where: str, acc, post,
             "texts": [[text(t["value"]), t["members"]] for t in r[9] or []],
             "signals": {k: v or 0 for k, v in zip(kinds, r[10:])},
             "members": [index[m] for m in members if m in index],
-            "timeline": [[h, n] for h, n in activity],
+            "timeline": [[h, n] for h, _, n in activity],
             "heatmap": heat,
             "rhythm": _rhythm(db, cid),
             "evidence": [{"a": keep(e[0]), "b": keep(e[1]), "kind": e[2],

@@ -177,7 +177,8 @@
     }
   }
 
-  function timeline(series) {
+  function timeline(all) {
+    const series = all.filter(([t]) => Number.isFinite(Date.parse(t)));  // not "0044-03-15 (BC)"
     const ns = "http://www.w3.org/2000/svg";
     const svg = document.createElementNS(ns, "svg");
     svg.setAttribute("class", "timeline");
