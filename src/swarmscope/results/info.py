@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from swarmscope.store import Store
+from swarmscope.store.sql import shown_time
 
 
 def store_info(store: Store, top: int = 10) -> dict[str, Any]:
-    """Counts per table and platform, time span, post kinds, top hashtags and domains, labels."""
+    """Counts per table and platform, time span (as text: any stored time, even one before
+    year 1, which no Python datetime holds), post kinds, top hashtags and domains, labels."""
     rows = store.db.query
     tables = {t: store.db.scalar(f"SELECT count(*) FROM {t}")
               for t in ("posts", "accounts", "entities", "account_labels", "rejects", "runs")}
     per_platform = [
         {"platform": p, "posts": n, "accounts": a, "first": first, "last": last}
         for p, n, a, first, last in rows(
-            "SELECT platform, count(*), count(DISTINCT account_id), min(created_at), "
-            "max(created_at) FROM posts GROUP BY platform ORDER BY platform")]
+            "SELECT platform, count(*), count(DISTINCT account_id), "
+            f"{shown_time('min(created_at)')}, {shown_time('max(created_at)')} "
+            "FROM posts GROUP BY platform ORDER BY platform")]
     kinds = dict(rows("SELECT kind, count(*) FROM posts GROUP BY kind ORDER BY 2 DESC"))
     entity_kinds = dict(rows("SELECT kind, count(*) FROM entities GROUP BY kind ORDER BY 2 DESC"))
 

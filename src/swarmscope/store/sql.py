@@ -10,6 +10,11 @@ def literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def shown_time(ts: str) -> str:
+    """A TIMESTAMP expression as text to show, ``YYYY-MM-DD HH:MM:SS`` (any year)."""
+    return f"strftime({ts}, '%Y-%m-%d %H:%M:%S')"
+
+
 def time_filter(since: datetime | None, until: datetime | None,
                 column: str = "created_at") -> str:
     """A SQL condition: ``column`` within [since, until) (``true`` without bounds)."""
