@@ -25,6 +25,7 @@ from swarmscope.ingest.sources import (InputFile, fingerprint, iter_json_records
                                        parquet_columns, sniff_columns, stage_csv, stage_json,
                                        stage_parquet)
 from swarmscope.store import Store
+from swarmscope.store.sql import literal
 
 FORMATS: dict[str, Reader] = {r.name: r for r in (
     io_archive.TWEETS, io_archive.USERS, twitter_v1.V1, twitter_v1.OSOME, twitter_v2.V2,
@@ -110,7 +111,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
                  scratch_dir: Path) -> FileCounts:
     _drop_scratch(con, scratch_dir)
     scratch_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"ATTACH '{scratch_dir / 'scratch.duckdb'}' AS scratch")
+    con.execute(f"ATTACH {literal(str(scratch_dir / 'scratch.duckdb'))} AS scratch")
     kind = f.kind
     columns: list[str] = []
     delim = None

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +49,10 @@ from swarmscope.store.schema import (CANONICAL, SCHEMA_VERSION, UPGRADABLE_VERSI
 from swarmscope.store.sql import literal
 
 DEFAULT_DB = "swarmscope.duckdb"
+#: The name the store is attached under in its connection.
+CATALOG = "store"
+#: The least --memory-limit: below it the engine fails at its first allocations.
+MIN_MEMORY = 100 * 10**6
 
 CANONICAL_TABLES = ("posts", "accounts", "account_labels", "entities", "rejects", "runs")
 
@@ -102,18 +107,27 @@ class Store:
         if read_only and not self.path.exists():
             raise SwarmscopeError(
                 f"no store at {self.path}: ingest data first (swarmscope --db {self.path} ingest FILE)")
+        # the store is attached under a name of ours, never named after the file: a store
+        # called scratch.duckdb would collide with ingest's scratch database
+        self.con = duckdb.connect()
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise _open_error(self.path, exc) from None
-        except duckdb.Error as exc:
-            raise SwarmscopeError(f"cannot open store {self.path}: {exc}") from None
-        self.db: Backend = DuckDBBackend(self.con, debug_steps=settings.debug_steps)
-        self._configure()
-        if read_only:
-            self._check_version()
-        else:
-            self._create_or_check()
+            self._configure()
+            self.con.execute(f"ATTACH {literal(str(self.path))} AS {CATALOG}"
+                             + (" (READ_ONLY)" if read_only else ""))
+            self.con.execute(f"USE {CATALOG}")
+            self.db: Backend = DuckDBBackend(self.con, debug_steps=settings.debug_steps)
+            if read_only:
+                self._check_version()
+            else:
+                self._create_or_check()
+        except BaseException as exc:
+            self.con.close()
+            if isinstance(exc, duckdb.IOException):
+                raise _open_error(self.path, exc) from None
+            if isinstance(exc, duckdb.Error):
+                raise SwarmscopeError(f"cannot open store {self.path}: "
+                                      f"{str(exc).splitlines()[0]}") from None
+            raise
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -126,6 +140,7 @@ class Store:
         self.close()
 
     def _configure(self) -> None:
+        """The engine settings, checked here rather than at the first spill or allocation."""
         s = self.settings
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
@@ -133,9 +148,14 @@ class Store:
         # (a checkpoint) instead of through the write-ahead log first: written once, not twice
         self.con.execute("SET checkpoint_threshold = '1MB'")
         if s.memory_limit:
+            if memory_bytes(s.memory_limit) < MIN_MEMORY:
+                raise SwarmscopeError(f"--memory-limit {s.memory_limit} is below the "
+                                      f"{MIN_MEMORY // 10**6}MB the engine needs: give e.g. 2GB")
             self.con.execute(f"SET memory_limit = {literal(s.memory_limit)}")
+        temp = Path(s.temp_directory) if s.temp_directory else Path(f"{self.path}.tmp")
         if s.temp_directory:
-            self.con.execute(f"SET temp_directory = {literal(s.temp_directory)}")
+            _check_temp_dir(temp)
+        self.con.execute(f"SET temp_directory = {literal(str(temp))}")
         if s.threads:
             self.con.execute(f"SET threads = {int(s.threads)}")
 
@@ -153,6 +173,15 @@ class Store:
                 self.con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
                                  [str(SCHEMA_VERSION)])
             return
+        others = self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE NOT internal "
+            "AND database_name = current_database() ORDER BY 1").fetchall()
+        if others:
+            shown = ", ".join(r[0] for r in others[:5]) + (", …" if len(others) > 5 else "")
+            raise StoreVersionError(
+                f"{self.path} is a DuckDB database but not a swarmscope store (it holds "
+                f"{shown} and no meta table); nothing was written to it: choose another --db path")
         with self.db.transaction():
             for sql in create_sql(CANONICAL):
                 self.con.execute(sql)
@@ -174,7 +203,8 @@ class Store:
             raise StoreVersionError(
                 f"{self.path} is a DuckDB file but not a swarmscope store (no meta table): "
                 "choose another --db path") from None
-        found = int(row[0]) if row else None
+        value = row[0] if row else None
+        found = int(value) if str(value).isdigit() else value   # a corrupt one is shown
         if found != SCHEMA_VERSION and found not in UPGRADABLE_VERSIONS:
             raise StoreVersionError(
                 f"store {self.path} has schema version {found}, this swarmscope "
@@ -202,6 +232,28 @@ class Store:
         self.con.execute(
             "UPDATE runs SET inputs = list_append(inputs, {'path': ?, 'sha256': ?, 'bytes': ?}) "
             "WHERE run_id = ?", [path, sha256, size, run_id])
+
+
+def memory_bytes(size: str) -> float:
+    """The bytes of a memory size as :data:`~swarmscope.params.MEMORY` spells it (``80%`` of
+    this machine's memory)."""
+    number, unit = re.fullmatch(r"([\d.]+)\s*(%|[KMGT]?I?B)", size.strip().upper()).groups()
+    if unit == "%":
+        return float(number) / 100 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    power = "BKMGT".index(unit[0])
+    return float(number) * (1024 if "I" in unit else 1000) ** power
+
+
+def _check_temp_dir(path: Path) -> None:
+    """--temp-dir must be a directory the engine can write to (it spills there later)."""
+    if not path.is_dir():
+        raise SwarmscopeError(f"--temp-dir {path} is not a directory: create it or choose "
+                              "another")
+    try:
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        raise SwarmscopeError(f"--temp-dir {path} is not writable ({exc.strerror}): choose "
+                              "another") from None
 
 
 def _now() -> datetime:
