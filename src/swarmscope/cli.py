@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 from datetime import datetime
 from typing import Any
 
 import click
+import duckdb
 from rich.console import Console
 
 from swarmscope import __version__
 from swarmscope.errors import SwarmscopeError
+from swarmscope.outputs import is_disk_full, visible
 from swarmscope.detection.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS, OTHER_KIND_WINDOWS
 from swarmscope.engine import SEMANTICS, PairParams
 from swarmscope.engine.pairs import pairs
@@ -45,13 +48,43 @@ def _time_range_options(fn: Any) -> Any:
 
 
 class SwarmscopeGroup(click.Group):
-    """Turns library errors into click errors: ``Error: …`` on stderr, exit 1, no traceback."""
+    """Turns library errors, and the machine's (a full disk, no memory left, an unreadable
+    file), into click errors: ``Error: …`` on stderr, exit 1, no traceback; Ctrl-C into one
+    line and exit 130."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SwarmscopeError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(visible(exc)) from None
+        except (KeyboardInterrupt, duckdb.InterruptException):
+            say("Error: interrupted; the store keeps what was committed before (whole files "
+                "of an ingest, never part of a detect run): run the command again", error=True)
+            sys.exit(130)
+        except (OSError, duckdb.IOException, duckdb.OutOfMemoryException,
+                duckdb.TransactionException) as exc:
+            message = _machine_error(exc)
+            if message is None:
+                raise
+            raise click.ClickException(visible(message)) from None
+
+
+def _machine_error(exc: BaseException) -> str | None:
+    """The one-line message of an error of the machine, not of swarmscope; None for others."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if is_disk_full(exc):
+        where = re.search(r'file "([^"]+)"', str(exc))
+        return ("no space left on the device" + (f" writing {where[1]}" if where else "")
+                + ": free some space, or put the store (--db) or the engine's spill directory "
+                "(--temp-dir) on a disk with room; the store keeps what was committed before")
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return (f"the engine ran out of memory ({first.split(': ', 1)[-1]}): raise "
+                "--memory-limit, lower --threads, or give --temp-dir on a disk with room")
+    if isinstance(exc, OSError):
+        return f"{exc.filename or 'a file'}: {exc.strerror or first}"
+    if isinstance(exc, duckdb.IOException):
+        return f"the engine could not read or write a file: {first}"
+    return None
 
 
 class Context:
@@ -137,8 +170,21 @@ def cli(ctx: click.Context, **options: Any) -> None:
     ctx.obj = Context(**options)
 
 
+def say(text: str, *, error: bool = False) -> None:
+    """Print a line that holds data (file names, handles, texts, header cells): the
+    characters a terminal acts on as visible escapes (:func:`swarmscope.outputs.visible`),
+    and no markup."""
+    (err if error else out).print(visible(text), markup=False)
+
+
+def _cell(value: object) -> Any:
+    """A table cell that holds data: as :func:`say` prints it, never read as markup."""
+    from rich.text import Text
+    return Text(visible(value))
+
+
 def _json(value: Any) -> None:
-    out.print(json.dumps(value, default=str), markup=False)
+    say(json.dumps(value, default=str))
 
 
 @cli.command("ingest")
@@ -166,7 +212,7 @@ def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tupl
     mappings = parse_maps(maps)
     with obj.store() as store, err.status("ingesting…") as status:
         def done(c: Any) -> None:
-            status.update(f"ingested {c.path}")
+            status.update(f"ingested {visible(c.path)}")
             if not as_json:
                 _print_counts(c)
         report = ingest(store, list(paths), format=fmt, mappings=mappings, platform=platform,
@@ -177,10 +223,10 @@ def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tupl
                "files": [_counts_json(c) for c in report.files],
                "failed": [{"path": f, "error": msg} for f, msg in report.failed]})
     elif len(report.files) > 1:
-        out.print(f"total: read {t['read']:,} = stored {t['stored']:,} + duplicates "
+        say(f"total: read {t['read']:,} = stored {t['stored']:,} + duplicates "
                   f"{t['duplicates']:,} + rejected {t['rejected']:,}")
     for f, msg in report.failed:
-        err.print(f"Error: {msg}", markup=False)
+        say(f"Error: {msg}", error=True)
     if report.failed:
         sys.exit(1)
 
@@ -193,13 +239,13 @@ def _counts_json(c: Any) -> dict[str, Any]:
 
 
 def _print_counts(c: Any) -> None:
-    out.print(f"{c.path} ({c.format}): read {c.read:,} = stored {c.stored:,} + duplicates "
-              f"{c.duplicates:,} + rejected {c.rejected:,}", markup=False)
+    say(f"{c.path} ({c.format}): read {c.read:,} = stored {c.stored:,} + duplicates "
+              f"{c.duplicates:,} + rejected {c.rejected:,}")
     for (field, reason), n in c.reasons.most_common(10):
-        out.print(f"  rejected {n:,}: {reason} (field {field or '-'})", markup=False)
+        say(f"  rejected {n:,}: {reason} (field {field or '-'})")
     if c.rejected:
-        out.print("  every rejected record is listed in the store's rejects table "
-                  "(swarmscope info shows a summary)", markup=False)
+        say("  every rejected record is listed in the store's rejects table "
+                  "(swarmscope info shows a summary)")
 
 
 @cli.command("info")
@@ -223,33 +269,27 @@ def info_cmd(obj: Context, as_json: bool) -> None:
 
 def _print_info(info: dict[str, Any]) -> None:
     from rich.table import Table
-    out.print(f"[bold]store[/] {info['store']}")
-    out.print("  " + ", ".join(f"{k} {v:,}" for k, v in info["tables"].items()))
+    say(f"store {info['store']}")
+    say("  " + ", ".join(f"{k} {v:,}" for k, v in info["tables"].items()))
     t = Table("platform", "posts", "accounts", "first post (UTC)", "last post (UTC)",
               title="posts per platform", title_justify="left")
     for p in info["platforms"]:
-        t.add_row(p["platform"], f"{p['posts']:,}", f"{p['accounts']:,}", _ts(p["first"]),
-                  _ts(p["last"]))
+        t.add_row(_cell(p["platform"]), f"{p['posts']:,}", f"{p['accounts']:,}",
+                  p["first"] or "-", p["last"] or "-")
     out.print(t)
-    out.print("post kinds: " + ", ".join(f"{k} {v:,}" for k, v in info["post_kinds"].items()))
-    out.print("entities: " + ", ".join(f"{k} {v:,}" for k, v in info["entity_kinds"].items()))
+    say("post kinds: " + ", ".join(f"{k} {v:,}" for k, v in info["post_kinds"].items()))
+    say("entities: " + ", ".join(f"{k} {v:,}" for k, v in info["entity_kinds"].items()))
     for key, title in (("top_hashtags", "top hashtags"), ("top_domains", "top domains")):
         if info[key]:
-            out.print(f"{title}: " + ", ".join(f"{v} ({n:,})" for v, n in info[key]),
-                      markup=False)
+            say(f"{title}: " + ", ".join(f"{v} ({n:,})" for v, n in info[key]))
     if info["labels"]:
         t = Table("label", "value", "accounts", title="accounts with labels",
                   title_justify="left")
         for lab in info["labels"][:30]:
-            t.add_row(lab["label"], str(lab["value"]), f"{lab['accounts']:,}")
+            t.add_row(_cell(lab["label"]), _cell(lab["value"]), f"{lab['accounts']:,}")
         out.print(t)
     for r in info["top_reject_reasons"]:
-        out.print(f"rejected {r['records']:,}: {r['reason']} (field {r['field'] or '-'})",
-                  markup=False)
-
-
-def _ts(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+        say(f"rejected {r['records']:,}: {r['reason']} (field {r['field'] or '-'})")
 
 
 PAIRS_HELP = """Account pairs that left the same object within a window, with evidence.
@@ -321,16 +361,16 @@ def pairs_cmd(obj: Context, kind: str, window: float, semantics: str, min_partic
     if as_json:
         _json({**dataclasses.asdict(r), "out": out_file})
         return
-    out.print(f"{kind} ({semantics}, window {window:g} s): {r.traces:,} actions -> {r.edges:,} "
-              f"edges between {r.accounts:,} accounts; {r.evidence:,} evidence events", markup=False)
+    say(f"{kind} ({semantics}, window {window:g} s): {r.traces:,} actions -> {r.edges:,} "
+              f"edges between {r.accounts:,} accounts; {r.evidence:,} evidence events")
     for pop in r.popular:
         verb = ("aggregated without listing its pairs" if pop["mode"] == "aggregated"
                 else "left out (more accounts than --max-object-accounts)")
-        out.print(f"  popular object {pop['object']}: {pop['accounts']:,} accounts, "
+        say(f"  popular object {pop['object']}: {pop['accounts']:,} accounts, "
                   f"{pop['actions']:,} actions, {pop['window_pairs']:,} pairs in the window; "
-                  f"{verb}", markup=False)
+                  f"{verb}")
     if out_file:
-        out.print(f"edges written to {out_file}", markup=False)
+        say(f"edges written to {out_file}")
 
 
 DETECT_HELP = """Significant coordination: edges, clusters and a score for every account.
@@ -406,27 +446,27 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
         _json({**dataclasses.asdict(r), "out": out_dir, "clusters_top": [
             {"cluster_id": c, "size": n, "density": d, "top_hashtags": h} for c, n, d, h in top]})
         return
-    out.print(f"{r.accounts:,} accounts scored; {r.flagged:,} flagged at FDR {fdr:g} in "
+    say(f"{r.accounts:,} accounts scored; {r.flagged:,} flagged at FDR {fdr:g} in "
               f"{r.clusters:,} clusters ({r.recruited:,} joined by affiliation); "
               f"{r.edges:,} edges with evidence "
-              f"({r.evidence:,} co-actions)", markup=False)
-    out.print("signatures: " + ", ".join(f"{n:,} {t.removeprefix('detect_')}"
-                                         for t, n in r.signatures.items()), markup=False)
+              f"({r.evidence:,} co-actions)")
+    say("signatures: " + ", ".join(f"{n:,} {t.removeprefix('detect_')}"
+                                         for t, n in r.signatures.items()))
     calibration = [c for c in r.calibration if c["kind"] != "all"]
     if calibration:
         pairs = sum(c["testable_pairs"] for c in calibration)
         at = sum(c["pairs_at_alpha"] for c in calibration)
         flagged = [c["accounts_flagged"] for c in r.calibration if c["kind"] == "all"]
-        out.print(f"permutation check ({permutations} time-shuffled copies): {at:,} of {pairs:,} "
+        say(f"permutation check ({permutations} time-shuffled copies): {at:,} of {pairs:,} "
                   f"testable pairs at p <= {params.null.alpha_pair:g} ({at / max(pairs, 1):.2%}; "
                   f"nominal at most {params.null.alpha_pair:.0%}); accounts flagged per copy: "
-                  f"{', '.join(map(str, flagged))}", markup=False)
+                  f"{', '.join(map(str, flagged))}")
     for row in top:
         tags = ", ".join(f"#{t['value']}" for t in (row[3] or [])[:3])
-        out.print(f"  cluster {row[0]}: {row[1]} accounts, density {row[2]:.2f}"
-                  + (f", top hashtags {tags}" if tags else ""), markup=False)
+        say(f"  cluster {row[0]}: {row[1]} accounts, density {row[2]:.2f}"
+                  + (f", top hashtags {tags}" if tags else ""))
     if out_dir:
-        out.print(f"tables written to {out_dir}/", markup=False)
+        say(f"tables written to {out_dir}/")
 
 
 @cli.command("evaluate")
@@ -450,8 +490,7 @@ def evaluate_cmd(obj: Context, labels: str, as_json: bool) -> None:
         _json(m)
         return
     for key, value in m.items():
-        out.print(f"{key:<16}{value:.4f}" if isinstance(value, float) else f"{key:<16}{value}",
-                  markup=False)
+        say(f"{key:<16}{value:.4f}" if isinstance(value, float) else f"{key:<16}{value}")
 
 
 @cli.command("explain")
@@ -476,33 +515,33 @@ def explain_cmd(obj: Context, account: str, partners: int, as_json: bool) -> Non
         _json(x)
         return
     a = x["account"]
-    out.print(f"{a['platform']}:{a['account_id']}" + (f" (@{a['handle']})" if a["handle"] else "")
+    say(f"{a['platform']}:{a['account_id']}" + (f" (@{a['handle']})" if a["handle"] else "")
               + f": score {a['score']:.3f}, {'FLAGGED' if a['flagged'] else 'not flagged'}, "
               f"p {a['p_value']:.2e}, q {a['q_value']:.2e}, cluster {a['cluster_id'] or '-'}, "
               f"{a['posts']:,} posts; {a['significant_partners']} of {a['partners']} testable "
-              "partners beyond chance", markup=False)
+              "partners beyond chance")
     kinds = [k.removeprefix("score_") for k in a if k.startswith("score_")]
-    out.print("  by kind: " + ", ".join(f"{k} {a['score_' + k]:.3f}" for k in kinds), markup=False)
+    say("  by kind: " + ", ".join(f"{k} {a['score_' + k]:.3f}" for k in kinds))
     if f := x["fingerprint"]:
-        out.print(_fingerprint_line(f), markup=False)
+        say(_fingerprint_line(f))
     for e in x["edges"]:
         parts = ", ".join(f"{k} x={e['x_' + k]} p={e['p_' + k]:.1e}" for k in kinds
                           if e.get("p_" + k) is not None)
-        out.print(f"  with {e['partner']}: p {e['p_value']:.1e} ({parts})", markup=False)
+        say(f"  with {e['partner']}: p {e['p_value']:.1e} ({parts})")
         for ev in e["evidence"]:
             _print_coaction(ev)
     if a["affiliation_round"] is not None:
-        out.print(f"  joined cluster {a['cluster_id']} by affiliation (round "
+        say(f"  joined cluster {a['cluster_id']} by affiliation (round "
                   f"{a['affiliation_round']}): {a['affiliation_x']} objects co-acted with its "
                   f"members, {a['affiliation_kind']} within {a['affiliation_window_s']:g} s; "
-                  f"p {a['affiliation_p']:.1e}, q {a['affiliation_q']:.1e}", markup=False)
+                  f"p {a['affiliation_p']:.1e}, q {a['affiliation_q']:.1e}")
         for ev in x["affiliation"]:
             _print_coaction(ev, f"with member {ev['member']}: ")
 
 
 def _print_coaction(ev: dict, prefix: str = "") -> None:
-    out.print(f"    {prefix}{ev['kind']} {ev['object'][:60]!r}: {ev['post_a']} at {ev['ts_a']} "
-              f"and {ev['post_b']} at {ev['ts_b']} ({ev['dt_s']:g} s apart)", markup=False)
+    say(f"    {prefix}{ev['kind']} {ev['object'][:60]!r}: {ev['post_a']} at {ev['ts_a']} "
+              f"and {ev['post_b']} at {ev['ts_b']} ({ev['dt_s']:g} s apart)")
 
 
 def _fingerprint_line(f: dict[str, Any]) -> str:
@@ -550,7 +589,7 @@ def export_cmd(obj: Context, fmt: str, out_path: str, pseudonymize: bool,
     with obj.store(read_only=True) as store:
         written = export(store, fmt, out_path, key)
     for path in written:
-        out.print(str(path), markup=False)
+        say(str(path))
 
 
 @cli.command("report")
@@ -578,8 +617,7 @@ def report_cmd(obj: Context, out_path: str, pseudonymize: bool, key_file: str | 
     key = read_key(key_file) if pseudonymize else None
     with obj.store(read_only=True) as store:
         path = build_report(store, out_path, key=key, since=since, until=until)
-    out.print(f"report written to {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB)",
-              markup=False)
+    say(f"report written to {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 def main() -> None:
