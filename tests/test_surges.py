@@ -97,3 +97,16 @@ def test_bins_two_apart_merge_three_apart_do_not(backend):
     assert [(r["bins"], r["accounts"], r["start_time"]) for r in e] == [
         (1, 21, at(30, 100)), (1, 21, at(33, 200))]
     assert len({r["burst"] for r in bursts(backend)}) == 4  # burst ids are distinct
+
+
+def test_a_far_off_post_does_not_stretch_the_baseline(backend):
+    """One post dated 1900 (object a) adds one bin to the observed span, not 120 years of
+    empty days: the same bursts are found, with b's rate over 49 bins instead of 48."""
+    find_surges(backend, "SELECT * FROM acts", "s", bin_s=3600, fdr=0.05, min_accounts=1)
+    outlier = "SELECT * FROM acts UNION ALL SELECT 'a', 999, 'old', TIMESTAMP '1900-06-01 12:00'"
+    find_surges(backend, outlier, "t", bin_s=3600, fdr=0.05, min_accounts=1)
+    def found(prefix):
+        return [(r["object"], r["start_time"], r["bins"]) for r in bursts(backend, prefix)]
+    assert found("t") == found("s") and len(found("s")) == 4
+    b = next(r for r in bursts(backend, "t") if r["object"] == "b")
+    assert b["expected"] == pytest.approx((BINS + 30) / (BINS + 1))

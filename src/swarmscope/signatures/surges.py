@@ -3,8 +3,12 @@ own rate; the shared test behind manufactured trends, targeted attacks and ephem
 
 Per object (a hashtag, a domain, a target account or post), the count in a bin is the number of
 distinct accounts acting on it there. Its background rate is the object's mean count per bin over
-the whole observed span, as in the baseline state of Kleinberg's burst model (Kleinberg, "Bursty
-and Hierarchical Structure in Streams", KDD 2002; DMKD 7:373, 2003); the burst is a bin whose
+the observed span, as in the baseline state of Kleinberg's burst model (Kleinberg, "Bursty
+and Hierarchical Structure in Streams", KDD 2002; DMKD 7:373, 2003). The observed span is the
+bins from the first to the last action, less every whole day without any action: a collection
+with gaps counts only the time it covers, and one post dated decades off (a 1900 date in a 2012
+collection) adds its own bin, instead of stretching the span over a century and every rate
+towards zero, which made every busy hour a surge. The burst is a bin whose
 count is improbable under Poisson(rate): p = P(X >= x). Benjamini-Hochberg (JRSS-B 57:289, 1995)
 over every (object, bin) cell, the empty ones included (they count as p = 1), keeps the false
 discovery rate over all cells. Significant bins of an object one bin apart or adjacent merge into
@@ -47,8 +51,13 @@ def find_surges(db: Backend, source: str, prefix: str, *, bin_s: float,
         WHERE object IS NOT NULL AND ts IS NOT NULL""")
     db.materialise(f"{prefix}_cells", f"""
         SELECT object, bin, count(DISTINCT account) AS x FROM {prefix}_acts GROUP BY ALL""")
-    nbins, objects = db.query(f"SELECT coalesce(max(bin) - min(bin) + 1, 0), "
-                              f"count(DISTINCT object) FROM {prefix}_cells")[0]
+    nbins, objects = db.query(f"""
+        WITH days AS (SELECT floor(bin / {max(1, round(86400 / bin_s))}) AS day, min(bin) AS b0,
+                             max(bin) AS b1 FROM {prefix}_cells GROUP BY day),
+             runs AS (SELECT b0, b1, day - row_number() OVER (ORDER BY day) AS run FROM days)
+        SELECT (SELECT coalesce(sum(span), 0) FROM (
+                    SELECT max(b1) - min(b0) + 1 AS span FROM runs GROUP BY run)),
+               (SELECT count(DISTINCT object) FROM {prefix}_cells)""")[0]
     cells = db.to_arrow(f"""
         SELECT c.object, c.bin, c.x, t.total / {max(nbins, 1)} AS rate FROM {prefix}_cells c
         JOIN (SELECT object, sum(x) AS total FROM {prefix}_cells GROUP BY ALL) t USING (object)
