@@ -29,21 +29,31 @@ def read_labels(path: str | Path) -> list[tuple[str, int, str | None]]:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise SwarmscopeError(f"cannot read labels {path}: {exc.strerror}") from None
+    try:
+        with handle:
+            return _label_rows(path, csv.DictReader(handle))
+    except UnicodeDecodeError:
+        raise SwarmscopeError(f"{path} is not UTF-8 text: convert it (e.g. iconv -f latin1 "
+                              "-t utf-8)") from None
+    except csv.Error as exc:
+        raise SwarmscopeError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _label_rows(path: Path, reader: csv.DictReader) -> list[tuple[str, int, str | None]]:
+    """The rows of an open labels file."""
     rows = []
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = {"account_id", "label"} - set(reader.fieldnames or [])
-        if missing:
-            raise SwarmscopeError(f"{path}, line 1: the header lacks {', '.join(sorted(missing))}"
-                                  "; expected account_id,label[,group]")
-        for row in reader:
-            value = (row["label"] or "").strip().lower()
-            if value not in TRUE | FALSE:
-                raise SwarmscopeError(
-                    f"{path}, line {reader.line_num}, field label: {row['label']!r} is not "
-                    "1/0 or true/false")
-            group = (row.get("group") or "").strip() or None
-            rows.append((row["account_id"].strip(), int(value in TRUE), group))
+    missing = {"account_id", "label"} - set(reader.fieldnames or [])
+    if missing:
+        raise SwarmscopeError(f"{path}, line 1: the header lacks {', '.join(sorted(missing))}"
+                              "; expected account_id,label[,group]")
+    for row in reader:
+        value = (row["label"] or "").strip().lower()
+        if value not in TRUE | FALSE:
+            raise SwarmscopeError(
+                f"{path}, line {reader.line_num}, field label: {row['label']!r} is not "
+                "1/0 or true/false")
+        group = (row.get("group") or "").strip() or None
+        rows.append((row["account_id"].strip(), int(value in TRUE), group))
     return rows
 
 
