@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import tomllib
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,8 @@ def test_bad_input_case(case: Path, tmp_path: Path) -> None:
 
     def argv(args: list[str]) -> list[str]:
         args = [a.format(case=work, tmp=scratch) for a in args]
-        extra = ["--json"] if args[0] in TAKES_JSON and "--json" not in args else []
+        extra = (["--json"] if args[0] in TAKES_JSON and "--json" not in args
+                 and spec.get("json", True) else [])
         return ["--db", str(db), *args, *extra]
 
     for before in spec.get("before", []):
@@ -66,8 +68,11 @@ def test_bad_input_case(case: Path, tmp_path: Path) -> None:
     for needle in spec.get("output", {}).get("excludes", []):
         assert needle not in output, (needle, output)
 
-    if spec["args"][0] == "ingest":
-        report = json.loads(next(line for line in output.splitlines() if line.startswith("{")))
+    _check_files(spec.get("files", {}), case, work, scratch)
+
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    if spec["args"][0] == "ingest" and (lines or spec["exit"] == 0) and spec.get("json", True):
+        report = json.loads(lines[0])   # none when the store itself is refused
         for f in report["files"]:
             assert f["read"] == f["stored"] + f["duplicates"] + f["rejected"], f
         for key, value in spec.get("totals", {}).items():
@@ -81,3 +86,22 @@ def test_bad_input_case(case: Path, tmp_path: Path) -> None:
                        and ("field" not in want or field == want["field"])
                        and want.get("reason", "") in reason
                        for file, line, field, reason in rows), (want, rows)
+
+
+def _check_files(files: dict, case: Path, work: Path, scratch: Path) -> None:
+    """The ``[files]`` table: paths that must exist, be absent, be unchanged from the corpus,
+    parse as XML, or be a report whose data block parses as JSON."""
+    def paths(key: str) -> list[Path]:
+        return [Path(p.format(case=work, tmp=scratch)) for p in files.get(key, [])]
+    for path in paths("exist"):
+        assert path.exists(), path
+    for path in paths("absent"):
+        assert not path.exists(), path
+    for path in paths("same"):
+        assert path.read_bytes() == (case / path.relative_to(work)).read_bytes(), path
+    for path in paths("xml"):
+        ET.parse(path)
+    for path in paths("report"):
+        block = re.search(r'<script id="data" type="application/json">(.*?)</script>',
+                          path.read_text(encoding="utf-8"), re.S)
+        assert block and json.loads(block[1]), path

@@ -14,3 +14,58 @@ def cnt_rows(n: int, start: int = 0) -> str:
     """``n`` valid rows of the toolkit's CSV: account u{i % 50} reposting o{i % 97}."""
     return "".join(f"m{i},u{i % 50},user{i % 50},o{i % 97},,RT o{i % 97},{1341100800 + i},\n"
                    for i in range(start, start + n))
+
+
+def _planted(case: Path, change) -> None:
+    """``in.csv``: a small planted operation (``conftest.synthetic``: 100 independent accounts
+    over 24 h, and g0..g7 reposting the same fresh objects within seconds), every row passed
+    through ``change(row)`` (the toolkit's columns, as a list) first."""
+    import csv
+    from conftest import synthetic
+    path = synthetic(case / "in.csv", seed=3, accounts=100, hours=24, group=8)
+    with path.open(newline="") as f:
+        header, *rows = list(csv.reader(f))
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([header, *(change(r) for r in rows)])
+
+
+def planted_template_markers(case: Path) -> None:
+    """The group's posts and one handle read like the report template's markers."""
+    def change(row: list[str]) -> list[str]:
+        if row[1].startswith("g"):
+            row[5] = "{{SCRIPT}} {{DATA}} {{STYLE}} " + row[5]
+            row[2] = "{{SCRIPT}}" if row[1] == "g2" else row[2]
+        return row
+    _planted(case, change)
+
+
+def planted_before_year_1(case: Path) -> None:
+    """The group's first post dated in 2 BC (a negative epoch)."""
+    def change(row: list[str]) -> list[str]:
+        if row[1] == "g0" and not getattr(change, "done", False):
+            row[6], change.done = "-62235000000", True
+        return row
+    _planted(case, change)
+
+
+def planted_control_handles(case: Path) -> None:
+    """The group's handles hold control characters (an escape sequence, SOH)."""
+    def change(row: list[str]) -> list[str]:
+        if row[1].startswith("g"):
+            row[2] = f"{row[1]}\x01\x1b[31m"
+        return row
+    _planted(case, change)
+
+
+def corrupt_schema_version(case: Path) -> None:
+    """``store.duckdb``: a swarmscope store whose schema version reads ``x4``."""
+    from swarmscope import Store
+    with Store(case / "store.duckdb") as store:
+        store.con.execute("UPDATE meta SET value = 'x4' WHERE key = 'schema_version'")
+
+
+def foreign_duckdb(case: Path) -> None:
+    """``other.duckdb``: a DuckDB database of another application, with its own ``posts``."""
+    import duckdb
+    with duckdb.connect(str(case / "other.duckdb")) as con:
+        con.execute("CREATE TABLE posts AS SELECT 1 AS id, 'theirs' AS body")
