@@ -9,6 +9,7 @@ import igraph
 import pytest
 
 from swarmscope import Store
+from swarmscope.store.schema import DETECT, RESULT_TABLES
 
 from conftest import planted_store, run
 
@@ -47,8 +48,10 @@ def test_csv_every_table_and_formulas_defused(detected, tmp_path):
     result = run("export", "--format", "csv", "--out", tmp_path, db=db)
     assert result.exit_code == 0
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"detect_accounts.csv", "detect_edges.csv", "detect_clusters.csv",
-            "detect_evidence.csv"} <= names
+    with Store(db, read_only=True) as store:
+        present = {t for t in RESULT_TABLES if store.db.has_table(t, temporary=False)}
+    assert names == {f"{t}.csv" for t in present}   # every result table, and only those
+    assert {t.name for t in DETECT} <= present      # the signatures' tables too
     with (tmp_path / "detect_evidence.csv").open(newline="") as f:
         texts = [c for row in csv.DictReader(f) for c in (row["text_a"], row["text_b"])]
     assert "'" + FORMULA in texts and FORMULA not in texts

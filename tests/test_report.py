@@ -117,3 +117,24 @@ def test_pseudonymized_report_hides_ids_and_the_key(report, tmp_path):
     html = out.read_text()
     assert "another-secret-key" not in html and "acct_" in html
     assert not re.search(r'"id":"g\d"', html) and '"handle":null' in html
+
+
+def test_template_markers_and_a_time_before_year_1_in_the_data_render(browser, tmp_path):
+    """Texts and a handle reading {{SCRIPT}}, {{DATA}}, …, and a member's post dated 4 BC: the
+    page renders, with the markers shown as text and no error."""
+    markers = "{{SCRIPT}} {{DATA}} {{STYLE}} {{CSP}}"
+    db = planted_store(tmp_path, 6, [
+        ("UPDATE posts SET text = ? WHERE account_id LIKE 'g%'", [markers]),
+        ("UPDATE accounts SET handle = '{{SCRIPT}}' WHERE account_id = 'g3'", []),
+        ("UPDATE posts SET created_at = make_timestamp(-62235000000 * 1000000) WHERE post_id = ("
+         "SELECT min(post_id) FROM posts WHERE account_id = 'g0')", [])])
+    path = tmp_path / "report.html"
+    assert run("report", "--out", path, db=db).exit_code == 0
+    context, page, problems = _open(browser, path)
+    page.locator("details.cluster summary").first.click()
+    assert markers in page.locator("#clusters").text_content()
+    page.fill("#search", "g3")
+    page.press("#search", "Enter")
+    assert "{{SCRIPT}}" in page.locator("#card-title").text_content()
+    assert problems == {"errors": [], "dialogs": [], "requests": []}
+    context.close()

@@ -40,7 +40,7 @@ def planted_template_markers(case: Path) -> None:
 
 
 def planted_before_year_1(case: Path) -> None:
-    """The group's first post dated in 2 BC (a negative epoch)."""
+    """The group's first post dated in 4 BC (a negative epoch)."""
     def change(row: list[str]) -> list[str]:
         if row[1] == "g0" and not getattr(change, "done", False):
             row[6], change.done = "-62235000000", True
