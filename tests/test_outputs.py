@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import errno
 import importlib
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -101,13 +105,15 @@ def test_a_full_disk_at_commit_is_one_line_and_the_store_stays_usable(tmp_path, 
         assert s.db.query("SELECT status FROM runs ORDER BY run_id") == [("ok",), ("failed",)]
 
 
-@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, duckdb.InterruptException])
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), duckdb.InterruptException(),
+                                       RuntimeError("Query interrupted")])
 def test_ctrl_c_is_one_line_exit_130_and_the_store_stays_usable(tmp_path, monkeypatch,
                                                                  interrupt):
+    """Python's, the engine's, and the engine's while a result is fetched."""
     db = tmp_path / "s.duckdb"
 
     def stop(*args, **kwargs):
-        raise interrupt()
+        raise interrupt
     monkeypatch.setattr(INGEST, "merge", stop)
     r = run("ingest", _posts_csv(tmp_path), db=db)
     assert r.exit_code == 130 and "interrupted" in _only_error_line(r)
@@ -115,6 +121,27 @@ def test_ctrl_c_is_one_line_exit_130_and_the_store_stays_usable(tmp_path, monkey
     with Store(db, read_only=True) as s:
         assert s.db.query("SELECT status FROM runs") == [("failed",)]
         assert s.db.scalar("SELECT count(*) FROM posts") == 0
+
+
+def test_a_real_ctrl_c_during_ingest(tmp_path):
+    """SIGINT to a running ingest of ten files: exit 130, one line, and every file the store
+    holds is whole (read = stored + duplicates for each, the posts those of whole files)."""
+    db, csv_path = tmp_path / "s.duckdb", synthetic(tmp_path / "in.csv", seed=1, hours=48)
+    proc = subprocess.Popen([sys.executable, "-m", "swarmscope", "--db", db, "ingest",
+                             *[csv_path] * 10], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the ingest finished before the signal")
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines() == [err.strip().splitlines()[-1]]
+    assert err.startswith("Error: interrupted")
+    with Store(db, read_only=True) as s:
+        posts = s.db.scalar("SELECT count(*) FROM posts")
+        assert posts in (0, len(csv_path.read_text().splitlines()) - 1)
+        assert s.db.query("SELECT status FROM runs") == [("failed",)]
 
 
 def test_an_unwritable_temp_dir_is_refused_at_open(tmp_path, monkeypatch):

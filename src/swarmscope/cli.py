@@ -57,7 +57,9 @@ class SwarmscopeGroup(click.Group):
             return super().invoke(ctx)
         except SwarmscopeError as exc:
             raise click.ClickException(visible(exc)) from None
-        except (KeyboardInterrupt, duckdb.InterruptException):
+        except (KeyboardInterrupt, duckdb.InterruptException, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError) and str(exc) != "Query interrupted":
+                raise   # the engine's Ctrl-C while a result is fetched, else a bug
             say("Error: interrupted; the store keeps what was committed before (whole files "
                 "of an ingest, never part of a detect run): run the command again", error=True)
             sys.exit(130)
