@@ -226,7 +226,7 @@ def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tupl
                "failed": [{"path": f, "error": msg} for f, msg in report.failed]})
     elif len(report.files) > 1:
         say(f"total: read {t['read']:,} = stored {t['stored']:,} + duplicates "
-                  f"{t['duplicates']:,} + rejected {t['rejected']:,}")
+            f"{t['duplicates']:,} + rejected {t['rejected']:,}")
     for f, msg in report.failed:
         say(f"Error: {msg}", error=True)
     if report.failed:
@@ -242,12 +242,12 @@ def _counts_json(c: Any) -> dict[str, Any]:
 
 def _print_counts(c: Any) -> None:
     say(f"{c.path} ({c.format}): read {c.read:,} = stored {c.stored:,} + duplicates "
-              f"{c.duplicates:,} + rejected {c.rejected:,}")
+        f"{c.duplicates:,} + rejected {c.rejected:,}")
     for (field, reason), n in c.reasons.most_common(10):
         say(f"  rejected {n:,}: {reason} (field {field or '-'})")
     if c.rejected:
         say("  every rejected record is listed in the store's rejects table "
-                  "(swarmscope info shows a summary)")
+            "(swarmscope info shows a summary)")
 
 
 @cli.command("info")
@@ -364,13 +364,13 @@ def pairs_cmd(obj: Context, kind: str, window: float, semantics: str, min_partic
         _json({**dataclasses.asdict(r), "out": out_file})
         return
     say(f"{kind} ({semantics}, window {window:g} s): {r.traces:,} actions -> {r.edges:,} "
-              f"edges between {r.accounts:,} accounts; {r.evidence:,} evidence events")
+        f"edges between {r.accounts:,} accounts; {r.evidence:,} evidence events")
     for pop in r.popular:
         verb = ("aggregated without listing its pairs" if pop["mode"] == "aggregated"
                 else "left out (more accounts than --max-object-accounts)")
         say(f"  popular object {pop['object']}: {pop['accounts']:,} accounts, "
-                  f"{pop['actions']:,} actions, {pop['window_pairs']:,} pairs in the window; "
-                  f"{verb}")
+            f"{pop['actions']:,} actions, {pop['window_pairs']:,} pairs in the window; "
+            f"{verb}")
     if out_file:
         say(f"edges written to {out_file}")
 
@@ -449,24 +449,24 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
             {"cluster_id": c, "size": n, "density": d, "top_hashtags": h} for c, n, d, h in top]})
         return
     say(f"{r.accounts:,} accounts scored; {r.flagged:,} flagged at FDR {fdr:g} in "
-              f"{r.clusters:,} clusters ({r.recruited:,} joined by affiliation); "
-              f"{r.edges:,} edges with evidence "
-              f"({r.evidence:,} co-actions)")
+        f"{r.clusters:,} clusters ({r.recruited:,} joined by affiliation); "
+        f"{r.edges:,} edges with evidence "
+        f"({r.evidence:,} co-actions)")
     say("signatures: " + ", ".join(f"{n:,} {t.removeprefix('detect_')}"
-                                         for t, n in r.signatures.items()))
+                                   for t, n in r.signatures.items()))
     calibration = [c for c in r.calibration if c["kind"] != "all"]
     if calibration:
         pairs = sum(c["testable_pairs"] for c in calibration)
         at = sum(c["pairs_at_alpha"] for c in calibration)
         flagged = [c["accounts_flagged"] for c in r.calibration if c["kind"] == "all"]
         say(f"permutation check ({permutations} time-shuffled copies): {at:,} of {pairs:,} "
-                  f"testable pairs at p <= {params.null.alpha_pair:g} ({at / max(pairs, 1):.2%}; "
-                  f"nominal at most {params.null.alpha_pair:.0%}); accounts flagged per copy: "
-                  f"{', '.join(map(str, flagged))}")
+            f"testable pairs at p <= {params.null.alpha_pair:g} ({at / max(pairs, 1):.2%}; "
+            f"nominal at most {params.null.alpha_pair:.0%}); accounts flagged per copy: "
+            f"{', '.join(map(str, flagged))}")
     for row in top:
         tags = ", ".join(f"#{t['value']}" for t in (row[3] or [])[:3])
         say(f"  cluster {row[0]}: {row[1]} accounts, density {row[2]:.2f}"
-                  + (f", top hashtags {tags}" if tags else ""))
+            + (f", top hashtags {tags}" if tags else ""))
     if out_dir:
         say(f"tables written to {out_dir}/")
 
@@ -518,10 +518,10 @@ def explain_cmd(obj: Context, account: str, partners: int, as_json: bool) -> Non
         return
     a = x["account"]
     say(f"{a['platform']}:{a['account_id']}" + (f" (@{a['handle']})" if a["handle"] else "")
-              + f": score {a['score']:.3f}, {'FLAGGED' if a['flagged'] else 'not flagged'}, "
-              f"p {a['p_value']:.2e}, q {a['q_value']:.2e}, cluster {a['cluster_id'] or '-'}, "
-              f"{a['posts']:,} posts; {a['significant_partners']} of {a['partners']} testable "
-              "partners beyond chance")
+        + f": score {a['score']:.3f}, {'FLAGGED' if a['flagged'] else 'not flagged'}, "
+        f"p {a['p_value']:.2e}, q {a['q_value']:.2e}, cluster {a['cluster_id'] or '-'}, "
+        f"{a['posts']:,} posts; {a['significant_partners']} of {a['partners']} testable "
+        "partners beyond chance")
     kinds = [k.removeprefix("score_") for k in a if k.startswith("score_")]
     say("  by kind: " + ", ".join(f"{k} {a['score_' + k]:.3f}" for k in kinds))
     if f := x["fingerprint"]:
@@ -534,16 +534,16 @@ def explain_cmd(obj: Context, account: str, partners: int, as_json: bool) -> Non
             _print_coaction(ev)
     if a["affiliation_round"] is not None:
         say(f"  joined cluster {a['cluster_id']} by affiliation (round "
-                  f"{a['affiliation_round']}): {a['affiliation_x']} objects co-acted with its "
-                  f"members, {a['affiliation_kind']} within {a['affiliation_window_s']:g} s; "
-                  f"p {a['affiliation_p']:.1e}, q {a['affiliation_q']:.1e}")
+            f"{a['affiliation_round']}): {a['affiliation_x']} objects co-acted with its "
+            f"members, {a['affiliation_kind']} within {a['affiliation_window_s']:g} s; "
+            f"p {a['affiliation_p']:.1e}, q {a['affiliation_q']:.1e}")
         for ev in x["affiliation"]:
             _print_coaction(ev, f"with member {ev['member']}: ")
 
 
 def _print_coaction(ev: dict, prefix: str = "") -> None:
     say(f"    {prefix}{ev['kind']} {ev['object'][:60]!r}: {ev['post_a']} at {ev['ts_a']} "
-              f"and {ev['post_b']} at {ev['ts_b']} ({ev['dt_s']:g} s apart)")
+        f"and {ev['post_b']} at {ev['ts_b']} ({ev['dt_s']:g} s apart)")
 
 
 def _fingerprint_line(f: dict[str, Any]) -> str:
