@@ -97,7 +97,12 @@ class Store:
     StoreInUseError
         Another process has the store open for writing.
     StoreVersionError
-        The store's schema version is not the one this swarmscope writes.
+        The store's schema version is not the one this swarmscope writes (or cannot be
+        read), or the file is a DuckDB database of another application: refused before
+        anything is written to it.
+    SwarmscopeError
+        The file is no DuckDB database, or a setting is unusable (a memory limit below
+        :data:`MIN_MEMORY`, a temporary directory that is missing or not writable).
     """
 
     def __init__(self, path: str | Path, *, read_only: bool = False,
