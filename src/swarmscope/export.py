@@ -62,6 +62,8 @@ def _pseudonymize(table: pa.Table, key: bytes) -> pa.Table:
         if name in TEXT_COLUMNS:
             table = table.drop_columns([name])
             continue
+        if name not in ACCOUNT_COLUMNS | POST_COLUMNS | {"object", "target", "key"}:
+            continue   # never read into Python: a time before year 1 is no datetime
         values = table.column(name).to_pylist()
         if name in ACCOUNT_COLUMNS | POST_COLUMNS:
             prefix = "post" if name in POST_COLUMNS else "acct"

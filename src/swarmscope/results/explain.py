@@ -7,6 +7,11 @@ from __future__ import annotations
 from swarmscope.errors import SwarmscopeError
 from swarmscope.params import TEXT, Interval, validate
 from swarmscope.store import Store
+from swarmscope.store.sql import shown_time
+
+#: The co-actions' times as text (as every time explain returns): any stored time, even one
+#: before year 1, which no Python datetime holds.
+TIMES = f"{shown_time('ts_a')} AS ts_a, post_b, {shown_time('ts_b')} AS ts_b"
 
 
 def explain(store: Store, account: str, partners: int = 10, events: int = 3) -> dict:
@@ -36,18 +41,20 @@ def explain(store: Store, account: str, partners: int = 10, events: int = 3) -> 
                              OR (account_b = ? AND platform_b = ?)
         ORDER BY weight DESC LIMIT ?""", [row["account_id"], *me, *me, partners])
     for edge in edges:
-        edge["evidence"] = rows("""
-            SELECT kind, window_s, object, post_a, ts_a, post_b, ts_b, dt_s FROM detect_evidence
-            WHERE account_a = ? AND account_b = ? AND basis = 'pair' ORDER BY dt_s, ts_a
-            LIMIT ?""", [edge["account_a"], edge["account_b"], events])
-    affiliation = rows("""
-        SELECT account_b AS member, kind, window_s, object, post_a, ts_a, post_b, ts_b, dt_s
+        edge["evidence"] = rows(f"""
+            SELECT kind, window_s, object, post_a, {TIMES}, dt_s FROM detect_evidence
+            WHERE account_a = ? AND account_b = ? AND basis = 'pair'
+            ORDER BY dt_s, detect_evidence.ts_a LIMIT ?""", [edge["account_a"], edge["account_b"], events])
+    affiliation = rows(f"""
+        SELECT account_b AS member, kind, window_s, object, post_a, {TIMES}, dt_s
         FROM detect_evidence WHERE account_a = ? AND basis = 'affiliation'
-        ORDER BY dt_s, ts_a LIMIT ?""", [row["account_id"], events * partners])
+        ORDER BY dt_s, detect_evidence.ts_a LIMIT ?""", [row["account_id"], events * partners])
     fingerprint = None
     if db.has_table("detect_fingerprints", temporary=False):  # stores detected before it
-        fp = rows("""SELECT * EXCLUDE (hour_of_week) FROM detect_fingerprints
-                     WHERE account_id = ? AND platform = ?""", me)
+        fp = rows(f"""SELECT * EXCLUDE (hour_of_week) REPLACE (
+                          {shown_time('first_post')} AS first_post,
+                          {shown_time('last_post')} AS last_post) FROM detect_fingerprints
+                      WHERE account_id = ? AND platform = ?""", me)
         fingerprint = fp[0] if fp else None
     return {"account": row, "edges": edges, "affiliation": affiliation,
             "fingerprint": fingerprint}

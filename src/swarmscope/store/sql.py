@@ -11,8 +11,9 @@ def literal(value: object) -> str:
 
 
 def shown_time(ts: str) -> str:
-    """A TIMESTAMP expression as text to show, ``YYYY-MM-DD HH:MM:SS`` (any year)."""
-    return f"strftime({ts}, '%Y-%m-%d %H:%M:%S')"
+    """A TIMESTAMP expression as text to show: ``YYYY-MM-DD HH:MM:SS[.fff]``, with ``(BC)``
+    after the date of a year before 1, which no Python datetime holds."""
+    return f"CAST({ts} AS VARCHAR)"
 
 
 def time_filter(since: datetime | None, until: datetime | None,
