@@ -25,8 +25,8 @@ from swarmscope.results.info import store_info
 from swarmscope.store import Settings, Store, default_db_path
 from swarmscope.traces import KIND_HELP, KINDS, TraceOptions
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out = Console(highlight=False, soft_wrap=True, emoji=False)  # a handle ":fire:" stays text
 
 
 

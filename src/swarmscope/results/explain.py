@@ -44,7 +44,8 @@ def explain(store: Store, account: str, partners: int = 10, events: int = 3) -> 
         edge["evidence"] = rows(f"""
             SELECT kind, window_s, object, post_a, {TIMES}, dt_s FROM detect_evidence
             WHERE account_a = ? AND account_b = ? AND basis = 'pair'
-            ORDER BY dt_s, detect_evidence.ts_a LIMIT ?""", [edge["account_a"], edge["account_b"], events])
+            ORDER BY dt_s, detect_evidence.ts_a LIMIT ?""",
+            [edge["account_a"], edge["account_b"], events])
     affiliation = rows(f"""
         SELECT account_b AS member, kind, window_s, object, post_a, {TIMES}, dt_s
         FROM detect_evidence WHERE account_a = ? AND basis = 'affiliation'

@@ -130,8 +130,8 @@ class Store:
             if isinstance(exc, duckdb.IOException):
                 raise _open_error(self.path, exc) from None
             if isinstance(exc, duckdb.Error):
-                raise SwarmscopeError(f"cannot open store {self.path}: "
-                                      f"{str(exc).splitlines()[0]}") from None
+                raise SwarmscopeError(f"cannot open store {self.path}: {str(exc).splitlines()[0]}"
+                                      "; choose another --db") from None
             raise
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -277,4 +277,5 @@ def _open_error(path: Path, exc: duckdb.IOException) -> SwarmscopeError:
     if "not a valid DuckDB database" in text or "database file" in text:
         return SwarmscopeError(f"{path} is not a swarmscope store (not a DuckDB file): "
                                "choose another --db path")
-    return SwarmscopeError(f"cannot open store {path}: {text.splitlines()[0]}")
+    return SwarmscopeError(f"cannot open store {path}: {text.splitlines()[0]}; check the path "
+                           "or choose another --db")
