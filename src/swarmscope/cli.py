@@ -60,8 +60,8 @@ class SwarmscopeGroup(click.Group):
         except (KeyboardInterrupt, duckdb.InterruptException, RuntimeError) as exc:
             if isinstance(exc, RuntimeError) and str(exc) != "Query interrupted":
                 raise   # the engine's Ctrl-C while a result is fetched, else a bug
-            say("Error: interrupted; the store keeps what was committed before it (an "
-                "ingest's whole files): run the command again", error=True)
+            say("Error: interrupted; the store keeps what was committed before it: run the "
+                "command again", error=True)
             sys.exit(130)
         except (OSError, duckdb.IOException, duckdb.OutOfMemoryException,
                 duckdb.TransactionException) as exc:
