@@ -161,3 +161,15 @@ def test_another_applications_database_is_not_written_to(tmp_path):
     with duckdb.connect(str(other), read_only=True) as con:
         assert con.execute("SELECT table_name FROM duckdb_tables()").fetchall() == [("notes",)]
         assert con.execute("SELECT count(*) FROM duckdb_sequences()").fetchone()[0] == 0
+
+
+def test_a_rollback_after_a_failed_commit_raises_nothing_more():
+    """An interrupted COMMIT has ended the transaction: rolling back must not raise a second
+    error that hides the first (it did: a traceback on Ctrl-C)."""
+    from swarmscope.store.backend import rollback
+    con = duckdb.connect()
+    rollback(con)
+    con.execute("BEGIN TRANSACTION")
+    con.execute("CREATE TABLE t (a INTEGER)")
+    rollback(con)
+    assert con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()[0] == 0

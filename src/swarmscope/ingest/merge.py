@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from swarmscope.store.backend import rollback
 from swarmscope.store.sql import literal
 from swarmscope.ingest.normalize import canonical_urls_sql, parent_object_sql
 from swarmscope.ingest.reader import ENTITY_KINDS, POST_KINDS, RECORD_FIELDS, Mapping, Reader
@@ -310,7 +311,7 @@ def _commit_rejects(con: duckdb.DuckDBPyConnection, f: InputFile, run_id: int,
                     "FROM scratch.bad")
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
 
 
@@ -359,7 +360,7 @@ def _commit_partition(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFi
                 AND s.account_id = l.account_id AND s.name = l.name)""")
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
 
 

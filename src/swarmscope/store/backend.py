@@ -160,7 +160,16 @@ class DuckDBBackend(Backend):
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
+            self.con.execute("COMMIT")
         except BaseException:
-            self.con.execute("ROLLBACK")
+            rollback(self.con)
             raise
-        self.con.execute("COMMIT")
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if the failure left one: an interrupted or failed
+    COMMIT has already ended it (and a second error would hide the first)."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.TransactionException:
+        pass
