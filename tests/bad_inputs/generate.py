@@ -69,3 +69,10 @@ def foreign_duckdb(case: Path) -> None:
     import duckdb
     with duckdb.connect(str(case / "other.duckdb")) as con:
         con.execute("CREATE TABLE posts AS SELECT 1 AS id, 'theirs' AS body")
+
+
+def control_chars_in_file_name(case: Path) -> None:
+    """``dir/`` holding one valid file whose name sets the terminal's title and rings."""
+    (case / "dir").mkdir()
+    (case / "dir" / "posts\x1b]0;pwned\x07.csv").write_text(
+        CNT_HEADER + cnt_rows(3), encoding="utf-8")
