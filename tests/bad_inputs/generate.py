@@ -41,9 +41,12 @@ def planted_template_markers(case: Path) -> None:
 
 def planted_before_year_1(case: Path) -> None:
     """The group's first post dated in 4 BC (a negative epoch)."""
+    dated: list[list[str]] = []
+
     def change(row: list[str]) -> list[str]:
-        if row[1] == "g0" and not getattr(change, "done", False):
-            row[6], change.done = "-62235000000", True
+        if row[1] == "g0" and not dated:
+            row[6] = "-62235000000"
+            dated.append(row)
         return row
     _planted(case, change)
 
