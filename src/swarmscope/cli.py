@@ -20,6 +20,7 @@ from swarmscope.detection.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS, O
 from swarmscope.engine import SEMANTICS, PairParams
 from swarmscope.engine.pairs import pairs
 from swarmscope.ingest import FORMATS, ingest
+from swarmscope.ingest.sources import MAX_DECOMPRESSED, MAX_RECORD_BYTES
 from swarmscope.params import parse_evidence, parse_maps, parse_windows
 from swarmscope.results.info import store_info
 from swarmscope.store import Settings, Store, default_db_path
@@ -197,11 +198,20 @@ def _json(value: Any) -> None:
 @click.option("--map", "maps", multiple=True, metavar="FIELD=EXPR",
               help="For --format table: a canonical field and a column or DuckDB SQL expression.")
 @click.option("--platform", default=None, help="Platform name stored with the records.")
+@click.option("--max-decompressed", default=MAX_DECOMPRESSED, show_default=True,
+              metavar="SIZE|RATIO",
+              help="The most a gzipped file may expand to: a size such as 20GB, or a ratio to "
+                   "its compressed size (a ratio always allows 1GiB); a file beyond it is "
+                   "refused.")
+@click.option("--max-record-bytes", default=f"{MAX_RECORD_BYTES >> 20}MiB", show_default=True, metavar="SIZE",
+              help="The longest record read (a CSV line, a JSON record or top-level array); a "
+                   "longer one is rejected.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: each file's counts and reasons, and the failures.")
 @click.pass_obj
 def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tuple[str, ...],
-               platform: str | None, as_json: bool) -> None:
+               platform: str | None, max_decompressed: str, max_record_bytes: str,
+               as_json: bool) -> None:
     """Read files into the store; every record is stored, a duplicate, or rejected with a reason.
 
     The format of each file is detected from its header or first record unless --format is
@@ -218,6 +228,7 @@ def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tupl
             if not as_json:
                 _print_counts(c)
         report = ingest(store, list(paths), format=fmt, mappings=mappings, platform=platform,
+                        max_decompressed=max_decompressed, max_record_bytes=max_record_bytes,
                         on_file=done)
     t = report.totals
     if as_json:

@@ -99,6 +99,10 @@ POSITIVE = Interval(0, None, "neither")
 NON_NEGATIVE = Interval(0, None)
 COUNT = Interval(0, None, integer=True)
 PROBABILITY_OPEN = Interval(0, 1, "neither")
+SIZE = Pattern(r"(?!0*(\.0*)?\s*[a-z]*$)\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?",
+               "a size in bytes such as 64MB or 20GB")
+RATIO = Pattern(r"\d+(\.\d+)?\s*x", "a ratio to the compressed size such as 100x")
+BYTES = Interval(1, None, integer=True)
 MEMORY = Pattern(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)|\d+(\.\d+)?%",
                  "an amount of memory such as 512MB, 4GB or 80%")
 
@@ -136,6 +140,18 @@ def parse_maps(values: Iterable[str]) -> dict[str, str]:
             raise SwarmscopeError(f"--map {v!r}: expected FIELD=EXPR, e.g. --map account_id=user")
         maps[field.strip()] = expr.strip()
     return maps
+
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes of a :data:`SIZE` (``64MB``, ``1GiB``; DuckDB's units) or of an integer."""
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-z]*)", value.strip().lower())
+    return int(float(m.group(1)) * _UNITS[m.group(2)])
 
 
 def parse_seconds(text: str, option: str) -> tuple[float, ...]:

@@ -21,9 +21,10 @@ from swarmscope.ingest import (cnt, coortweet, fivethirtyeight, io_archive, snap
 from swarmscope.ingest.merge import FileCounts, map_records, merge
 from swarmscope.ingest.normalize import register_functions
 from swarmscope.ingest.reader import Reader
-from swarmscope.ingest.sources import (InputFile, fingerprint, iter_json_records, list_inputs,
-                                       parquet_columns, sniff_columns, stage_csv, stage_json,
-                                       stage_parquet)
+from swarmscope.ingest.sources import (MAX_DECOMPRESSED, MAX_RECORD_BYTES, InputFile, fingerprint,
+                                       iter_json_records, list_inputs, parquet_columns,
+                                       sniff_columns, stage_csv, stage_json, stage_parquet)
+from swarmscope.params import BYTES, RATIO, SIZE, parse_size, validate
 from swarmscope.store import Store
 from swarmscope.store.sql import literal
 
@@ -48,6 +49,8 @@ class IngestReport:
 
 def ingest(store: Store, paths: list[str | Path], *, format: str | None = None,
            mappings: dict[str, str] | None = None, platform: str | None = None,
+           max_decompressed: int | str = MAX_DECOMPRESSED,
+           max_record_bytes: int | str = MAX_RECORD_BYTES,
            on_file: Callable[[FileCounts], None] | None = None) -> IngestReport:
     """Ingest files into ``store``; each file is its own transaction.
 
@@ -63,21 +66,32 @@ def ingest(store: Store, paths: list[str | Path], *, format: str | None = None,
         ``FIELD -> SQL expression`` for the ``table`` format.
     platform : str, optional
         The platform name stored with every record (default: the format's own).
+    max_decompressed : int or str
+        The most a gzipped file may expand to: bytes, a size (``20GB``) or a ratio to its
+        compressed size (``100x``, always allowing 1 GiB); a file beyond it is refused.
+    max_record_bytes : int or str
+        The longest record (a CSV line, a JSON record or top-level array); a longer one is
+        rejected.
     on_file : callable, optional
         Called with each file's counts as soon as it is done.
 
     A file that cannot be read at all (empty, corrupt, wrong format) is listed in
     ``IngestReport.failed`` with the reason, and the other files are still ingested.
     """
+    validate("ingest", {"max_decompressed": max_decompressed,
+                        "max_record_bytes": max_record_bytes},
+             {"max_decompressed": [BYTES, SIZE, RATIO], "max_record_bytes": [BYTES, SIZE]})
+    max_record = parse_size(max_record_bytes)
     if format is not None and format not in FORMATS:
         raise SwarmscopeError(f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
     if mappings and format != "table":
         raise SwarmscopeError("--map applies to --format table only")
-    files = list_inputs(paths)
+    files = list_inputs(paths, store.path)
     if not files:
         raise UnusableInputError("no input files given")
     params = {"paths": [str(p) for p in paths], "format": format, "map": mappings or {},
-              "platform": platform}
+              "platform": platform, "max_decompressed": max_decompressed,
+              "max_record_bytes": max_record_bytes}
     run_id = store.start_run("ingest", params)
     report = IngestReport(run_id)
     scratch_dir = Path(str(store.path) + ".ingest-tmp")
@@ -86,7 +100,7 @@ def ingest(store: Store, paths: list[str | Path], *, format: str | None = None,
     try:
         for path in files:
             try:
-                f = fingerprint(path)
+                f = fingerprint(path, max_decompressed, max_record)
                 store.add_run_input(run_id, str(path), f.sha256, f.size)
                 counts = _ingest_file(con, f, format, mappings or {}, platform, run_id,
                                       scratch_dir)

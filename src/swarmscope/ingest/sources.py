@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,13 +24,21 @@ import duckdb
 
 from swarmscope.store.sql import literal
 from swarmscope.errors import UnusableInputError
+from swarmscope.params import parse_size
 
-#: DuckDB's default line limit (2 MB) would make one long field fatal for the whole file.
-MAX_LINE_BYTES = 16 * 1024 * 1024
-#: The CSV reader's buffer; DuckDB's default (16 × the line limit) would take 256 MB per buffer.
-CSV_BUFFER_BYTES = 2 * MAX_LINE_BYTES
+#: The default record limit (``--max-record-bytes``): a CSV line, a JSON record, a top-level
+#: JSON array; DuckDB's default line limit (2 MB) would make one long field fatal for the file.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+#: The default ``--max-decompressed``: a gzipped file may expand to 100 times its size, and
+#: always to ``MIN_DECOMPRESSED`` (real archives expand 3-20 times, gzip bombs 1,000).
+MAX_DECOMPRESSED = "100x"
+MIN_DECOMPRESSED = 1 << 30
+#: Header columns read at most (the formats have up to 40; DuckDB takes minutes over 10,000).
+MAX_COLUMNS = 2048
 JSON_BATCH = 20_000
-MAX_JSON_RECORD = 64 * 1024 * 1024
+#: A batch of JSON records is written to DuckDB when its text reaches this size.
+JSON_BATCH_BYTES = 32 * 1024 * 1024
+BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,9 @@ class InputFile:
     path: Path
     sha256: str
     size: int
+    max_record: int = MAX_RECORD_BYTES
+    #: whether a line is longer than ``max_record`` (such lines are rejected when staged)
+    overlong: bool = False
 
     @property
     def gz(self) -> bool:
@@ -53,55 +65,140 @@ class InputFile:
         return "json" if first in ("{", "[") else "text"
 
 
-def list_inputs(paths: list[str | Path]) -> list[Path]:
-    """Expand directories into their files (sorted, so numbered parts keep their order)."""
+def list_inputs(paths: list[str | Path], store: Path | None = None) -> list[Path]:
+    """Expand directories into their regular files (sorted, so numbered parts keep their
+    order), leaving out hidden files and the store's own files; refuse a named path that is
+    not a regular file or is the store."""
+    own = _store_files(store) if store is not None else set()
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")))
-        elif p.exists():
-            out.append(p)
-        else:
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
+                              and _identity(f) not in own))
+        elif not p.exists():
             raise UnusableInputError(f"{p}: no such file or directory")
+        elif not p.is_file():
+            raise UnusableInputError(f"{p}: not a regular file (a device, pipe or socket): "
+                                     "ingest reads files; save the data to a file first")
+        elif _identity(p) in own:
+            raise UnusableInputError(f"{p}: this is the store itself (or its log): name the "
+                                     "input files, or pass another --db")
+        else:
+            out.append(p)
     return out
 
 
-def fingerprint(path: Path) -> InputFile:
-    """SHA-256 and size of a file, read in 1 MiB blocks; rejects empty and truncated gzip files."""
+def _identity(p: Path) -> tuple[int, int]:
+    st = p.stat()
+    return st.st_dev, st.st_ino
+
+
+def _store_files(store: Path) -> set[tuple[int, int]]:
+    """The store file and its write-ahead log, as (device, inode) so that links match too."""
+    files = (store, store.with_name(store.name + ".wal"))
+    return {_identity(f) for f in files if f.is_file()}
+
+
+def decompressed_limit(spec: int | str, size: int) -> int:
+    """The bytes a gzipped file of ``size`` bytes may expand to: a size, or a ratio ``NNx``
+    (at least ``MIN_DECOMPRESSED``)."""
+    if isinstance(spec, str) and spec.strip().lower().endswith("x"):
+        return max(MIN_DECOMPRESSED, int(float(spec.strip()[:-1]) * size))
+    return parse_size(spec)
+
+
+def fingerprint(path: Path, max_decompressed: int | str = MAX_DECOMPRESSED,
+                max_record: int = MAX_RECORD_BYTES) -> InputFile:
+    """SHA-256 and size of a file, read in 1 MiB blocks; rejects empty, truncated and corrupt
+    gzip files and those that expand beyond ``max_decompressed``. Memory stays under a few MiB
+    whatever the file."""
     digest = hashlib.sha256()
-    size = 0
-    inflater = zlib.decompressobj(wbits=47) if path.name.endswith(".gz") else None
-    produced = 0
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-            if inflater is not None:
-                produced += len(_inflate(path, inflater, block))
-                while inflater.eof and inflater.unused_data:   # concatenated gzip members
-                    rest = inflater.unused_data
-                    inflater = zlib.decompressobj(wbits=47)
-                    produced += len(_inflate(path, inflater, rest))
-    if size == 0 or (inflater is not None and produced == 0 and inflater.eof):
+        size = os.fstat(fh.fileno()).st_size
+        if size == 0:
+            raise UnusableInputError(f"{path}: the file is empty: nothing to ingest")
+        content = _digested(fh, digest)
+        if path.name.endswith(".gz"):
+            content = _bounded(path, _inflated(path, content),
+                               decompressed_limit(max_decompressed, size))
+        if path.name.endswith(".parquet"):
+            produced, overlong = sum(map(len, content)), False
+        else:
+            produced, overlong = _scan_lines(content, max_record)
+    if produced == 0:
         raise UnusableInputError(f"{path}: the file is empty: nothing to ingest")
-    if inflater is not None and not inflater.eof:
+    return InputFile(path, digest.hexdigest(), size, max_record, overlong)
+
+
+def _digested(fh: io.BufferedReader, digest: "hashlib._Hash") -> Iterator[bytes]:
+    for block in iter(lambda: fh.read(BLOCK), b""):
+        digest.update(block)
+        yield block
+
+
+def _inflated(path: Path, blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """The pieces (each at most ``BLOCK``) that a gzip stream of one or more members
+    decompresses to; raises on a corrupt or truncated stream."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        for data in blocks:
+            while True:
+                piece = inflater.decompress(data, BLOCK)
+                yield piece
+                if inflater.eof and inflater.unused_data:   # concatenated gzip members
+                    data, inflater = inflater.unused_data, zlib.decompressobj(wbits=31)
+                    continue
+                data = inflater.unconsumed_tail
+                if inflater.eof or not data and len(piece) < BLOCK:
+                    break
+    except zlib.error as exc:
+        hint = ("it is not gzip-compressed although its name ends in .gz: rename it without "
+                ".gz" if "header" in str(exc) else "copy or download it again")
+        raise UnusableInputError(f"{path}: not a valid gzip file ({exc}): {hint}") from None
+    if not inflater.eof:
         raise UnusableInputError(
             f"{path}: the gzip stream is truncated (the file ends before the compressed data "
             "does): copy or download it again")
-    return InputFile(path, digest.hexdigest(), size)
 
 
-def _inflate(path: Path, inflater: zlib._Decompress, block: bytes) -> bytes:
-    try:
-        return inflater.decompress(block, 1 << 20) + inflater.decompress(inflater.unconsumed_tail)
-    except zlib.error as exc:
-        raise UnusableInputError(f"{path}: not a valid gzip file ({exc}): decompress it or "
-                                 "copy it again") from None
+def _bounded(path: Path, pieces: Iterator[bytes], limit: int) -> Iterator[bytes]:
+    produced = 0
+    for piece in pieces:
+        produced += len(piece)
+        if produced > limit:
+            raise UnusableInputError(
+                f"{path}: decompresses to more than {_mib(limit)} (a gzip bomb?): if it is real "
+                "data, raise the limit with --max-decompressed (a size such as 20GB, or a ratio "
+                f"to the compressed size; default {MAX_DECOMPRESSED})")
+        yield piece
 
 
-def open_text(f: InputFile) -> io.TextIOBase:
+def _scan_lines(content: Iterator[bytes], limit: int) -> tuple[int, bool]:
+    """Bytes in ``content`` and whether a line (with its newline) is longer than ``limit``;
+    pieces no longer than ``limit`` make only the runs across their ends worth checking."""
+    total = run = 0
+    overlong = False
+    for block in content:
+        total += len(block)
+        view = memoryview(block)
+        for at in range(0, len(block), limit):
+            piece = view[at:at + limit].tobytes() if limit < len(block) else block
+            first = piece.find(b"\n")
+            if first < 0:
+                run += len(piece)
+                continue
+            overlong = overlong or run + first + 1 > limit
+            run = len(piece) - piece.rfind(b"\n") - 1
+    return total, overlong or run > limit
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):,.0f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
+def open_text(f: InputFile, errors: str = "replace") -> io.TextIOBase:
     raw = gzip.open(f.path, "rb") if f.gz else f.path.open("rb")
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors=errors, newline="")
 
 
 def read_head(f: InputFile, size: int = 65536) -> str:
@@ -113,9 +210,7 @@ def read_head(f: InputFile, size: int = 65536) -> str:
 def csv_options(*, header: bool | None = True, delim: str | None = None,
                 columns: list[str] | None = None) -> str:
     """The read_csv options shared by every delimited reader (all text, strict quotes)."""
-    opts = ["all_varchar = true", "store_rejects = true", f"max_line_size = {MAX_LINE_BYTES}",
-            f"buffer_size = {CSV_BUFFER_BYTES}",
-            "quote = '\"'", "escape = '\"'", "encoding = 'utf-8'"]
+    opts = ["all_varchar = true", "store_rejects = true", "quote = '\"'", "escape = '\"'", "encoding = 'utf-8'"]
     if header is not None:
         opts.append(f"header = {str(header).lower()}")
     if delim is not None:
@@ -131,18 +226,32 @@ DELIMITERS = (",", ";", "\t", "|")
 def sniff_columns(f: InputFile) -> tuple[list[str], str]:
     """Header columns and delimiter of a delimited file: the delimiter that splits the first
     line into the most fields (read in Python, so a bad record further down cannot stop it)."""
-    first = next(iter(read_head(f).splitlines()), "")
+    with open_text(f) as fh:
+        first = next(_bounded_lines(fh, f.max_record), "")
+    if isinstance(first, Overlong):
+        raise UnusableInputError(f"{f.path}: line 1: the header is longer than "
+                                 f"{_mib(f.max_record)} (the record limit): raise it with "
+                                 "--max-record-bytes")
+    first = first.rstrip("\r\n")
     split = {d: next(csv.reader([first], delimiter=d), []) for d in DELIMITERS}
     delim = max(DELIMITERS, key=lambda d: len(split[d]))
+    if len(split[delim]) > MAX_COLUMNS:
+        raise UnusableInputError(
+            f"{f.path}: line 1: the header has {len(split[delim]):,} columns, more than the "
+            f"{MAX_COLUMNS:,} ingest reads: keep the columns you need (e.g. with cut or "
+            "csvcut) and ingest that")
     return [c.strip() for c in split[delim]], delim
 
 
 def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str) -> None:
     """Parse a delimited file into ``scratch.raw`` (all VARCHAR) and its parse rejects."""
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+    path, overlong = _without_overlong(con, f) if f.overlong else (f.path, [])
     try:
-        con.execute(f"CREATE TABLE scratch.raw0 AS SELECT * FROM read_csv({literal(str(f.path))}, "
-                    f"{options})")
+        # the buffer holds two of the longest lines; DuckDB's default (16 x) takes 256 MB
+        con.execute(f"CREATE TABLE scratch.raw0 AS SELECT * FROM read_csv({literal(str(path))}, "
+                    f"{options}, max_line_size = {f.max_record}, "
+                    f"buffer_size = {2 * f.max_record})")
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: cannot parse it as delimited text: "
                                  f"{_first_line(exc)}") from None
@@ -155,6 +264,30 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str) -> Non
                string_agg(DISTINCT lower(error_type) || ': ' || error_message, '; ') AS reason,
                left(any_value(csv_line), 200) AS excerpt
         FROM reject_errors GROUP BY line""")
+    if overlong:
+        con.executemany("INSERT INTO scratch.raw_rejects VALUES (?, NULL, ?, ?)", overlong)
+
+
+def _without_overlong(con: duckdb.DuckDBPyConnection, f: InputFile
+                      ) -> tuple[Path, list[tuple[int, str, str]]]:
+    """A copy of ``f`` beside the scratch database with each line over the record limit made
+    blank (DuckDB drops a line longer than its buffer without a word), and their rejects."""
+    scratch = con.execute("SELECT path FROM duckdb_databases() "
+                          "WHERE database_name = 'scratch'").fetchone()[0]
+    copy = Path(scratch).with_name("overlong-removed.txt")
+    rejects = []
+    with open_text(f, "surrogateescape") as src, copy.open(
+            "w", encoding="utf-8", errors="surrogateescape", newline="") as dst:
+        for lineno, line in enumerate(_bounded_lines(src, f.max_record), 1):
+            if isinstance(line, Overlong):
+                if lineno == 1:
+                    raise UnusableInputError(f"{f.path}: line 1 is longer than "
+                                             f"{_mib(f.max_record)} (the record limit): raise "
+                                             "it with --max-record-bytes")
+                rejects.append((lineno, _too_long(f), line.head))
+                line = "\n"
+            dst.write(line)
+    return copy, rejects
 
 
 def locate_csv_lines(f: InputFile, rows: list[int], parse_reject_lines: set[int],
@@ -169,9 +302,10 @@ def locate_csv_lines(f: InputFile, rows: list[int], parse_reject_lines: set[int]
     found: dict[int, int] = {}
     if not wanted:
         return found
-    csv.field_size_limit(MAX_LINE_BYTES)
+    csv.field_size_limit(f.max_record)
     with open_text(f) as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader("\n" if isinstance(line, Overlong) else line
+                            for line in _bounded_lines(fh, f.max_record))
         record = 0
         start = 1
         if header:
@@ -228,7 +362,7 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
     con.execute("CREATE TABLE scratch.raw (_row BIGINT, _line BIGINT, json VARCHAR)")
     _no_parse_rejects(con)
     rows, lines, texts, rejects = [], [], [], []
-    n = 0
+    n = chars = 0
 
     def flush() -> None:
         if rows:
@@ -244,40 +378,76 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
             rejects.append((line, error, text[:200]))
         else:
             n += 1
+            chars += len(text)
             rows.append(n), lines.append(line), texts.append(text)
-        if len(rows) >= JSON_BATCH or len(rejects) >= JSON_BATCH:
+        if len(rows) >= JSON_BATCH or len(rejects) >= JSON_BATCH or chars >= JSON_BATCH_BYTES:
             flush()
+            chars = 0
     flush()
 
 
 def iter_json_records(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
-    """Yield (start line, record text, error or None) for each top-level JSON value."""
+    """Yield (start line, record text, error or None) for each top-level JSON value; a record
+    longer than ``f.max_record`` bytes is rejected, and never held in memory whole."""
+    if read_head(f, 4096).lstrip()[:1] == "[":
+        yield from _json_array(f)
+        return
     decoder = json.JSONDecoder()
     with open_text(f) as fh:
-        head = fh.read(4096)
-        if head.lstrip()[:1] == "[":
-            yield from _json_array(f, head + fh.read())
-            return
-        fh = _chain(head, fh)
         group: list[str] = []
-        start = 1
-        for lineno, line in enumerate(fh, 1):
-            if line[:1] == "{" and group:
-                yield from _decode_group(decoder, start, "".join(group))
-                group = []
+        size = start = 0
+        for lineno, line in enumerate(_bounded_lines(fh, f.max_record), 1):
+            if group and (isinstance(line, Overlong) or line[:1] == "{"):
+                yield from _close_group(decoder, f, start, group, size)
+                group, size = [], 0
+            if isinstance(line, Overlong):
+                yield lineno, line.head, _too_long(f)
+                continue
             if not group:
                 if not line.strip():
                     continue
                 start = lineno
-            group.append(line)
+            size += _nbytes(line)
+            if size <= f.max_record:
+                group.append(line)
         if group:
-            yield from _decode_group(decoder, start, "".join(group))
+            yield from _close_group(decoder, f, start, group, size)
 
 
-def _chain(head: str, fh: io.TextIOBase) -> Iterator[str]:
-    rest = fh.readline()
-    yield from io.StringIO(head + rest)
-    yield from fh
+@dataclass(frozen=True)
+class Overlong:
+    """A line longer than the record limit: only its start is kept."""
+
+    head: str
+
+
+def _bounded_lines(fh: io.TextIOBase, limit: int) -> Iterator[str | Overlong]:
+    """The lines of ``fh``, none held longer than ``limit`` characters."""
+    while line := fh.readline(limit + 1):
+        if len(line) <= limit and _nbytes(line) <= limit:
+            yield line
+            continue
+        rest = line
+        while rest and not rest.endswith("\n"):
+            rest = fh.readline(BLOCK)
+        yield Overlong(line[:200])
+
+
+def _nbytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _too_long(f: InputFile) -> str:
+    return (f"record longer than {_mib(f.max_record)} (the record limit): raise it with "
+            "--max-record-bytes")
+
+
+def _close_group(decoder: json.JSONDecoder, f: InputFile, start: int, group: list[str],
+                 size: int) -> Iterator[tuple[int, str, str | None]]:
+    if size > f.max_record:
+        yield start, group[0][:200], _too_long(f)
+    else:
+        yield from _decode_group(decoder, start, "".join(group))
 
 
 def _decode_group(decoder: json.JSONDecoder, start: int, text: str
@@ -304,7 +474,14 @@ def _decode_group(decoder: json.JSONDecoder, start: int, text: str
         pos = nxt
 
 
-def _json_array(f: InputFile, text: str) -> Iterator[tuple[int, str, str | None]]:
+def _json_array(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
+    """The elements of a top-level array, which is read whole: it must fit the record limit."""
+    with open_text(f) as fh:
+        text = fh.read(f.max_record + 1)
+    if len(text) > f.max_record or _nbytes(text) > f.max_record:
+        raise UnusableInputError(
+            f"{f.path}: the top-level JSON array is longer than {_mib(f.max_record)} (the record "
+            "limit): write one object per line (jq -c '.[]') or raise --max-record-bytes")
     try:
         items = json.loads(text)
     except json.JSONDecodeError as exc:
