@@ -5,6 +5,8 @@ Each function takes the case's temporary folder and writes the files its ``case.
 
 from __future__ import annotations
 
+import gzip
+import os
 from pathlib import Path
 
 CNT_HEADER = "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
@@ -79,3 +81,70 @@ def control_chars_in_file_name(case: Path) -> None:
     (case / "dir").mkdir()
     (case / "dir" / "posts\x1b]0;pwned\x07.csv").write_text(
         CNT_HEADER + cnt_rows(3), encoding="utf-8")
+
+
+# -- bounded resources (gzip bombs, records over the limit, what is not a file) -----------------
+V1_LINE = ('{{"id_str": "{i}", "created_at": "Sun Jul 01 00:00:{s:02d} +0000 2012", "text": '
+           '"hi #tag{i}", "user": {{"id_str": "u{u}", "screen_name": "user{u}"}}}}\n')
+
+
+def v1_lines(n: int, start: int = 0) -> str:
+    """``n`` valid X/Twitter v1.1 JSON lines."""
+    return "".join(V1_LINE.format(i=i, s=i % 60, u=i % 7) for i in range(start, start + n))
+
+
+def _gzip_bomb(path: Path, head: bytes, filler: bytes, copies: int, tail: bytes = b"") -> None:
+    """``head``, ``filler`` repeated ``copies`` times and ``tail`` as concatenated gzip members:
+    one member of filler compressed once and written ``copies`` times (fast, a few KB each)."""
+    member = gzip.compress(filler, compresslevel=9, mtime=0)
+    with path.open("wb") as fh:
+        fh.write(gzip.compress(head, mtime=0))
+        for _ in range(copies):
+            fh.write(member)
+        fh.write(gzip.compress(tail, mtime=0))
+
+
+def jsonl_gzip_bomb(case: Path) -> None:
+    """200 MB of JSON lines from about 200 KB."""
+    line = v1_lines(1).encode()
+    _gzip_bomb(case / "bomb.jsonl.gz", line, line * (10_000_000 // len(line)), 20)
+
+
+def csv_gzip_bomb(case: Path) -> None:
+    """200 MB of the toolkit's CSV rows from about 200 KB."""
+    rows = cnt_rows(100_000).encode()
+    _gzip_bomb(case / "bomb.csv.gz", CNT_HEADER.encode(), rows * (10_000_000 // len(rows)), 20)
+
+
+def jsonl_gzip_long_line(case: Path) -> None:
+    """Valid lines around one line of 100 MB (no newline in it), gzipped."""
+    _gzip_bomb(case / "long.jsonl.gz", (v1_lines(3) + '{"id_str": "x", "text": "').encode(),
+               b"a" * 10_000_000, 10, ('"}\n' + v1_lines(3, 3)).encode())
+
+
+def csv_gzip_long_line(case: Path) -> None:
+    """Valid rows around one row of 100 MB, gzipped."""
+    _gzip_bomb(case / "long.csv.gz", (CNT_HEADER + cnt_rows(3) + "m9,u1,user1,,,").encode(),
+               b"a" * 10_000_000, 10, (",1341100800,\n" + cnt_rows(3, 3)).encode())
+
+
+def wide_header(case: Path) -> None:
+    """A toolkit CSV whose header has 50,000 columns."""
+    extra = ",".join(f"c{i}" for i in range(50_000 - 8))
+    (case / "wide.csv").write_text(CNT_HEADER.rstrip("\n") + "," + extra + "\n"
+                                   + cnt_rows(2).replace("\n", "," * (50_000 - 8) + "\n"))
+
+
+def fifo(case: Path) -> None:
+    os.mkfifo(case / "pipe.csv")
+
+
+def gzip_members(case: Path) -> None:
+    """A valid CSV written as three concatenated gzip members (as `cat a.gz b.gz` makes)."""
+    parts = [CNT_HEADER + cnt_rows(5), cnt_rows(5, 5), cnt_rows(5, 10)]
+    (case / "parts.csv.gz").write_bytes(b"".join(gzip.compress(p.encode()) for p in parts))
+
+
+def gzip_truncated(case: Path) -> None:
+    data = gzip.compress(v1_lines(200).encode())
+    (case / "cut.jsonl.gz").write_bytes(data[: len(data) // 2])

@@ -21,9 +21,10 @@ from swarmscope.ingest import (cnt, coortweet, fivethirtyeight, io_archive, snap
 from swarmscope.ingest.merge import FileCounts, map_records, merge
 from swarmscope.ingest.normalize import register_functions
 from swarmscope.ingest.reader import Reader
-from swarmscope.ingest.sources import (MAX_DECOMPRESSED, MAX_RECORD_BYTES, InputFile, fingerprint,
-                                       iter_json_records, list_inputs, parquet_columns,
-                                       sniff_columns, stage_csv, stage_json, stage_parquet)
+from swarmscope.ingest.sources import (MAX_DECOMPRESSED, MAX_RECORD_BYTES, InputFile,
+                                       check_input, fingerprint, iter_json_records, list_inputs,
+                                       parquet_columns, sniff_columns, stage_csv, stage_json,
+                                       stage_parquet, store_files)
 from swarmscope.params import BYTES, RATIO, SIZE, parse_size, validate
 from swarmscope.store import Store
 from swarmscope.store.sql import literal
@@ -86,7 +87,8 @@ def ingest(store: Store, paths: list[str | Path], *, format: str | None = None,
         raise SwarmscopeError(f"unknown format {format!r}: choose one of {', '.join(FORMATS)}")
     if mappings and format != "table":
         raise SwarmscopeError("--map applies to --format table only")
-    files = list_inputs(paths, store.path)
+    own = store_files(store.path)
+    files = list_inputs(paths, own)
     if not files:
         raise UnusableInputError("no input files given")
     params = {"paths": [str(p) for p in paths], "format": format, "map": mappings or {},
@@ -100,6 +102,7 @@ def ingest(store: Store, paths: list[str | Path], *, format: str | None = None,
     try:
         for path in files:
             try:
+                check_input(path, own)
                 f = fingerprint(path, max_decompressed, max_record)
                 store.add_run_input(run_id, str(path), f.sha256, f.size)
                 counts = _ingest_file(con, f, format, mappings or {}, platform, run_id,
@@ -156,7 +159,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
         if delim and "delim =" not in options:
             options += f", delim = '{delim}'"
         csv_header = "header = false" not in options
-        stage_csv(con, f, options)
+        stage_csv(con, f, options, scratch_dir)
     staged_cols = [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = 'scratch' "
         "AND table_name = 'raw'").fetchall()]
@@ -172,7 +175,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
         top = counts.reasons.most_common(1)[0][0]
         raise UnusableInputError(
             f"{f.path}: every one of its {counts.read} records was rejected (first reason: "
-            f"{top[1]} in field {top[0]}); is it really format {reader.name}? The rejects are in "
+            f"{top[1]} in field {top[0] or '-'}); is it really format {reader.name}? The rejects are in "
             "the store's rejects table")
     if counts.read == 0:
         raise UnusableInputError(f"{f.path}: the file holds no records (only a header?)")

@@ -65,38 +65,42 @@ class InputFile:
         return "json" if first in ("{", "[") else "text"
 
 
-def list_inputs(paths: list[str | Path], store: Path | None = None) -> list[Path]:
+def list_inputs(paths: list[str | Path], own: set[tuple[int, int]]) -> list[Path]:
     """Expand directories into their regular files (sorted, so numbered parts keep their
-    order), leaving out hidden files and the store's own files; refuse a named path that is
-    not a regular file or is the store."""
-    own = _store_files(store) if store is not None else set()
+    order), leaving out hidden files and the store's own files (``own``, see
+    :func:`store_files`)."""
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             out.extend(sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".")
                               and _identity(f) not in own))
-        elif not p.exists():
-            raise UnusableInputError(f"{p}: no such file or directory")
-        elif not p.is_file():
-            raise UnusableInputError(f"{p}: not a regular file (a device, pipe or socket): "
-                                     "ingest reads files; save the data to a file first")
-        elif _identity(p) in own:
-            raise UnusableInputError(f"{p}: this is the store itself (or its log): name the "
-                                     "input files, or pass another --db")
-        else:
+        elif p.exists():
             out.append(p)
+        else:
+            raise UnusableInputError(f"{p}: no such file or directory")
     return out
+
+
+def store_files(store: Path) -> set[tuple[int, int]]:
+    """The store file and its write-ahead log as (device, inode), so that links match too."""
+    files = (store, store.with_name(store.name + ".wal"))
+    return {_identity(f) for f in files if f.is_file()}
+
+
+def check_input(path: Path, own: set[tuple[int, int]]) -> None:
+    """Refuse what is not a regular file (reading a device or pipe may never end) and the
+    store's own files."""
+    if not path.is_file():
+        raise UnusableInputError(f"{path}: not a regular file (a device, pipe or socket): "
+                                 "ingest reads files; save the data to a file first")
+    if _identity(path) in own:
+        raise UnusableInputError(f"{path}: this is the store itself (or its log): name the "
+                                 "input files, or pass another --db")
 
 
 def _identity(p: Path) -> tuple[int, int]:
     st = p.stat()
     return st.st_dev, st.st_ino
-
-
-def _store_files(store: Path) -> set[tuple[int, int]]:
-    """The store file and its write-ahead log, as (device, inode) so that links match too."""
-    files = (store, store.with_name(store.name + ".wal"))
-    return {_identity(f) for f in files if f.is_file()}
 
 
 def decompressed_limit(spec: int | str, size: int) -> int:
@@ -233,6 +237,7 @@ def sniff_columns(f: InputFile) -> tuple[list[str], str]:
                                  f"{_mib(f.max_record)} (the record limit): raise it with "
                                  "--max-record-bytes")
     first = first.rstrip("\r\n")
+    csv.field_size_limit(f.max_record)
     split = {d: next(csv.reader([first], delimiter=d), []) for d in DELIMITERS}
     delim = max(DELIMITERS, key=lambda d: len(split[d]))
     if len(split[delim]) > MAX_COLUMNS:
@@ -243,10 +248,11 @@ def sniff_columns(f: InputFile) -> tuple[list[str], str]:
     return [c.strip() for c in split[delim]], delim
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str) -> None:
+def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str, scratch_dir: Path
+              ) -> None:
     """Parse a delimited file into ``scratch.raw`` (all VARCHAR) and its parse rejects."""
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
-    path, overlong = _without_overlong(con, f) if f.overlong else (f.path, [])
+    path, overlong = _without_overlong(f, scratch_dir) if f.overlong else (f.path, [])
     try:
         # the buffer holds two of the longest lines; DuckDB's default (16 x) takes 256 MB
         con.execute(f"CREATE TABLE scratch.raw0 AS SELECT * FROM read_csv({literal(str(path))}, "
@@ -268,13 +274,10 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str) -> Non
         con.executemany("INSERT INTO scratch.raw_rejects VALUES (?, NULL, ?, ?)", overlong)
 
 
-def _without_overlong(con: duckdb.DuckDBPyConnection, f: InputFile
-                      ) -> tuple[Path, list[tuple[int, str, str]]]:
-    """A copy of ``f`` beside the scratch database with each line over the record limit made
-    blank (DuckDB drops a line longer than its buffer without a word), and their rejects."""
-    scratch = con.execute("SELECT path FROM duckdb_databases() "
-                          "WHERE database_name = 'scratch'").fetchone()[0]
-    copy = Path(scratch).with_name("overlong-removed.txt")
+def _without_overlong(f: InputFile, scratch_dir: Path) -> tuple[Path, list[tuple[int, str, str]]]:
+    """A copy of ``f`` in ``scratch_dir`` with each line over the record limit made blank
+    (DuckDB drops a line longer than its buffer without a word), and their rejects."""
+    copy = scratch_dir / "overlong-removed.txt"
     rejects = []
     with open_text(f, "surrogateescape") as src, copy.open(
             "w", encoding="utf-8", errors="surrogateescape", newline="") as dst:
