@@ -203,7 +203,8 @@ def _json(value: Any) -> None:
               help="The most a gzipped file may expand to: a size such as 20GB, or a ratio to "
                    "its compressed size (a ratio always allows 1GiB); a file beyond it is "
                    "refused.")
-@click.option("--max-record-bytes", default=f"{MAX_RECORD_BYTES >> 20}MiB", show_default=True, metavar="SIZE",
+@click.option("--max-record-bytes", default=f"{MAX_RECORD_BYTES >> 20}MiB", show_default=True,
+              metavar="SIZE",
               help="The longest record read (a CSV line, a JSON record or top-level array); a "
                    "longer one is rejected.")
 @click.option("--json", "as_json", is_flag=True,

@@ -93,7 +93,7 @@ def v1_lines(n: int, start: int = 0) -> str:
     return "".join(V1_LINE.format(i=i, s=i % 60, u=i % 7) for i in range(start, start + n))
 
 
-def _gzip_bomb(path: Path, head: bytes, filler: bytes, copies: int, tail: bytes = b"") -> None:
+def gzip_bomb(path: Path, head: bytes, filler: bytes, copies: int, tail: bytes = b"") -> None:
     """``head``, ``filler`` repeated ``copies`` times and ``tail`` as concatenated gzip members:
     one member of filler compressed once and written ``copies`` times (fast, a few KB each)."""
     member = gzip.compress(filler, compresslevel=9, mtime=0)
@@ -107,24 +107,24 @@ def _gzip_bomb(path: Path, head: bytes, filler: bytes, copies: int, tail: bytes 
 def jsonl_gzip_bomb(case: Path) -> None:
     """200 MB of JSON lines from about 200 KB."""
     line = v1_lines(1).encode()
-    _gzip_bomb(case / "bomb.jsonl.gz", line, line * (10_000_000 // len(line)), 20)
+    gzip_bomb(case / "bomb.jsonl.gz", line, line * (10_000_000 // len(line)), 20)
 
 
 def csv_gzip_bomb(case: Path) -> None:
     """200 MB of the toolkit's CSV rows from about 200 KB."""
     rows = cnt_rows(100_000).encode()
-    _gzip_bomb(case / "bomb.csv.gz", CNT_HEADER.encode(), rows * (10_000_000 // len(rows)), 20)
+    gzip_bomb(case / "bomb.csv.gz", CNT_HEADER.encode(), rows * (10_000_000 // len(rows)), 20)
 
 
 def jsonl_gzip_long_line(case: Path) -> None:
     """Valid lines around one line of 100 MB (no newline in it), gzipped."""
-    _gzip_bomb(case / "long.jsonl.gz", (v1_lines(3) + '{"id_str": "x", "text": "').encode(),
+    gzip_bomb(case / "long.jsonl.gz", (v1_lines(3) + '{"id_str": "x", "text": "').encode(),
                b"a" * 10_000_000, 10, ('"}\n' + v1_lines(3, 3)).encode())
 
 
 def csv_gzip_long_line(case: Path) -> None:
     """Valid rows around one row of 100 MB, gzipped."""
-    _gzip_bomb(case / "long.csv.gz", (CNT_HEADER + cnt_rows(3) + "m9,u1,user1,,,").encode(),
+    gzip_bomb(case / "long.csv.gz", (CNT_HEADER + cnt_rows(3) + "m9,u1,user1,,,").encode(),
                b"a" * 10_000_000, 10, (",1341100800,\n" + cnt_rows(3, 3)).encode())
 
 
@@ -148,3 +148,9 @@ def gzip_members(case: Path) -> None:
 def gzip_truncated(case: Path) -> None:
     data = gzip.compress(v1_lines(200).encode())
     (case / "cut.jsonl.gz").write_bytes(data[: len(data) // 2])
+
+
+def big_texts(case: Path) -> None:
+    """8 JSON records with texts of 2 MB (16 MB): more than a 16 MB engine can map."""
+    (case / "big.jsonl").write_text("".join(
+        v1_lines(1, i).replace('"hi #', '"' + "b" * 2_000_000 + " #") for i in range(8)))

@@ -109,6 +109,11 @@ def ingest(store: Store, paths: list[str | Path], *, format: str | None = None,
             except UnusableInputError as exc:
                 report.failed.append((str(path), str(exc)))
                 continue
+            except duckdb.OutOfMemoryException as exc:
+                report.failed.append((str(path), (
+                    f"{path}: the engine ran out of memory ({str(exc).splitlines()[0]}): raise "
+                    "--memory-limit, or lower --threads or --max-record-bytes")))
+                continue
             report.files.append(counts)
             if on_file:
                 on_file(counts)
@@ -168,6 +173,8 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
     plat = platform or reader.default_platform
     try:
         map_records(con, reader, m)
+    except duckdb.OutOfMemoryException:
+        raise
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: cannot map its records as {reader.name}: "
                                  f"{str(exc).splitlines()[0]}") from None
@@ -176,8 +183,8 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
         top = counts.reasons.most_common(1)[0][0]
         raise UnusableInputError(
             f"{f.path}: every one of its {counts.read} records was rejected (first reason: "
-            f"{top[1]} in field {top[0] or '-'}); is it really format {reader.name}? The rejects are in "
-            "the store's rejects table")
+            f"{top[1]} in field {top[0] or '-'}); is it really format {reader.name}? The rejects "
+            "are in the store's rejects table")
     if counts.read == 0:
         raise UnusableInputError(f"{f.path}: the file holds no records (only a header?)")
     return counts

@@ -214,7 +214,8 @@ def read_head(f: InputFile, size: int = 65536) -> str:
 def csv_options(*, header: bool | None = True, delim: str | None = None,
                 columns: list[str] | None = None) -> str:
     """The read_csv options shared by every delimited reader (all text, strict quotes)."""
-    opts = ["all_varchar = true", "store_rejects = true", "quote = '\"'", "escape = '\"'", "encoding = 'utf-8'"]
+    opts = ["all_varchar = true", "store_rejects = true", "quote = '\"'", "escape = '\"'",
+            "encoding = 'utf-8'"]
     if header is not None:
         opts.append(f"header = {str(header).lower()}")
     if delim is not None:
@@ -258,6 +259,8 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str, scratc
         con.execute(f"CREATE TABLE scratch.raw0 AS SELECT * FROM read_csv({literal(str(path))}, "
                     f"{options}, max_line_size = {f.max_record}, "
                     f"buffer_size = {2 * f.max_record})")
+    except duckdb.OutOfMemoryException:
+        raise
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: cannot parse it as delimited text: "
                                  f"{_first_line(exc)}") from None
