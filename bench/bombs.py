@@ -45,7 +45,7 @@ TEXT = 990_000            # a text just under the longest stored (merge.MAX_FIEL
 def cases(args: argparse.Namespace) -> list[tuple[str, list[str], Path, Callable[[Path], None]]]:
     d = args.out_dir
     gb, csv_gb = int(args.gb * 1e9), int(args.csv_gb * 1e9)
-    line, rows = v1_lines(1).encode(), cnt_rows(100_000).encode()
+    line, rows = v1_lines(1).encode(), cnt_rows(100).encode()
     raised = ["--max-decompressed", f"{2 * max(gb, csv_gb)}B"]
     return [
         ("jsonl-bomb", ["--memory-limit", "1GB", "--format", "twitter-v1"], d / "bomb.jsonl.gz",

@@ -112,7 +112,7 @@ def jsonl_gzip_bomb(case: Path) -> None:
 
 def csv_gzip_bomb(case: Path) -> None:
     """200 MB of the toolkit's CSV rows from about 200 KB."""
-    rows = cnt_rows(100_000).encode()
+    rows = cnt_rows(100).encode()
     gzip_bomb(case / "bomb.csv.gz", CNT_HEADER.encode(), rows * (10_000_000 // len(rows)), 20)
 
 
