@@ -285,11 +285,7 @@ def _without_overlong(f: InputFile, scratch_dir: Path) -> tuple[Path, list[tuple
     with open_text(f, "surrogateescape") as src, copy.open(
             "w", encoding="utf-8", errors="surrogateescape", newline="") as dst:
         for lineno, line in enumerate(_bounded_lines(src, f.max_record), 1):
-            if isinstance(line, Overlong):
-                if lineno == 1:
-                    raise UnusableInputError(f"{f.path}: line 1 is longer than "
-                                             f"{_mib(f.max_record)} (the record limit): raise "
-                                             "it with --max-record-bytes")
+            if isinstance(line, Overlong):   # a header line over the limit is refused earlier
                 rejects.append((lineno, _too_long(f), line.head))
                 line = "\n"
             dst.write(line)
