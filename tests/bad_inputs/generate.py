@@ -154,3 +154,11 @@ def big_texts(case: Path) -> None:
     """8 JSON records with texts of 2 MB (16 MB): more than a 16 MB engine can map."""
     (case / "big.jsonl").write_text("".join(
         v1_lines(1, i).replace('"hi #', '"' + "b" * 2_000_000 + " #") for i in range(8)))
+
+
+def other_compressions(case: Path) -> None:
+    """A zstd file (its magic number; DuckDB would decompress it past the limits), a bzip2 file
+    named .jsonl, and a gzip file named without .gz."""
+    (case / "in.csv.zst").write_bytes(b"\x28\xb5\x2f\xfd" + bytes(60))
+    (case / "in.jsonl").write_bytes(b"BZh91AY&SY" + bytes(60))
+    (case / "in.csv").write_bytes(gzip.compress((CNT_HEADER + cnt_rows(3)).encode()))

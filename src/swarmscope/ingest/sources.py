@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,6 +97,20 @@ def check_input(path: Path, own: set[tuple[int, int]]) -> None:
     if _identity(path) in own:
         raise UnusableInputError(f"{path}: this is the store itself (or its log): name the "
                                  "input files, or pass another --db")
+    with path.open("rb") as fh:
+        head = fh.read(10)
+    packed = next((name for magic, name in _PACKED if re.match(magic, head)), None)
+    if packed == "gzip" and not path.name.endswith(".gz"):
+        raise UnusableInputError(f"{path}: the file is gzip-compressed: name it with .gz at the "
+                                 "end and retry")
+    if packed not in (None, "gzip"):
+        raise UnusableInputError(f"{path}: the file is {packed}-compressed, which ingest does "
+                                 "not read: decompress it, or recompress it with gzip, and retry")
+
+
+#: The magic numbers of compressed files: only gzip is read (and checked against the limits).
+_PACKED = ((rb"\x1f\x8b", "gzip"), (rb"\x28\xb5\x2f\xfd", "zstd"),
+           (rb"BZh[1-9]1AY&SY", "bzip2"), (rb"\xfd7zXZ\x00", "xz"), (rb"PK\x03\x04", "zip"))
 
 
 def _identity(p: Path) -> tuple[int, int]:
@@ -255,10 +270,12 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str, scratc
     con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
     path, overlong = _without_overlong(f, scratch_dir) if f.overlong else (f.path, [])
     try:
-        # the buffer holds two of the longest lines; DuckDB's default (16 x) takes 256 MB
+        # the buffer holds two of the longest lines (DuckDB's default, 16 x, takes 256 MB); the
+        # compression is the checksum pass's, so that no other (a .zst) escapes its limits
         con.execute(f"CREATE TABLE scratch.raw0 AS SELECT * FROM read_csv({literal(str(path))}, "
                     f"{options}, max_line_size = {f.max_record}, "
-                    f"buffer_size = {2 * f.max_record})")
+                    f"buffer_size = {2 * f.max_record}, "
+                    f"compression = '{'gzip' if path is f.path and f.gz else 'none'}')")
     except duckdb.OutOfMemoryException:
         raise
     except duckdb.Error as exc:
