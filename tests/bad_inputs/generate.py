@@ -6,6 +6,7 @@ Each function takes the case's temporary folder and writes the files its ``case.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -163,3 +164,22 @@ def other_compressions(case: Path) -> None:
     (case / "in.csv.zst").write_bytes(b"\x28\xb5\x2f\xfd" + bytes(60))
     (case / "in.jsonl").write_bytes(b"BZh91AY&SY" + bytes(60))
     (case / "in.csv").write_bytes(gzip.compress((CNT_HEADER + cnt_rows(3)).encode()))
+
+
+def v1_tweet(i: int) -> str:
+    """A compact v1.1 stream tweet (one line): account u{i % 50} posting about hashtag t{i % 7}."""
+    tid = 1197168750616133635 + i * 4194304
+    return json.dumps({
+        "created_at": "Wed Nov 20 15:04:07 +0000 2019", "id": tid, "id_str": str(tid),
+        "text": f"Flood warning update {i} #t{i % 7}", "source": "<a href=\"https://mobile.twitter"
+        ".com\" rel=\"nofollow\">Twitter Web App</a>", "in_reply_to_status_id_str": None,
+        "user": {"id": 1000 + i % 50, "id_str": str(1000 + i % 50), "screen_name": f"u{i % 50}"},
+        "entities": {"hashtags": [{"text": f"t{i % 7}"}], "user_mentions": [], "urls": []},
+        "lang": "en", "timestamp_ms": str((tid >> 22) + 1288834974657)})
+
+
+def v1_indented_truncated(folder: Path) -> None:
+    """1,000 tab-indented tweets, line 2 cut short (issue 18: it took every line after it along)."""
+    lines = ["\t" + v1_tweet(i) for i in range(1000)]
+    lines[1] = lines[1][:60]
+    (folder / "stream.jsonl").write_text("\n".join(lines) + "\n")

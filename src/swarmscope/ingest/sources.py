@@ -372,9 +372,11 @@ def _no_parse_rejects(con: duckdb.DuckDBPyConnection) -> None:
 def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
     """Split a JSON file into records (``scratch.raw(_row, _line, json)``).
 
-    Accepted shapes: one object per line, concatenated objects (also pretty-printed, with each
-    top-level object starting at column 0), and a top-level array. A record that does not parse
-    is rejected with its line and the parser's message; the records around it are kept.
+    Accepted shapes: one object per line (also indented), concatenated objects (also
+    pretty-printed), and a top-level array. A record that does not parse is rejected with its
+    line and the reason; the records around it are kept. So is a record that Python's parser
+    reads but DuckDB's refuses (a lone surrogate escape such as ``\\ud800``, left by a truncated
+    emoji), naming the field that holds it.
     """
     import pyarrow as pa   # here: importing it costs every CLI start 0.2 s
 
@@ -389,12 +391,12 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
             con.execute("INSERT INTO scratch.raw SELECT * FROM batch")
             rows.clear(), lines.clear(), texts.clear()
         if rejects:
-            con.executemany("INSERT INTO scratch.raw_rejects VALUES (?, NULL, ?, ?)", rejects)
+            con.executemany("INSERT INTO scratch.raw_rejects VALUES (?, ?, ?, ?)", rejects)
             rejects.clear()
 
     for line, text, error in iter_json_records(f):
         if error is not None:
-            rejects.append((line, error, text[:200]))
+            rejects.append((line, None, error, text[:200]))
         else:
             n += 1
             chars += len(text)
@@ -403,34 +405,95 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
             flush()
             chars = 0
     flush()
+    refused = con.execute("SELECT _line, json FROM scratch.raw WHERE NOT json_valid(json)"
+                          ).fetchall()
+    for line, text in refused:
+        rejects.append((line, *_refusal(con, text), text[:200]))
+    flush()
+    if refused:
+        con.execute("DELETE FROM scratch.raw WHERE NOT json_valid(json)")
+
+
+def _refusal(con: duckdb.DuckDBPyConnection, text: str) -> tuple[str | None, str]:
+    """(field, reason) for a record that Python's JSON parser reads and DuckDB's refuses."""
+    try:
+        found = _lone_surrogate(json.loads(text))
+    except RecursionError:
+        found = None
+    if found is not None:
+        return found[0], (f"invalid JSON: a lone surrogate escape (\\u{found[1]:04x} without its "
+                          f"pair, as a truncated emoji leaves) in {found[0]}: remove or complete "
+                          "it and ingest the file again")
+    try:
+        con.execute("SELECT json(?)", [text])
+        message = "DuckDB's JSON reader refuses it"
+    except duckdb.Error as exc:
+        message = _first_line(exc).split("Error: ", 1)[-1].split("  Input:")[0]
+    return None, f"invalid JSON: {message}: fix the record and ingest the file again"
+
+
+def _lone_surrogate(value: object, path: str = "") -> tuple[str, int] | None:
+    """The path (``user.description``) of the first string (or key) holding a lone UTF-16
+    surrogate, and that surrogate; None if there is none."""
+    if isinstance(value, str):
+        found = _SURROGATE.search(value)
+        return (path or "json", ord(found.group())) if found else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for k, v in items:
+        name = ((f"{path}.{k}" if path else k) if isinstance(k, str) and k.isidentifier()
+                else f"{path}[{ascii(k)}]")
+        found = (isinstance(k, str) and _lone_surrogate(k, name)) or _lone_surrogate(v, name)
+        if found:
+            return found
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SPACE = re.compile(r"\s*")
+_INDENT = re.compile(r"[ \t]*")
+_DECODER = json.JSONDecoder()
 
 
 def iter_json_records(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
     """Yield (start line, record text, error or None) for each top-level JSON value; a record
-    longer than ``f.max_record`` bytes is rejected, and never held in memory whole."""
+    longer than ``f.max_record`` bytes is rejected, and never held in memory whole.
+
+    Lines are grouped into candidate records: a group starts at a line beginning with ``{``,
+    or with an indented ``{`` after a line that ends with ``}``. A group that does not parse
+    is taken up again at its next line that holds a whole object (see :func:`_resync`), so one
+    broken record never takes the records after it along.
+    """
     if read_head(f, 4096).lstrip()[:1] == "[":
         yield from _json_array(f)
         return
-    decoder = json.JSONDecoder()
     with open_text(f) as fh:
         group: list[str] = []
         size = start = 0
+        last = ""
         for lineno, line in enumerate(_bounded_lines(fh, f.max_record), 1):
-            if group and (isinstance(line, Overlong) or line[:1] == "{"):
-                yield from _close_group(decoder, f, start, group, size)
+            stripped = "" if isinstance(line, Overlong) else line.strip()
+            if group and (isinstance(line, Overlong) or stripped[:1] == "{" and (
+                    line[:1] == "{" or last[-1:] == "}")):
+                yield from _close_group(f, start, group, size)
                 group, size = [], 0
             if isinstance(line, Overlong):
                 yield lineno, line.head, _too_long(f)
                 continue
             if not group:
-                if not line.strip():
+                if not stripped:
                     continue
                 start = lineno
             size += _nbytes(line)
             if size <= f.max_record:
                 group.append(line)
+            last = stripped or last
         if group:
-            yield from _close_group(decoder, f, start, group, size)
+            yield from _close_group(f, start, group, size)
 
 
 @dataclass(frozen=True)
@@ -461,59 +524,114 @@ def _too_long(f: InputFile) -> str:
             "--max-record-bytes")
 
 
-def _close_group(decoder: json.JSONDecoder, f: InputFile, start: int, group: list[str],
-                 size: int) -> Iterator[tuple[int, str, str | None]]:
+def _close_group(f: InputFile, start: int, group: list[str], size: int
+                 ) -> Iterator[tuple[int, str, str | None]]:
     if size > f.max_record:
         yield start, group[0][:200], _too_long(f)
     else:
-        yield from _decode_group(decoder, start, "".join(group))
+        yield from _decode_group(start, "".join(group))
 
 
-def _decode_group(decoder: json.JSONDecoder, start: int, text: str
-                  ) -> Iterator[tuple[int, str, str | None]]:
-    """Decode one group of lines; it may hold several concatenated objects."""
-    pos, end = 0, len(text)
-    while pos < end:
-        while pos < end and text[pos].isspace():
-            pos += 1
-        if pos >= end:
-            return
-        line = start + text.count("\n", 0, pos)
+def _decode_group(start: int, text: str) -> Iterator[tuple[int, str, str | None]]:
+    """Decode one group of lines; it may hold several concatenated objects, and broken ones."""
+    pos, line, counted = 0, start, 0
+    while (pos := _SPACE.match(text, pos).end()) < len(text):
+        line += text.count("\n", counted, pos)
+        counted = pos
         try:
-            obj, nxt = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            yield line, text[pos:].strip(), (
-                f"invalid JSON: {exc.msg} (seen at line {start + exc.lineno - 1} column "
-                f"{exc.colno})")
-            return
-        if not isinstance(obj, dict):
-            yield line, text[pos:nxt], "not a JSON object"
+            obj, end = _DECODER.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:   # JSONDecodeError is a ValueError
+            end = _resync(text, pos)
+            yield line, text[pos:end].strip(), _decode_error(exc, text, start, end)
         else:
-            yield line, text[pos:nxt], None
-        pos = nxt
+            yield line, text[pos:end], None if isinstance(obj, dict) else "not a JSON object"
+            after = _SPACE.match(text, end).end()
+            if text.startswith(",", after):   # a comma between objects (an array's, unbracketed)
+                end = after + 1
+        pos = end
+
+
+def _resync(text: str, pos: int) -> int:
+    """Where the records after a broken one (at ``pos``) resume: the start of the next line
+    that begins with a whole object that ends its line, or that is followed by another object
+    (or a comma, or the group's end) and is indented no deeper than the broken record (not a
+    nested object of a pretty-printed one); else the group's end."""
+    indent = pos - (text.rfind("\n", 0, pos) + 1)
+    nl = text.find("\n", pos)
+    while nl != -1:
+        at = _INDENT.match(text, nl + 1).end()
+        end = _object_end(text, at)
+        if end is not None:
+            eol = text.find("\n", end)
+            rest = text[end:] if eol == -1 else text[end:eol]
+            whole_line = text.find("\n", at, end) == -1 and rest.strip() in ("", ",")
+            after = _SPACE.match(text, end).end()
+            if whole_line or (at - nl - 1 <= indent and text[after:after + 1] in ("", "{", ",")):
+                return nl + 1
+        nl = text.find("\n", nl + 1)
+    return len(text)
+
+
+def _object_end(text: str, at: int) -> int | None:
+    """The end of the JSON object that starts at ``at``, or None if none does."""
+    if not text.startswith("{", at):
+        return None
+    try:
+        return _DECODER.raw_decode(text, at)[1]
+    except (ValueError, RecursionError):
+        return None
+
+
+def _decode_error(exc: Exception, text: str, start: int, end: int) -> str:
+    """The reason a record that Python's parser stops on is rejected."""
+    if isinstance(exc, RecursionError):
+        return ("invalid JSON: nested more than about 1,000 levels deep (no post is): the "
+                "record is corrupt or hostile; remove it and ingest the file again")
+    if not isinstance(exc, json.JSONDecodeError):   # an integer of more than 4,300 digits
+        return (f"invalid JSON: {str(exc).split(';')[0]} (no post has such a number): the "
+                "record is corrupt or hostile; remove it and ingest the file again")
+    if exc.pos < len(text[:end].rstrip()):
+        return f"invalid JSON: {exc.msg} (seen at line {start + exc.lineno - 1} column {exc.colno})"
+    last = start + text.count("\n", 0, len(text[:end].rstrip()))
+    return (f"invalid JSON: the record ends at line {last} before it is complete (a truncated "
+            "line?)")
 
 
 def _json_array(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
-    """The elements of a top-level array, which is read whole: it must fit the record limit."""
+    """The elements of a top-level array, each with its line; the array is read whole (it must
+    fit the record limit), and a broken array is unusable."""
     with open_text(f) as fh:
         text = fh.read(f.max_record + 1)
     if len(text) > f.max_record or _nbytes(text) > f.max_record:
         raise UnusableInputError(
             f"{f.path}: the top-level JSON array is longer than {_mib(f.max_record)} (the record "
             "limit): write one object per line (jq -c '.[]') or raise --max-record-bytes")
-    try:
-        items = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UnusableInputError(f"{f.path}: line {exc.lineno}: the top-level JSON array is "
-                                 f"broken ({exc.msg}): fix it or write one object per line") \
-            from None
-    for i, obj in enumerate(items, 1):
-        if isinstance(obj, dict):
-            yield i, json.dumps(obj), None
-        else:
-            yield i, json.dumps(obj)[:200], "array element is not a JSON object"
+    pos, line, counted = text.index("[") + 1, 1, 0
+    while True:
+        pos = _SPACE.match(text, pos).end()
+        line += text.count("\n", counted, pos)
+        counted = pos
+        if text.startswith("]", pos) and not text[pos + 1:].strip():
+            return
+        try:
+            obj, end = _DECODER.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:
+            reason = _decode_error(exc, text, 1, len(text)).removeprefix("invalid JSON: ")
+            raise UnusableInputError(f"{f.path}: line {line}: the top-level JSON array is broken "
+                                     f"({reason.split(': ')[0]}): fix it or write one object "
+                                     "per line") from None
+        yield line, text[pos:end], None if isinstance(obj, dict) else \
+            "array element is not a JSON object"
+        pos = _SPACE.match(text, end).end()
+        if text.startswith(",", pos):
+            pos += 1
+        elif not text.startswith("]", pos):
+            raise UnusableInputError(f"{f.path}: line {line}: the top-level JSON array is broken "
+                                     "(expecting ',' or ']' after an element): fix it or write "
+                                     "one object per line")
 
 
+# -- helpers -----------------------------------------------------------------------------------
 # -- helpers -----------------------------------------------------------------------------------
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0]
