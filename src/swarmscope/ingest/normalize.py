@@ -166,10 +166,11 @@ def snowflake_ms_sql(id_expr: str) -> str:
 
 
 def epoch_to_timestamp_sql(expr: str) -> str:
-    """SQL: a number of seconds (or milliseconds, if > 1e11) since the epoch -> TIMESTAMP."""
+    """SQL: a number of seconds (or milliseconds, if > 1e11) since the epoch -> TIMESTAMP;
+    NULL when out of TIMESTAMP's range."""
     n = f"TRY_CAST({expr} AS DOUBLE)"
-    return (f"CASE WHEN {n} > 1e11 THEN make_timestamp(CAST(round({n} * 1000) AS BIGINT)) "
-            f"WHEN {n} IS NOT NULL THEN make_timestamp(CAST(round({n} * 1e6) AS BIGINT)) END")
+    return (f"CASE WHEN {n} > 1e11 THEN make_timestamp(TRY_CAST(round({n} * 1000) AS BIGINT)) "
+            f"WHEN {n} IS NOT NULL THEN make_timestamp(TRY_CAST(round({n} * 1e6) AS BIGINT)) END")
 
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:

@@ -4,13 +4,16 @@ Accepted layouts: one object per line, and concatenated (also pretty-printed) ob
 retweet's text, entities and parent come from its nested ``retweeted_status`` (the retweet's own
 text is truncated); ``extended_tweet.full_text`` and ``extended_tweet.entities`` are preferred
 when present; ``source`` (the client) is stripped of its HTML. The time is ``timestamp_ms``,
-else the snowflake id, else ``created_at``. Streaming notices kept among the tweets
-(``{"limit": …}``, ``{"delete": …}``) are rejected as such.
+else the snowflake id, else ``created_at``; a ``timestamp_ms`` out of range is rejected. Streaming
+notices and API error responses kept among the tweets (``{"limit": …}``, ``{"errors": …}``) are
+rejected as such. Ids are read exactly from ``id_str``, else from an integer ``id`` of any length;
+an ``id`` written as a floating-point number is rejected (its last digits are lost).
 
 ``osome-hashed`` is the anonymised variant published by OSoMe (Pacheco et al., ICWSM 2021):
 identifiers carry a ``_h`` suffix (``id_str_h``) and free text an ``_m`` suffix (``text_m``).
 """
 
+from swarmscope.ingest.jsonsql import float_id_check, json_text as s
 from swarmscope.ingest.normalize import snowflake_ms_sql, timestamp_sql
 from swarmscope.ingest.reader import Mapping, Reader
 
@@ -18,6 +21,8 @@ from swarmscope.ingest.reader import Mapping, Reader
 #: Messages the v1.1 streaming API interleaves with tweets (and collectors often keep).
 STREAM_NOTICES = ("delete", "limit", "scrub_geo", "status_withheld", "user_withheld",
                   "disconnect", "warning")
+#: The largest ``timestamp_ms`` read (9999-12-31T23:59:59.999Z); a larger one is rejected.
+MAX_TIMESTAMP_MS = 253_402_300_799_999
 
 
 def _mapping(hashed: bool):
@@ -25,9 +30,6 @@ def _mapping(hashed: bool):
         if not hashed:
             return name
         return name + {"id": "_h", "text": "_m"}.get(kind, "")
-
-    def s(obj: str, path: str) -> str:
-        return f"nullif(json_extract_string({obj}, '$.{path}'), '')"
 
     def mapping(columns: list[str], _: dict) -> Mapping:
         rs = "json_extract(json, '$.retweeted_status')"
@@ -46,8 +48,9 @@ def _mapping(hashed: bool):
                 f"{s(tw, key('full_text', 'text'))}, {s(tw, text_key)})")
         kind = (f"CASE WHEN {is_rt} THEN 'repost' WHEN {reply_id} IS NOT NULL THEN 'reply' "
                 f"WHEN {quoted_id} IS NOT NULL THEN 'quote' ELSE 'post' END")
-        created = (f"coalesce(CASE WHEN TRY_CAST({s('json', 'timestamp_ms')} AS BIGINT) IS NOT NULL "
-                   f"THEN make_timestamp(TRY_CAST({s('json', 'timestamp_ms')} AS BIGINT) * 1000) END, "
+        ms = f"TRY_CAST({s('json', 'timestamp_ms')} AS BIGINT)"
+        ms_ok = f"{ms} BETWEEN 0 AND {MAX_TIMESTAMP_MS}"
+        created = (f"coalesce(CASE WHEN {ms_ok} THEN make_timestamp({ms} * 1000) END, "
                    f"make_timestamp(({snowflake_ms_sql(post_id)}) * 1000), "
                    f"{timestamp_sql(s('json', 'created_at'))})")
         user = "json_extract(json, '$.user')"
@@ -94,10 +97,28 @@ def _mapping(hashed: bool):
                      f"list_has_any(json_keys(json), {list(STREAM_NOTICES)})", "json",
                      "'a streaming API ' || list_filter(json_keys(json), lambda k: "
                      f"list_contains({list(STREAM_NOTICES)}, k))[1] || "
-                     "' notice, not a tweet: nothing to store'")],
+                     "' notice, not a tweet: nothing to store'"),
+                    (f"{post_id} IS NULL AND {user} IS NULL AND json_type(json, '$.errors') = "
+                     "'ARRAY'", "errors",
+                     "'an API error response, not a tweet: ' || coalesce(left(json_extract_string("
+                     "json, '$.errors[0].message'), 200), '?') || '; nothing to store'"),
+                    _unless(s("json", key("id_str", "id")),
+                            float_id_check("json", key("id", "id"), "post id")),
+                    _unless(s(user, uid), float_id_check("json", "user." + key("id", "id"),
+                                                         "account id")),
+                    (f"{s('json', 'timestamp_ms')} IS NOT NULL AND NOT coalesce({ms_ok}, false)",
+                     "timestamp_ms",
+                     f"'timestamp_ms out of range: ' || left({s('json', 'timestamp_ms')}, 40) || "
+                     "', expected epoch milliseconds (a 13-digit number); fix the record and "
+                     "ingest the file again'")],
             excerpt="left(json, 200)",
         )
     return mapping
+
+
+def _unless(exact: str, check: tuple[str, str, str]) -> tuple[str, str, str]:
+    """``check``, only where the exact form of the id (``id_str``) is missing."""
+    return (f"{exact} IS NULL AND {check[0]}", *check[1:])
 
 
 def _is_v1(obj: dict) -> bool:

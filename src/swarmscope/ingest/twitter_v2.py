@@ -8,17 +8,20 @@ retweeted tweet when the input has it (the retweet's own text is truncated); a l
 ``note_tweet`` text and entities are preferred. Mentions are account ids: the API's where it gave
 them, else the id of the page's ``includes.users`` entry with that username, else the username.
 Media are ``attachments.media_keys``. The time is the snowflake id's millisecond when it lies in
-``created_at``'s second, else ``created_at``.
+``created_at``'s second, else ``created_at``. A page without tweets (only API errors, or an
+empty result) counts as one record, rejected with the first error's title and detail.
 """
 
+from swarmscope.ingest.jsonsql import float_id_check, json_text as s
 from swarmscope.ingest.normalize import snowflake_ms_sql, timestamp_sql
 from swarmscope.ingest.reader import Mapping, Reader
 
 SOURCE = """(
   WITH pages AS (
     SELECT _row AS page_row, _line, json,
-           CASE json_type(json, '$.data') WHEN 'ARRAY' THEN json_extract(json, '$.data[*]')
-                WHEN 'OBJECT' THEN [json_extract(json, '$.data')] ELSE [json] END AS items
+           CASE WHEN json_array_length(json, '$.data') > 0 THEN json_extract(json, '$.data[*]')
+                WHEN json_type(json, '$.data') = 'OBJECT' THEN [json_extract(json, '$.data')]
+                ELSE [json] END AS items
     FROM scratch.raw),
   tweets AS (
     SELECT page_row, _line, unnest(items) AS tw, unnest(generate_series(1, len(items))) AS idx
@@ -56,10 +59,6 @@ SOURCE = """(
   LEFT JOIN inc i ON i.page_row = r.page_row AND i.tid = json_extract_string(r.rt_ref, '$.id'))"""
 
 
-def s(obj: str, path: str) -> str:
-    return f"nullif(json_extract_string({obj}, '$.{path}'), '')"
-
-
 def mapping(columns: list[str], _: dict) -> Mapping:
     tw = "CASE WHEN rt IS NOT NULL THEN rt ELSE json END"
     # a long ("note") tweet's text and entities are in note_tweet; the top-level ones only
@@ -74,6 +73,8 @@ def mapping(columns: list[str], _: dict) -> Mapping:
     exact = f"make_timestamp(({snowflake_ms_sql(s('json', 'id'))}) * 1000)"
     created = (f"CASE WHEN {exact} IS NOT NULL AND ({iso} IS NULL OR date_trunc('second', "
                f"{exact}) = date_trunc('second', {iso})) THEN {exact} ELSE {iso} END")
+    # a page without tweets is one record, so that it is counted and its reason said
+    no_tweets = f"{s('json', 'id')} IS NULL AND coalesce(json_array_length(json, '$.data'), 0) = 0"
     return Mapping(
         source=SOURCE,
         fields={
@@ -114,12 +115,27 @@ def mapping(columns: list[str], _: dict) -> Mapping:
                      "'$[*]'), []::VARCHAR[])",
         },
         time_raw=s("json", "created_at"), time_field="created_at", time_hint="ISO 8601",
+        checks=[(f"{no_tweets} AND json_type(json, '$.errors') = 'ARRAY'", "errors",
+                 "'a page of API errors only, no tweets: ' || coalesce(left(concat_ws(': ', "
+                 "json_extract_string(json, '$.errors[0].title'), "
+                 "json_extract_string(json, '$.errors[0].detail')), 200), '?') || "
+                 "' (the first of ' || json_array_length(json, '$.errors') || '); nothing to "
+                 "store: collect these tweets again if they matter'"),
+                (f"{no_tweets} AND json_type(json, '$.meta') = 'OBJECT'", "data",
+                 "'a response page without tweets: result_count ' || coalesce("
+                 "json_extract_string(json, '$.meta.result_count'), '?') || ', nothing to store'"),
+                float_id_check("json", "id", "post id"),
+                float_id_check("json", "author_id", "account id")],
         excerpt="left(json, 200)",
     )
 
 
 def _is_v2(obj: dict) -> bool:
     if "data" in obj and isinstance(obj["data"], list | dict):
+        return True
+    errors = obj.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict) and (
+            "title" in errors[0] or "detail" in errors[0]):     # a page of errors only
         return True
     return "author_id" in obj and "id" in obj and "user" not in obj
 
