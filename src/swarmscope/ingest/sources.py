@@ -464,7 +464,8 @@ def iter_json_records(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
     longer than ``f.max_record`` bytes is rejected, and never held in memory whole.
 
     Lines are grouped into candidate records: a group starts at a line beginning with ``{``,
-    or with an indented ``{`` after a line that ends with ``}``. A group that does not parse
+    or with a ``{`` indented no deeper than the group's first line, after a line that ends
+    with ``}`` (or ``},``: commas between objects are skipped). A group that does not parse
     is taken up again at its next line that holds a whole object (see :func:`_resync`), so one
     broken record never takes the records after it along.
     """
@@ -473,12 +474,13 @@ def iter_json_records(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
         return
     with open_text(f) as fh:
         group: list[str] = []
-        size = start = 0
+        size = start = indent = 0
         last = ""
         for lineno, line in enumerate(_bounded_lines(fh, f.max_record), 1):
             stripped = "" if isinstance(line, Overlong) else line.strip()
+            depth = len(line) - len(line.lstrip()) if stripped[:1] == "{" else 0
             if group and (isinstance(line, Overlong) or stripped[:1] == "{" and (
-                    line[:1] == "{" or last[-1:] == "}")):
+                    depth == 0 or depth <= indent and last.endswith(("}", "},")))):
                 yield from _close_group(f, start, group, size)
                 group, size = [], 0
             if isinstance(line, Overlong):
@@ -487,7 +489,7 @@ def iter_json_records(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
             if not group:
                 if not stripped:
                     continue
-                start = lineno
+                start, indent = lineno, len(line) - len(line.lstrip())
             size += _nbytes(line)
             if size <= f.max_record:
                 group.append(line)
