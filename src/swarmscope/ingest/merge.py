@@ -7,6 +7,9 @@ The accounting rule (checked by tests): every input record is exactly one of
   entity to a post that was already stored, or (account files) created or completed an account;
 - **duplicate**: everything it carries is already in the store.
 
+A record whose post id is stored, or read earlier in the file, with other content is rejected as
+a conflict (never counted as a duplicate), its reason naming the earlier record.
+
 All heavy work is SQL over scratch tables on disk, in partitions of a bounded number of
 records, each stored in one transaction (see :func:`merge`).
 """
@@ -31,6 +34,10 @@ FIELD_TYPES = {"created_at": "TIMESTAMP", "account_created_at": "TIMESTAMP",
 STRING_FIELDS = [f for f in RECORD_FIELDS if f not in FIELD_TYPES]
 ACCOUNT_FIELDS = ("handle", "display_name", "description", "account_created_at", "followers",
                   "following", "reported_location")
+#: What a post is (the posts table's columns after its id): a record whose post id is stored, or
+#: read earlier in the same file, with another value in one of them conflicts with it.
+POST_FIELDS = ("account_id", "created_at", "kind", "text", "lang", "client", "parent_post_id",
+               "parent_account_id", "quoted_post_id", "latitude", "longitude")
 MAX_FIELD_CHARS = 1_000_000
 #: Records stored per transaction: bounds the hash tables, so memory does not grow with a file.
 PARTITION_RECORDS = 2_000_000
@@ -125,29 +132,66 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
           platform: str, run_id: int, csv_header: bool | None) -> FileCounts:
     """Store the mapped records of one file and count what happened to each.
 
-    The rejects are written first; then the valid records are stored in partitions of about
-    ``PARTITION_RECORDS`` (by a hash of the post id, so that all records of a post fall in one
-    partition), each in its own transaction: the hash tables of a partition stay small, so
+    The valid records fall in partitions of about ``PARTITION_RECORDS`` (by a hash of the post
+    id, so that all records of a post fall in one partition). Conflicts are found partition by
+    partition and join the rejects, which are written first; then each partition is stored in
+    its own transaction: the hash tables of a partition stay small, so
     memory stays bounded whatever the file's size. A killed ingest leaves whole partitions;
     running it again stores the rest (what is stored counts as duplicate).
     ``csv_header`` says whether a delimited file had a header line (None: not delimited text).
     """
     counts = FileCounts(str(f.path), reader.name)
+    key = "post_id" if reader.posts else "account_id"
+    n_valid = con.execute("SELECT (SELECT count(*) FROM scratch.rec) - "
+                          "(SELECT count(*) FROM scratch.bad)").fetchone()[0]
+    parts = max(1, -(-n_valid // PARTITION_RECORDS))
+    part = [f"AND hash({key}) % {parts} = {i}" if parts > 1 else "" for i in range(parts)]
+    if reader.posts:
+        for where in part:
+            _reject_conflicts(con, literal(platform), where)
     if csv_header is not None:
         _locate_reject_lines(con, f, csv_header)
     _commit_rejects(con, f, run_id, counts)
-    key = "post_id" if reader.posts else "account_id"
-    n_valid = counts.read - counts.rejected
-    parts = max(1, -(-n_valid // PARTITION_RECORDS))
-    for i in range(parts):
+    for where in part:
         con.execute(f"""
             CREATE OR REPLACE TABLE scratch.valid AS SELECT * FROM scratch.rec
-            WHERE _row NOT IN (SELECT _row FROM scratch.bad)
-              {f'AND hash({key}) % {parts} = {i}' if parts > 1 else ''}""")
+            WHERE _row NOT IN (SELECT _row FROM scratch.bad) {where}""")
         _prepare(con, reader, m, platform)
         _commit_partition(con, reader, f, platform, run_id, counts)
     counts.duplicates = counts.read - counts.rejected - counts.stored
     return counts
+
+
+def _reject_conflicts(con: duckdb.DuckDBPyConnection, p: str, where: str) -> None:
+    """Add to ``scratch.bad`` every record whose post id is stored, or read earlier in this
+    file, with other content (:data:`POST_FIELDS`): a conflict, never a duplicate. The earlier
+    record is kept; the reason names it and the first field that differs, with both values."""
+    def first(value) -> str:   # the value for the first field that differs
+        return "CASE " + " ".join(f"WHEN v.{c} IS DISTINCT FROM r.{c} THEN {value(c)}"
+                                  for c in POST_FIELDS) + " END"
+
+    def shown(side: str):
+        return lambda c: f"coalesce(left(CAST({side}.{c} AS VARCHAR), 60), 'none')"
+
+    cols = ", ".join(POST_FIELDS)
+    con.execute(f"""
+        INSERT INTO scratch.bad
+        WITH v AS (SELECT * FROM scratch.rec
+                   WHERE _row NOT IN (SELECT _row FROM scratch.bad) {where}),
+        stored AS (SELECT post_id, {cols}, 'record ' || source_row || ' of ' || source_file AS origin
+                   FROM posts WHERE platform = {p} AND post_id IN (SELECT post_id FROM v)),
+        ref AS (SELECT * FROM stored UNION ALL
+                SELECT post_id, {cols}, coalesce('line ' || _line, 'record ' || _row) || ' of this file'
+                FROM v WHERE post_id NOT IN (SELECT post_id FROM stored)
+                QUALIFY _row = min(_row) OVER (PARTITION BY post_id))
+        SELECT v._row, v._line, {first(literal)},
+               'conflicting record: post ' || v.post_id || ' is already read from ' || r.origin
+               || ' with another ' || {first(literal)} || ' (' || {first(shown('r'))} || ' there, '
+               || {first(shown('v'))} || ' here): the same id for other content; the earlier '
+               || 'record is kept, check which one is right',
+               left(coalesce(v._excerpt, v.text, v.post_id, ''), 200)
+        FROM v JOIN ref r USING (post_id)
+        WHERE {' OR '.join(f'v.{c} IS DISTINCT FROM r.{c}' for c in POST_FIELDS)}""")
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platform: str) -> None:
@@ -323,8 +367,7 @@ def _commit_partition(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFi
     con.execute("BEGIN TRANSACTION")
     try:
         if reader.posts:
-            post_cols = ("post_id, account_id, created_at, kind, text, lang, client, "
-                         "parent_post_id, parent_account_id, quoted_post_id, latitude, longitude")
+            post_cols = ", ".join(("post_id",) + POST_FIELDS)
             con.execute("INSERT INTO object_keys SELECT object_key, value FROM scratch.objmap "
                         "WHERE is_new")
             counts.posts += con.execute(f"""
