@@ -180,9 +180,11 @@ def _reject_conflicts(con: duckdb.DuckDBPyConnection, p: str, where: str) -> Non
                    WHERE _row NOT IN (SELECT _row FROM scratch.bad) {where}),
         stored AS (SELECT post_id, {cols}, 'record ' || source_row || ' of ' || source_file AS origin
                    FROM posts WHERE platform = {p} AND post_id IN (SELECT post_id FROM v)),
+        again AS (SELECT post_id FROM v GROUP BY post_id HAVING count(*) > 1),
         ref AS (SELECT * FROM stored UNION ALL
                 SELECT post_id, {cols}, coalesce('line ' || _line, 'record ' || _row) || ' of this file'
-                FROM v WHERE post_id NOT IN (SELECT post_id FROM stored)
+                FROM v WHERE post_id IN (SELECT post_id FROM again)
+                  AND post_id NOT IN (SELECT post_id FROM stored)
                 QUALIFY _row = min(_row) OVER (PARTITION BY post_id))
         SELECT v._row, v._line, {first(literal)},
                'conflicting record: post ' || v.post_id || ' is already read from ' || r.origin
