@@ -376,7 +376,7 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
     pretty-printed), and a top-level array. A record that does not parse is rejected with its
     line and the reason; the records around it are kept. So is a record that Python's parser
     reads but DuckDB's refuses (a lone surrogate escape such as ``\\ud800``, left by a truncated
-    emoji), naming the field that holds it.
+    emoji), naming the field that holds it; of an API response page, only the refused items.
     """
     import pyarrow as pa   # here: importing it costs every CLI start 0.2 s
 
@@ -407,11 +407,30 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
     flush()
     refused = con.execute("SELECT _line, json FROM scratch.raw WHERE NOT json_valid(json)"
                           ).fetchall()
-    for line, text in refused:
-        rejects.append((line, *_refusal(con, text), text[:200]))
-    flush()
     if refused:
         con.execute("DELETE FROM scratch.raw WHERE NOT json_valid(json)")
+    for line, text in refused:
+        for part in _page_items(text):
+            if con.execute("SELECT json_valid(?)", [part]).fetchone()[0]:
+                n += 1
+                rows.append(n), lines.append(line), texts.append(part)
+            else:
+                rejects.append((line, *_refusal(con, part), part[:200]))
+    flush()
+
+
+def _page_items(text: str) -> list[str]:
+    """A refused record as it is or, if it is an API response page (a list ``data`` of
+    objects, as twarc2 writes), one page per item of ``data`` with the page's other keys, so
+    that a refused tweet costs only itself."""
+    page = json.loads(text)
+    items = page.get("data") if isinstance(page, dict) else None
+    if not isinstance(items, list) or len(items) < 2:
+        return [text]
+    try:
+        return [json.dumps({**page, "data": item}) for item in items]
+    except RecursionError:
+        return [text]
 
 
 def _refusal(con: duckdb.DuckDBPyConnection, text: str) -> tuple[str | None, str]:
