@@ -178,11 +178,13 @@ def _reject_conflicts(con: duckdb.DuckDBPyConnection, p: str, where: str) -> Non
         INSERT INTO scratch.bad
         WITH v AS (SELECT * FROM scratch.rec
                    WHERE _row NOT IN (SELECT _row FROM scratch.bad) {where}),
-        stored AS (SELECT post_id, {cols}, 'record ' || source_row || ' of ' || source_file AS origin
+        stored AS (SELECT post_id, {cols},
+                          'record ' || source_row || ' of ' || source_file AS origin
                    FROM posts WHERE platform = {p} AND post_id IN (SELECT post_id FROM v)),
         again AS (SELECT post_id FROM v GROUP BY post_id HAVING count(*) > 1),
         ref AS (SELECT * FROM stored UNION ALL
-                SELECT post_id, {cols}, coalesce('line ' || _line, 'record ' || _row) || ' of this file'
+                SELECT post_id, {cols},
+                       coalesce('line ' || _line, 'record ' || _row) || ' of this file'
                 FROM v WHERE post_id IN (SELECT post_id FROM again)
                   AND post_id NOT IN (SELECT post_id FROM stored)
                 QUALIFY _row = min(_row) OVER (PARTITION BY post_id))

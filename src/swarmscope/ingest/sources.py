@@ -9,6 +9,7 @@ functions.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -220,6 +221,12 @@ def open_text(f: InputFile, errors: str = "replace") -> io.TextIOBase:
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors=errors, newline="")
 
 
+#: What a byte that is not UTF-8 reads as in a JSON file: a noncharacter, never in real text,
+#: so that its record is rejected instead of being stored with U+FFFD in its place.
+BAD_BYTE = "\ufdd0"
+codecs.register_error("swarmscope-mark", lambda exc: (BAD_BYTE, exc.end))
+
+
 def read_head(f: InputFile, size: int = 65536) -> str:
     with open_text(f) as fh:
         return fh.read(size)
@@ -374,9 +381,10 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
 
     Accepted shapes: one object per line (also indented), concatenated objects (also
     pretty-printed), and a top-level array. A record that does not parse is rejected with its
-    line and the reason; the records around it are kept. So is a record that Python's parser
-    reads but DuckDB's refuses (a lone surrogate escape such as ``\\ud800``, left by a truncated
-    emoji), naming the field that holds it; of an API response page, only the refused items.
+    line and the reason; the records around it are kept. So is a record that holds a byte that
+    is not UTF-8, or that Python's parser reads but DuckDB's refuses (a lone surrogate escape
+    such as ``\\ud800``, left by a truncated emoji), naming the field; of an API response page,
+    only the items at fault.
     """
     import pyarrow as pa   # here: importing it costs every CLI start 0.2 s
 
@@ -396,7 +404,7 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
 
     for line, text, error in iter_json_records(f):
         if error is not None:
-            rejects.append((line, None, error, text[:200]))
+            rejects.append((line, *error, text[:200].replace(BAD_BYTE, "\ufffd")))
         else:
             n += 1
             chars += len(text)
@@ -405,17 +413,18 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
             flush()
             chars = 0
     flush()
-    refused = con.execute("SELECT _line, json FROM scratch.raw WHERE NOT json_valid(json)"
-                          ).fetchall()
-    if refused:
-        con.execute("DELETE FROM scratch.raw WHERE NOT json_valid(json)")
-    for line, text in refused:
+    refused = f"NOT json_valid(json) OR contains(json, chr({ord(BAD_BYTE)}))"
+    records = con.execute(f"SELECT _line, json FROM scratch.raw WHERE {refused}").fetchall()
+    if records:
+        con.execute(f"DELETE FROM scratch.raw WHERE {refused}")
+    for line, text in records:
         for part in _page_items(text):
-            if con.execute("SELECT json_valid(?)", [part]).fetchone()[0]:
+            if con.execute(f"SELECT NOT ({refused}) FROM (SELECT ? AS json)", [part]).fetchone()[0]:
                 n += 1
                 rows.append(n), lines.append(line), texts.append(part)
             else:
-                rejects.append((line, *_refusal(con, part), part[:200]))
+                rejects.append((line, *_refusal(con, part, line),
+                                part[:200].replace(BAD_BYTE, "\ufffd")))
     flush()
 
 
@@ -428,17 +437,25 @@ def _page_items(text: str) -> list[str]:
     if not isinstance(items, list) or len(items) < 2:
         return [text]
     try:
-        return [json.dumps({**page, "data": item}) for item in items]
+        return [json.dumps({**page, "data": item}).replace("\\ufdd0", BAD_BYTE) for item in items]
     except RecursionError:
         return [text]
 
 
-def _refusal(con: duckdb.DuckDBPyConnection, text: str) -> tuple[str | None, str]:
-    """(field, reason) for a record that Python's JSON parser reads and DuckDB's refuses."""
+def _refusal(con: duckdb.DuckDBPyConnection, text: str, line: int) -> tuple[str | None, str]:
+    """(field, reason) for a record (starting at ``line``) that holds a byte that is not UTF-8,
+    or that Python's JSON parser reads and DuckDB's refuses."""
+    bad = BAD_BYTE in text
     try:
-        found = _lone_surrogate(json.loads(text))
+        found = _first_match(json.loads(text), _BAD_BYTE if bad else _SURROGATE)
     except RecursionError:
         found = None
+    if bad:
+        at = line + text.count("\n", 0, text.index(BAD_BYTE))
+        return found and found[0], (
+            f"invalid encoding: a byte that is not UTF-8 at line {at}; the file is not UTF-8 "
+            "throughout: convert it (iconv -f LATIN1 -t UTF-8, if that was its encoding) and "
+            "ingest it again")
     if found is not None:
         return found[0], (f"invalid JSON: a lone surrogate escape (\\u{found[1]:04x} without its "
                           f"pair, as a truncated emoji leaves) in {found[0]}: remove or complete "
@@ -451,11 +468,11 @@ def _refusal(con: duckdb.DuckDBPyConnection, text: str) -> tuple[str | None, str
     return None, f"invalid JSON: {message}: fix the record and ingest the file again"
 
 
-def _lone_surrogate(value: object, path: str = "") -> tuple[str, int] | None:
-    """The path (``user.description``) of the first string (or key) holding a lone UTF-16
-    surrogate, and that surrogate; None if there is none."""
+def _first_match(value: object, pattern: re.Pattern, path: str = "") -> tuple[str, int] | None:
+    """The path (``user.description``) of the first string (or key) of a decoded record in
+    which ``pattern`` matches, and the character matched; None if there is none."""
     if isinstance(value, str):
-        found = _SURROGATE.search(value)
+        found = pattern.search(value)
         return (path or "json", ord(found.group())) if found else None
     if isinstance(value, dict):
         items = value.items()
@@ -466,21 +483,25 @@ def _lone_surrogate(value: object, path: str = "") -> tuple[str, int] | None:
     for k, v in items:
         name = ((f"{path}.{k}" if path else k) if isinstance(k, str) and k.isidentifier()
                 else f"{path}[{ascii(k)}]")
-        found = (isinstance(k, str) and _lone_surrogate(k, name)) or _lone_surrogate(v, name)
+        found = ((isinstance(k, str) and _first_match(k, pattern, name))
+                 or _first_match(v, pattern, name))
         if found:
             return found
     return None
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_BAD_BYTE = re.compile(BAD_BYTE)
 _SPACE = re.compile(r"\s*")
 _INDENT = re.compile(r"[ \t]*")
 _DECODER = json.JSONDecoder()
 
 
-def iter_json_records(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
-    """Yield (start line, record text, error or None) for each top-level JSON value; a record
-    longer than ``f.max_record`` bytes is rejected, and never held in memory whole.
+def iter_json_records(f: InputFile
+                      ) -> Iterator[tuple[int, str, tuple[str | None, str] | None]]:
+    """Yield (start line, record text, None or the (field, reason) it is rejected for) for each
+    top-level JSON value; a record longer than ``f.max_record`` bytes is rejected, and never
+    held in memory whole.
 
     Lines are grouped into candidate records: a group starts at a line beginning with ``{``,
     or with a ``{`` indented no deeper than the group's first line, after a line that ends
@@ -491,7 +512,7 @@ def iter_json_records(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
     if read_head(f, 4096).lstrip()[:1] == "[":
         yield from _json_array(f)
         return
-    with open_text(f) as fh:
+    with open_text(f, errors="swarmscope-mark") as fh:
         group: list[str] = []
         size = start = indent = 0
         last = ""
@@ -503,7 +524,7 @@ def iter_json_records(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
                 yield from _close_group(f, start, group, size)
                 group, size = [], 0
             if isinstance(line, Overlong):
-                yield lineno, line.head, _too_long(f)
+                yield lineno, line.head, (None, _too_long(f))
                 continue
             if not group:
                 if not stripped:
@@ -546,14 +567,15 @@ def _too_long(f: InputFile) -> str:
 
 
 def _close_group(f: InputFile, start: int, group: list[str], size: int
-                 ) -> Iterator[tuple[int, str, str | None]]:
+                 ) -> Iterator[tuple[int, str, tuple[str | None, str] | None]]:
     if size > f.max_record:
-        yield start, group[0][:200], _too_long(f)
+        yield start, group[0][:200], (None, _too_long(f))
     else:
         yield from _decode_group(start, "".join(group))
 
 
-def _decode_group(start: int, text: str) -> Iterator[tuple[int, str, str | None]]:
+def _decode_group(start: int, text: str
+                  ) -> Iterator[tuple[int, str, tuple[str | None, str] | None]]:
     """Decode one group of lines; it may hold several concatenated objects, and broken ones."""
     pos, line, counted = 0, start, 0
     while (pos := _SPACE.match(text, pos).end()) < len(text):
@@ -563,9 +585,10 @@ def _decode_group(start: int, text: str) -> Iterator[tuple[int, str, str | None]
             obj, end = _DECODER.raw_decode(text, pos)
         except (ValueError, RecursionError) as exc:   # JSONDecodeError is a ValueError
             end = _resync(text, pos)
-            yield line, text[pos:end].strip(), _decode_error(exc, text, start, end)
+            yield line, text[pos:end].strip(), (None, _decode_error(exc, text, start, end))
         else:
-            yield line, text[pos:end], None if isinstance(obj, dict) else "not a JSON object"
+            error = None if isinstance(obj, dict) else (None, "not a JSON object")
+            yield line, text[pos:end], error
             after = _SPACE.match(text, end).end()
             if text.startswith(",", after):   # a comma between objects (an array's, unbracketed)
                 end = after + 1
@@ -618,10 +641,10 @@ def _decode_error(exc: Exception, text: str, start: int, end: int) -> str:
             "line?)")
 
 
-def _json_array(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
+def _json_array(f: InputFile) -> Iterator[tuple[int, str, tuple[str | None, str] | None]]:
     """The elements of a top-level array, each with its line; the array is read whole (it must
     fit the record limit), and a broken array is unusable."""
-    with open_text(f) as fh:
+    with open_text(f, errors="swarmscope-mark") as fh:
         text = fh.read(f.max_record + 1)
     if len(text) > f.max_record or _nbytes(text) > f.max_record:
         raise UnusableInputError(
@@ -642,7 +665,7 @@ def _json_array(f: InputFile) -> Iterator[tuple[int, str, str | None]]:
                                      f"({reason.split(': ')[0]}): fix it or write one object "
                                      "per line") from None
         yield line, text[pos:end], None if isinstance(obj, dict) else \
-            "array element is not a JSON object"
+            (None, "array element is not a JSON object")
         pos = _SPACE.match(text, end).end()
         if text.startswith(",", pos):
             pos += 1
