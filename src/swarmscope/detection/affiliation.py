@@ -40,6 +40,7 @@ def affiliation_tests(db: Backend, kind: str, window: float,
     w = int(round(window * 1000))
     rate_k, span, share = null_terms(db, kind, window, null)
     kind_sql = kind.replace("'", "''")
+    total = db.dialect.sorted_sum
     db.materialise("aff_events", f"SELECT DISTINCT account, object, ts FROM traces "
                                  f"WHERE kind = '{kind_sql}'")
     db.materialise("aff_member_events", """
@@ -62,9 +63,9 @@ def affiliation_tests(db: Backend, kind: str, window: float,
         rows = db.to_arrow(f"""
             SELECT x.account, x.cluster_id, x.x, greatest(coalesce(m.mu, 0), 1e-12) AS mu
             FROM aff_x x LEFT JOIN (
-                SELECT account, cluster_id, sum(1 - exp(-lam)) AS mu FROM (
+                SELECT account, cluster_id, {total('1 - exp(-lam)')} AS mu FROM (
                     SELECT x.account, x.cluster_id, s.object,
-                           {span} * sum(s.share * r.rate) AS lam
+                           {span} * {total('s.share * r.rate')} AS lam
                     FROM aff_x x JOIN aff_shares s ON s.account = x.account
                     JOIN aff_rates r ON r.cluster_id = x.cluster_id AND r.bin = s.bin
                     GROUP BY ALL) GROUP BY ALL) m USING (account, cluster_id)
@@ -108,11 +109,12 @@ def recruit(db: Backend, n_tests: int, fdr: float, round_: int) -> int:
     score the larger of the two stages') and to ``affiliation`` (account, cluster_id, p, q,
     score, round, and the test that gave the smallest p: kind, window_s, x, mu); returns the
     number of accounts recruited."""
-    d = db.dialect
+    def best(col: str) -> str:  # the test with the smallest p; ties to the first cluster, test
+        return db.dialect.arg_min(col, "p", "cluster_id", "kind", "window_s")
+
     rows = db.to_arrow(f"""
-        SELECT account, {d.arg_min('cluster_id', 'p')} AS cluster_id,
-               {d.arg_min('kind', 'p')} AS kind, {d.arg_min('window_s', 'p')} AS window_s,
-               {d.arg_min('x', 'p')} AS x, {d.arg_min('mu', 'p')} AS mu,
+        SELECT account, {best('cluster_id')} AS cluster_id, {best('kind')} AS kind,
+               {best('window_s')} AS window_s, {best('x')} AS x, {best('mu')} AS mu,
                least(1, {n_tests} * min(p)) AS p
         FROM affiliation_tests GROUP BY account ORDER BY account""")
     n_clusters, n_accounts = db.query("""

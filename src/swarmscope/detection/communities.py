@@ -68,7 +68,7 @@ def cluster_summaries(db: Backend, kinds: list[str], top: int = 5) -> None:
               WHERE e.kind IN ('hashtag', 'domain') AND mp.kind <> 'repost'
               GROUP BY ALL HAVING count(DISTINCT mp.account) >= 2
               UNION ALL
-              SELECT cluster_id, 'text', any_value(text), count(DISTINCT account)
+              SELECT cluster_id, 'text', min(text), count(DISTINCT account)
               FROM member_posts WHERE text IS NOT NULL AND length(text) >= 20
               GROUP BY cluster_id, lower(trim(text)) HAVING count(DISTINCT account) >= 2)
         GROUP BY cluster_id, kind""")

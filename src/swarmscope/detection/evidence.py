@@ -13,12 +13,13 @@ def collect_evidence(db: Backend, alpha_pair: float, per_edge: int = 10) -> int:
     by affiliation (the temp table ``affiliation``), its ``per_edge`` co-actions with members of
     its cluster closest in time, in its strongest test, basis 'affiliation'. Returns the row
     count."""
+    # every order ends on the posts and the object, so that ties are broken the same each run
     closest = ("QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY abs(r.ts - l.ts), l.ts, "
-               f"l.post, r.post) <= {int(per_edge)}")
+               f"l.post, r.post, l.object) <= {int(per_edge)}")
     d = db.dialect
     db.materialise("edge_evidence", f"""
         WITH best AS (
-            SELECT t.a, t.b, t.kind, {d.arg_min('t.window_s', 't.p')} AS window_s, min(t.p) AS p
+            SELECT t.a, t.b, t.kind, {d.arg_min('t.window_s', 't.p', 't.window_s')} AS window_s, min(t.p) AS p
             FROM pair_tests t JOIN fused_edges e ON e.a = t.a AND e.b = t.b
             WHERE t.p <= {alpha_pair} AND (
                 e.a IN (SELECT account FROM account_scores WHERE flagged)
@@ -44,7 +45,7 @@ def collect_evidence(db: Backend, alpha_pair: float, per_edge: int = 10) -> int:
                 QUALIFY row_number() OVER (PARTITION BY f.account, l.object
                                            ORDER BY abs(r.ts - l.ts), l.ts, l.post, r.post) = 1)
             QUALIFY row_number() OVER (PARTITION BY account ORDER BY abs(ts_1 - ts), ts, post,
-                                       post_1) <= {int(per_edge)})
+                                       post_1, object) <= {int(per_edge)})
         SELECT ev.a, ev.b, ev.kind, ev.window_s, o.value AS object,
                pa.post_id AS post_a, {d.from_epoch_ms('ev.ts_a')} AS ts_a,
                pb.post_id AS post_b, {d.from_epoch_ms('ev.ts_b')} AS ts_b,

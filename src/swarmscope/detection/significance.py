@@ -153,9 +153,10 @@ def pair_tests(db: Backend, kind: str, window: float,
                           UNION SELECT b FROM testable_pairs WHERE x >= 2)""")
     db.materialise("test_rates", smoothed_rate_sql(
         db, "test_events WHERE account IN (SELECT account FROM test_shares)", rate_k))
+    total = db.dialect.sorted_sum
     directed = f"""
-        SELECT c.a, c.b, sum(1 - exp(-lam)) AS mu FROM (
-            SELECT c.a, c.b, s.object, {span} * sum(s.share * r.rate) AS lam
+        SELECT c.a, c.b, {total('1 - exp(-lam)')} AS mu FROM (
+            SELECT c.a, c.b, s.object, {span} * {total('s.share * r.rate')} AS lam
             FROM testable_pairs c JOIN test_shares s ON s.account = c.{{src}}
             JOIN test_rates r ON r.account = c.{{dst}} AND r.bin = s.bin
             WHERE c.x >= 2 GROUP BY c.a, c.b, s.object) c GROUP BY c.a, c.b"""

@@ -211,7 +211,8 @@ class DuckDBEngine:
                    NULL::DOUBLE AS cosine
             FROM {counts} WHERE {weight} >= {p.weight_floor}""", t)
         closest = "" if k is None else (
-            f"QUALIFY row_number() OVER (PARTITION BY a, b ORDER BY {dt}, ta) <= {k}")
+            f"QUALIFY row_number() OVER (PARTITION BY a, b ORDER BY {dt}, ta, tb, pa, pb, object)"
+            f" <= {k}")
         self._run("evidence", f"""
             CREATE OR REPLACE TEMP TABLE candidate_evidence AS
             SELECT a, b, object, pa, pb, ta, tb FROM pair_events SEMI JOIN pair_candidates USING (a, b)
@@ -221,7 +222,7 @@ class DuckDBEngine:
         k = 10 if p.evidence is None else p.evidence
         ev = "NULL" if k == 0 else (
             "max_by({'object': l.object, 'pa': l.post, 'pb': r.post, 'ta': l.ts, 'tb': r.ts}, "
-            f"l.w * r.w, {k})")
+            f"(l.w * r.w, -l.object), {k})")  # ties to the first object
         self._tfidf(t)
         self._run("pairs", f"""
             CREATE OR REPLACE TEMP TABLE pair_candidates AS
@@ -231,8 +232,8 @@ class DuckDBEngine:
                        NULL::BIGINT AS a_first, NULL::BIGINT AS b_first,
                        NULL::DOUBLE AS mean_dt_s, NULL::DOUBLE AS min_dt_s,
                        least(sum(l.n), sum(r.n)) / greatest(sum(l.n), sum(r.n)) AS symmetry,
-                       coalesce(sum(l.w * r.w) / nullif(any_value(na.norm) * any_value(nb.norm), 0),
-                                0) AS cosine,
+                       coalesce(sum(l.w * r.w ORDER BY l.w * r.w)
+                                / nullif(any_value(na.norm) * any_value(nb.norm), 0), 0) AS cosine,
                        {ev} AS ev
                 FROM tfidf l JOIN tfidf r ON l.object = r.object
                      AND (l.account < r.account{' OR l.account = r.account' if p.keep_loops else ''})
@@ -254,15 +255,16 @@ class DuckDBEngine:
             SELECT tf.*, n * ln((SELECT count(DISTINCT account) FROM t) / df.df) AS w
             FROM tf JOIN (SELECT object, count(*) AS df FROM tf GROUP BY object) df USING (object);
             CREATE OR REPLACE TEMP TABLE norms AS
-            SELECT account, sqrt(sum(w * w)) AS norm FROM tfidf GROUP BY account;""", t)
+            SELECT account, sqrt(sum(w * w ORDER BY w * w)) AS norm FROM tfidf
+            GROUP BY account;""", t)
 
     def _edge_cosine(self, t: dict[str, float]) -> None:
         """The TF-IDF cosine of the two accounts of every windowed edge."""
         self._tfidf(t)
         self._run("tfidf", """
             CREATE OR REPLACE TEMP TABLE pair_cosines AS
-            SELECT e.a, e.b, coalesce(sum(l.w * r.w) / nullif(any_value(na.norm)
-                   * any_value(nb.norm), 0), 0) AS cosine
+            SELECT e.a, e.b, coalesce(sum(l.w * r.w ORDER BY l.w * r.w)
+                   / nullif(any_value(na.norm) * any_value(nb.norm), 0), 0) AS cosine
             FROM (SELECT a, b FROM pair_candidates) e
             JOIN tfidf l ON l.account = e.a
             JOIN tfidf r ON r.account = e.b AND r.object = l.object

@@ -57,8 +57,9 @@ def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOpti
                 store, run_id, weight_quantile)
         if out is not None:
             with atomic_write(out) as tmp:
-                store.db.write_parquet(f"SELECT * FROM edges WHERE run_id = {run_id} "
-                                       "ORDER BY weight DESC, account_a, account_b", tmp)
+                store.db.write_parquet(f"SELECT * FROM edges WHERE run_id = {run_id} ORDER BY "
+                                       "weight DESC, platform_a, account_a, platform_b, "
+                                       "account_b", tmp)
     except BaseException as exc:
         store.finish_run(run_id, "failed", {"error": str(exc)[:500]})
         raise

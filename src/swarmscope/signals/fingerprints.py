@@ -64,15 +64,16 @@ def build_fingerprints(db: Backend, where: str = "true",
             SELECT account, gap, lag(gap) OVER (PARTITION BY account ORDER BY seq) AS prev_gap
             FROM activity),
         gaps AS (
-            SELECT account, (stddev_pop(gap) - avg(gap)) / nullif(stddev_pop(gap) + avg(gap), 0)
-                       AS burstiness,
-                   corr(gap, prev_gap) FILTER (WHERE prev_gap < {SESSION_GAP_S}) AS memory
-            FROM g WHERE gap < {SESSION_GAP_S} GROUP BY account),
+            SELECT account, (sd - mean) / nullif(sd + mean, 0) AS burstiness, memory
+            FROM (SELECT account, stddev_pop(gap ORDER BY gap) AS sd, avg(gap ORDER BY gap) AS mean,
+                         corr(gap, prev_gap ORDER BY gap, prev_gap)
+                             FILTER (WHERE prev_gap < {SESSION_GAP_S}) AS memory
+                  FROM g WHERE gap < {SESSION_GAP_S} GROUP BY account)),
         bins AS (
             SELECT account, count(*) AS n FROM activity WHERE gap < {SESSION_GAP_S}
             GROUP BY account, floor(log2(greatest(gap, 1)))),
         entropy AS (
-            SELECT account, -sum(n / total * log2(n / total)) AS gap_entropy
+            SELECT account, -sum(n / total * log2(n / total) ORDER BY n) AS gap_entropy
             FROM (SELECT *, sum(n) OVER (PARTITION BY account) AS total FROM bins)
             GROUP BY account),
         how AS (
@@ -114,19 +115,21 @@ def bloc_similarity(db: Backend, groups: str) -> None:
         df AS (SELECT term, ln((SELECT count(*) FROM m) / count(DISTINCT account)) + 1 AS idf
                FROM tf GROUP BY term),
         w AS (SELECT account, group_id, term, n * idf AS w FROM tf JOIN df USING (term))
-        SELECT account, group_id, term, w / sqrt(sum(w * w) OVER (PARTITION BY account)) AS w
+        SELECT account, group_id, term,
+               w / sqrt(sum(w * w ORDER BY w * w) OVER (PARTITION BY account)) AS w
         FROM w;
         CREATE OR REPLACE TEMP TABLE bloc_sums AS
-        SELECT group_id, term, sum(w) AS s FROM bloc_vectors GROUP BY ALL;
+        SELECT group_id, term, sum(w ORDER BY w) AS s FROM bloc_vectors GROUP BY ALL;
         CREATE OR REPLACE TEMP TABLE bloc_groups AS
         SELECT group_id, n AS members,
                CASE WHEN n > 1 THEN (s2 - n) / (n * (n - 1)) END AS bloc_similarity
-        FROM (SELECT group_id, sum(s * s) AS s2 FROM bloc_sums GROUP BY group_id)
+        FROM (SELECT group_id, sum(s * s ORDER BY s * s) AS s2 FROM bloc_sums GROUP BY group_id)
         JOIN (SELECT group_id, count(DISTINCT account) AS n FROM bloc_vectors GROUP BY group_id)
         USING (group_id);
         CREATE OR REPLACE TEMP TABLE bloc_members AS
         SELECT v.account, v.group_id,
-               CASE WHEN g.members > 1 THEN (sum(v.w * s.s) - 1) / (g.members - 1) END
+               CASE WHEN g.members > 1 THEN (sum(v.w * s.s ORDER BY v.w * s.s) - 1)
+                                            / (g.members - 1) END
                    AS bloc_similarity
         FROM bloc_vectors v JOIN bloc_sums s USING (group_id, term)
         JOIN bloc_groups g USING (group_id) GROUP BY v.account, v.group_id, g.members;""")

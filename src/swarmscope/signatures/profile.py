@@ -113,7 +113,7 @@ def _creation_bursts(db: Backend, prm: ProfileParams) -> None:
         bursts AS (
             SELECT burst, DATE '1970-01-01' + CAST(min(s) AS INTEGER) AS d_from,
                    DATE '1970-01-01' + CAST(max(e) AS INTEGER) AS d_to,
-                   arg_min(observed, p) AS observed, arg_min(expected, p) AS expected,
+                   arg_min(observed, (p, s)) AS observed, arg_min(expected, (p, s)) AS expected,
                    min(p) AS p, min(q) AS q FROM grouped GROUP BY burst)
         SELECT 'creation_burst', strftime(b.d_from, '%Y-%m-%d') || '..'
                    || strftime(b.d_to - 1, '%Y-%m-%d'), NULL, min(a.created_at), max(a.created_at),
@@ -130,10 +130,10 @@ def _shared_profiles(db: Backend, prm: ProfileParams) -> None:
     for kind, column in (("display_name", "display_name"), ("description", "description")):
         db.execute(f"""
             INSERT INTO profile_findings
-            SELECT '{kind}', any_value({column}), NULL, NULL, NULL, count(*), count(*), NULL,
+            SELECT '{kind}', min({column}), NULL, NULL, NULL, count(*), count(*), NULL,
                    NULL, NULL, NULL, list(account_id ORDER BY account_id)
-            FROM (SELECT account_id, any_value({column}) AS {column},
-                         regexp_replace(lower(strip_accents(any_value({column}))),
+            FROM (SELECT account_id, min({column}) AS {column},
+                         regexp_replace(lower(strip_accents(min({column}))),
                                         '[^[:alnum:]]', '', 'g') AS norm
                   FROM accounts WHERE {column} IS NOT NULL GROUP BY account_id)
             WHERE length(norm) >= {int(prm.min_name_chars)}
@@ -201,18 +201,25 @@ def _cluster_creation(db: Backend, prm: ProfileParams) -> None:
     db.drop("_creation_clusters")
 
 
+def _commonest_client(keys: str, source: str) -> str:
+    """SQL: per ``keys``, the commonest ``client`` of ``source`` (ties to the first by name,
+    where ``mode`` would pick any) and the rows counted (``n``)."""
+    return f"""SELECT {keys}, arg_min(client, (-n, client)) AS client, sum(n) AS n
+        FROM (SELECT {keys}, client, count(*) AS n FROM {source} GROUP BY ALL) GROUP BY ALL"""
+
+
 def _cluster_clients(db: Backend, prm: ProfileParams) -> None:
     auto = " OR ".join(f"contains(lower(t.client), '{a}')" for a in AUTOMATION)
-    db.execute("""CREATE OR REPLACE TEMP TABLE _main_client AS
-        SELECT platform, account_id, mode(client) AS client FROM posts
-        WHERE client IS NOT NULL GROUP BY ALL""")
+    db.execute(f"""CREATE OR REPLACE TEMP TABLE _main_client AS
+        SELECT platform, account_id, client
+        FROM ({_commonest_client('platform, account_id', 'posts WHERE client IS NOT NULL')})""")
     tests = db.scalar("SELECT count(DISTINCT cluster_id) FROM detect_accounts")
     _binomial_findings(db, "client", f"""
         WITH m AS (SELECT d.cluster_id, c.account_id, c.client FROM _main_client c
                    JOIN detect_accounts d USING (platform, account_id)
                    WHERE d.cluster_id IS NOT NULL),
-        top AS (SELECT cluster_id, mode(client) AS client, count(*) AS accounts FROM m
-                GROUP BY ALL),
+        top AS (SELECT cluster_id, client, n AS accounts
+                FROM ({_commonest_client('cluster_id', 'm')})),
         bg AS (SELECT client, count(*) / (SELECT count(*) FROM _main_client) AS share
                FROM _main_client GROUP BY ALL)
         SELECT t.client AS key, t.cluster_id, t.accounts,

@@ -30,9 +30,17 @@ class Dialect:
         """A TIMESTAMP from milliseconds since 1970."""
         raise NotImplementedError(f"dialect {self.name!r} has no from_epoch_ms")
 
-    def arg_min(self, value: str, by: str) -> str:
-        """The ``value`` of the row with the smallest ``by`` in a group."""
+    def arg_min(self, value: str, by: str, *ties: str) -> str:
+        """The ``value`` of the row with the smallest ``by`` in a group, ties broken by the
+        smallest ``ties`` in turn (without ties that make the row unique, the pick among equal
+        ``by`` is arbitrary, and changes with the threads)."""
         raise NotImplementedError(f"dialect {self.name!r} has no arg_min")
+
+    def sorted_sum(self, expr: str) -> str:
+        """The sum of a DOUBLE expression over a group, added in ascending order: the same
+        bits whatever order the rows reach the aggregate in (a parallel hash aggregate adds
+        them in an order that changes from run to run)."""
+        raise NotImplementedError(f"dialect {self.name!r} has no sorted_sum")
 
     def offsets(self, low: int, high: int, alias: str, column: str) -> str:
         """A FROM-clause item: the integers ``low``..``high`` as ``alias(column)``."""
@@ -62,8 +70,11 @@ class DuckDBDialect(Dialect):
     def from_epoch_ms(self, ms: str) -> str:
         return f"make_timestamp(({ms}) * 1000)"
 
-    def arg_min(self, value: str, by: str) -> str:
-        return f"arg_min({value}, {by})"
+    def arg_min(self, value: str, by: str, *ties: str) -> str:
+        return f"arg_min({value}, ({', '.join((by, *ties))}))" if ties else f"arg_min({value}, {by})"
+
+    def sorted_sum(self, expr: str) -> str:
+        return f"sum({expr} ORDER BY {expr})"
 
     def offsets(self, low: int, high: int, alias: str, column: str) -> str:
         return f"range({int(low)}, {int(high) + 1}) {alias}({column})"

@@ -222,7 +222,7 @@ def build_traces(db: Backend, kind: str, options: TraceOptions = TraceOptions(),
             db.materialise("raw_traces", f"WITH raw AS MATERIALIZED ({raw}) SELECT * FROM raw "
                                          "WHERE object IS NOT NULL AND object <> ''")
             db.execute("""
-                INSERT INTO trace_values SELECT ?, row_number() OVER (), object
+                INSERT INTO trace_values SELECT ?, row_number() OVER (ORDER BY object), object
                 FROM (SELECT DISTINCT object FROM raw_traces)""", [kind])
             db.execute("""
                 INSERT INTO traces SELECT ?, r.account, o.object_key, r.post, r.ts
