@@ -23,7 +23,7 @@ from swarmscope.errors import SwarmscopeError
 from swarmscope.outputs import XML_UNSAFE, atomic_write, check_output, output_dir, visible
 from swarmscope.store import Store
 from swarmscope.store.backend import Backend
-from swarmscope.store.schema import RESULT_TABLES
+from swarmscope.store.schema import RESULT_TABLES, TABLES
 
 ACCOUNT_COLUMNS = {"account_id", "account_a", "account_b", "handle"}
 POST_COLUMNS = {"post_id", "post_a", "post_b"}
@@ -130,12 +130,12 @@ def export(store: Store, fmt: str, out: str | Path, key: bytes | None = None) ->
 
 
 def _flatten(db: Backend, name: str) -> pa.Table:
-    """The table, its nested columns (lists of structs) as JSON text, so that CSV can hold
-    them."""
+    """The table in its order, its nested columns (lists of structs) as JSON text, so that
+    CSV can hold them."""
     schema = db.to_arrow(f"SELECT * FROM {name} LIMIT 0").schema
     cols = ", ".join(f'to_json("{f.name}")::VARCHAR AS "{f.name}"'
                      if pa.types.is_nested(f.type) else f'"{f.name}"' for f in schema)
-    return db.to_arrow(f"SELECT {cols} FROM {name}")
+    return db.to_arrow(TABLES[name].ordered(cols))
 
 
 def _network(db: Backend, key: bytes | None) -> tuple[list[dict], list[dict]]:

@@ -270,7 +270,7 @@ def _persist(db: Backend, run_id: int, kinds: list[str], since: datetime | None,
                          f'coalesce(s."p_{k}", 1) AS "p_{k}"' for k in kinds)
     edge_kinds = ", ".join(f'e."p_{k}", e."x_{k}"' for k in kinds) + ", e.p_perm"
     with db.transaction():
-        db.materialise("detect_accounts", f"""
+        db.persist("detect_accounts", f"""
                 SELECT {run_id} AS run_id, acc.platform, acc.account_id, a.handle,
                coalesce(acc.posts, 0) AS posts, coalesce(s.score, 0) AS score,
                coalesce(s.flagged, false) AS flagged, m.cluster_id,
@@ -289,9 +289,8 @@ def _persist(db: Backend, run_id: int, kinds: list[str], since: datetime | None,
         LEFT JOIN account_keys k USING (platform, account_id)
         LEFT JOIN account_scores s ON s.account = k.account_key
         LEFT JOIN cluster_members m ON m.account = k.account_key
-        LEFT JOIN affiliation f ON f.account = k.account_key
-        ORDER BY score DESC, acc.platform, acc.account_id""", temporary=False)
-        db.materialise("detect_edges", f"""
+        LEFT JOIN affiliation f ON f.account = k.account_key""")
+        db.persist("detect_edges", f"""
                 SELECT {run_id} AS run_id, ka.platform AS platform_a, ka.account_id AS account_a,
                kb.platform AS platform_b, kb.account_id AS account_b, e.p AS p_value,
                e.q AS q_value, e.weight,
@@ -300,16 +299,13 @@ def _persist(db: Backend, run_id: int, kinds: list[str], since: datetime | None,
         FROM fused_edges e JOIN account_keys ka ON ka.account_key = e.a
         JOIN account_keys kb ON kb.account_key = e.b
         LEFT JOIN cluster_members ma ON ma.account = e.a
-        LEFT JOIN cluster_members mb ON mb.account = e.b
-        ORDER BY e.weight DESC, account_a, account_b""", temporary=False)
-        db.materialise("detect_clusters", f"""
-                SELECT {run_id} AS run_id, * FROM cluster_summary""", temporary=False)
-        db.materialise("detect_evidence", f"""
+        LEFT JOIN cluster_members mb ON mb.account = e.b""")
+        db.persist("detect_clusters", f"SELECT {run_id} AS run_id, * FROM cluster_summary")
+        db.persist("detect_evidence", f"""
                 SELECT {run_id} AS run_id, ka.account_id AS account_a, kb.account_id AS account_b,
                ev.* EXCLUDE (a, b)
         FROM edge_evidence ev JOIN account_keys ka ON ka.account_key = ev.a
-        JOIN account_keys kb ON kb.account_key = ev.b
-        ORDER BY account_a, account_b, kind, dt_s""", temporary=False)
+        JOIN account_keys kb ON kb.account_key = ev.b""")
         db.execute(CALIBRATION_DDL)
         for r in calibration:
             db.execute("INSERT INTO detect_calibration VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
@@ -318,8 +314,9 @@ def _persist(db: Backend, run_id: int, kinds: list[str], since: datetime | None,
 
 
 def _write(db: Backend, out: Path) -> None:
-    """Every detect table to ``out/<file>.parquet``, each written whole or not at all."""
+    """Every detect table to ``out/<file>.parquet``, each written whole or not at all, its
+    rows in the table's order."""
     out = output_dir(out)
     for table in DETECT:
         with atomic_write(out / f"{table.file}.parquet") as tmp:
-            db.write_parquet(f"SELECT * FROM {table.name}", tmp)
+            db.write_parquet(table.ordered(), tmp)

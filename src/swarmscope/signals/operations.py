@@ -64,7 +64,7 @@ def temporal_signals(db: Backend, run_id: int, where: str = "true") -> None:
     for name, table in shifts.items():
         db.register_arrow(f"shift_{name}_arrow", table)
     with db.transaction():
-        db.materialise("detect_fingerprints", f"""
+        db.persist("detect_fingerprints", f"""
                 SELECT {run_id} AS run_id, k.platform, k.account_id, m.cluster_id,
                m.group_id AS operation_id, f.posts,
                f.first_post, f.last_post, f.active_days, z.active_start_utc, z.active_hours,
@@ -76,19 +76,17 @@ def temporal_signals(db: Backend, run_id: int, where: str = "true") -> None:
         JOIN account_zones z USING (account)
         LEFT JOIN operation_members m USING (account)
         LEFT JOIN shift_members_arrow s USING (account)
-        LEFT JOIN bloc_members b USING (account)
-        ORDER BY k.platform, k.account_id""", temporary=False)
-        db.materialise("detect_operations", f"""
+        LEFT JOIN bloc_members b USING (account)""")
+        db.persist("detect_operations", f"""
                 SELECT {run_id} AS run_id, t.group_id AS operation_id, c.clusters,
                t.* EXCLUDE (group_id), b.bloc_similarity
         FROM shift_timing_arrow t LEFT JOIN bloc_groups b USING (group_id)
         LEFT JOIN (SELECT group_id, list(DISTINCT cluster_id ORDER BY cluster_id) AS clusters
-                   FROM operation_members GROUP BY ALL) c USING (group_id)
-        ORDER BY operation_id""", temporary=False)
-        db.materialise("detect_shifts", f"""
+                   FROM operation_members GROUP BY ALL) c USING (group_id)""")
+        db.persist("detect_shifts", f"""
                 SELECT {run_id} AS run_id, group_id AS operation_id, * EXCLUDE (group_id)
-        FROM shift_segments_arrow ORDER BY operation_id, segment""", temporary=False)
-        db.materialise("detect_shift_hours", f"""
+        FROM shift_segments_arrow""")
+        db.persist("detect_shift_hours", f"""
                 SELECT {run_id} AS run_id, m.group_id AS operation_id, m.cluster_id, k.account_id,
                s.segment, h.hour_utc,
                CAST((h.hour_utc + t.zone_offset + 24) % 24 AS INTEGER) AS hour_local, h.posts
@@ -96,7 +94,6 @@ def temporal_signals(db: Backend, run_id: int, where: str = "true") -> None:
         JOIN (SELECT account, unnest(range(24)) AS hour_utc, unnest(hour_of_day) AS posts
               FROM fingerprints) h USING (account)
         LEFT JOIN shift_members_arrow s USING (account)
-        LEFT JOIN shift_timing_arrow t ON t.group_id = m.group_id
-        ORDER BY m.group_id, s.segment NULLS LAST, k.account_id, h.hour_utc""", temporary=False)
+        LEFT JOIN shift_timing_arrow t ON t.group_id = m.group_id""")
     for name in shifts:
         db.drop(f"shift_{name}_arrow")

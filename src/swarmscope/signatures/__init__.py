@@ -29,6 +29,6 @@ def signatures(db: Backend, run_id: int, where: str = "true") -> dict[str, int]:
     ephemeral_bursts(db, where)
     rows = {}
     for table, temp in _FOUND:
-        db.materialise(table, f"SELECT {run_id} AS run_id, * FROM {temp}", temporary=False)
+        db.persist(table, f"SELECT {run_id} AS run_id, * FROM {temp}")
         rows[table] = db.scalar(f"SELECT count(*) FROM {table}")
     return rows

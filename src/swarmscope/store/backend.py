@@ -28,6 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from swarmscope.store.dialect import DuckDBDialect, Dialect
+from swarmscope.store.schema import TABLES
 from swarmscope.store.sql import literal
 
 
@@ -94,6 +95,13 @@ class Backend(ABC):
         """The step ``name``: (re)create the table ``name`` as the result of ``sql``."""
         with self.step(name, table=name):
             self.execute(f"CREATE OR REPLACE {'TEMP ' if temporary else ''}TABLE {name} AS {sql}")
+
+    def persist(self, name: str, sql: str) -> None:
+        """The step ``name``: (re)create the store's result table ``name`` (of
+        :data:`~swarmscope.store.schema.TABLES`) as the result of ``sql``, in the table's
+        order."""
+        self.materialise(name, f"SELECT * FROM ({sql}) ORDER BY {TABLES[name].order}",
+                         temporary=False)
 
     @contextmanager
     def step(self, name: str, *, table: str | None = None) -> Iterator[None]:

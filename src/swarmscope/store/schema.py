@@ -26,7 +26,9 @@ UPGRADABLE_VERSIONS = (2, 3)
 class Table:
     """A persistent table: ``columns`` maps a column (or a group, ``"a, b"``, or a pattern,
     ``"p_<kind>"``) to its documentation; ``types`` holds the SQL types of tables the store
-    creates; ``file`` is the Parquet file ``detect --out`` writes."""
+    creates; ``file`` is the Parquet file ``detect --out`` writes; ``order`` (an ORDER BY
+    list) orders a result table's rows totally: ``detect`` stores them, and ``detect --out``
+    and ``export`` write them, in that order, whatever the threads."""
 
     name: str
     doc: str
@@ -34,6 +36,11 @@ class Table:
     types: dict[str, str] = field(default_factory=dict)
     file: str | None = None
     view: str | None = None
+    order: str | None = None
+
+    def ordered(self, columns: str = "*") -> str:
+        """``SELECT columns`` of the table, its rows in its ``order``."""
+        return f"SELECT {columns} FROM {self.name} ORDER BY {self.order}"
 
     def ddl(self) -> str:
         """``CREATE TABLE IF NOT EXISTS`` (or the view) for a table the store creates."""
@@ -342,7 +349,8 @@ SELECT run_id, kind, semantics, window_s, ka.platform AS platform_a, ka.account_
        popular_events
 FROM pair_edges JOIN pair_runs USING (run_id)
 JOIN account_keys ka ON ka.account_key = account_key_a
-JOIN account_keys kb ON kb.account_key = account_key_b"""),
+JOIN account_keys kb ON kb.account_key = account_key_b""",
+          order="run_id, platform_a, account_a, platform_b, account_b"),
     _table("evidence", "co-action events kept as evidence of pairs' edges (closest in time "
                        "first, --evidence per edge)", [
         ("run_id", "BIGINT", "the pairs run"), ("kind", "VARCHAR", "trace kind"),
@@ -350,7 +358,8 @@ JOIN account_keys kb ON kb.account_key = account_key_b"""),
         ("object", "VARCHAR", "the object both acted on"),
         ("post_a", "VARCHAR", "account_a's post"), ("ts_a", "TIMESTAMP", "its time"),
         ("post_b", "VARCHAR", "account_b's post"), ("ts_b", "TIMESTAMP", "its time"),
-        ("dt_s", "DOUBLE", "|ts_b - ts_a| in seconds")]),
+        ("dt_s", "DOUBLE", "|ts_b - ts_a| in seconds")],
+           order="run_id, account_a, account_b, dt_s, ts_a, post_a, post_b, object"),
     _table("popular_objects", "objects too popular to list their pairs (aggregated) or left "
                               "out by --max-object-accounts (capped)", [
         ("run_id", "BIGINT", "the pairs run"), ("kind", "VARCHAR", "trace kind"),
@@ -358,7 +367,7 @@ JOIN account_keys kb ON kb.account_key = account_key_b"""),
         ("actions", "BIGINT", "actions on it"),
         ("window_pairs", "HUGEINT", "pairs of actions within the window"),
         ("first_ts", "TIMESTAMP", "first action"), ("last_ts", "TIMESTAMP", "last action"),
-        ("mode", "VARCHAR", "aggregated | capped")]),
+        ("mode", "VARCHAR", "aggregated | capped")], order="run_id, object, mode"),
 )
 
 
@@ -384,12 +393,26 @@ _CALIBRATION = {
         "p <= alpha_pair (nominal share: at most alpha_pair)",
     "accounts_flagged": "accounts the copy would flag (nominal: none)",
 }
+_ORDERS = {
+    "detect_accounts": "score DESC, platform, account_id",
+    "detect_edges": "weight DESC, platform_a, account_a, platform_b, account_b",
+    "detect_clusters": "cluster_id",
+    "detect_evidence": "account_a, account_b, kind, dt_s, ts_a, post_a, post_b, object, basis",
+    "detect_calibration": "permutation, kind, window_s",
+    "detect_fingerprints": "platform, account_id",
+    "detect_operations": "operation_id",
+    "detect_shifts": "operation_id, segment",
+    "detect_shift_hours": "operation_id, segment NULLS LAST, account_id, hour_utc, cluster_id, "
+                          "posts",
+    "detect_profile": "kind, key, cluster_id",
+    "detect_attacks": "rank", "detect_trends": "rank", "detect_ephemeral": "rank",
+}
 _FILES = {"detect_accounts": "accounts", "detect_edges": "edges", "detect_clusters": "clusters",
           "detect_evidence": "evidence"}
 #: The tables of a detect run, in the order ``detect --out`` and ``export`` write them.
 DETECT = tuple(
     Table(name, _DETECT_DOCS[name], {"run_id": "the detect run", **columns},
-          file=_FILES.get(name, name.removeprefix("detect_")))
+          file=_FILES.get(name, name.removeprefix("detect_")), order=_ORDERS[name])
     for name, columns in {**_DETECT_CORE, "detect_calibration": _CALIBRATION,
                           **_DETECT_TEMPORAL, **_DETECT_SIGNATURES}.items())
 #: The calibration table's DDL: created by every detect run, filled with --permutations.
