@@ -71,7 +71,7 @@ class DuckDBDialect(Dialect):
         return f"make_timestamp(({ms}) * 1000)"
 
     def arg_min(self, value: str, by: str, *ties: str) -> str:
-        return f"arg_min({value}, ({', '.join((by, *ties))}))" if ties else f"arg_min({value}, {by})"
+        return f"arg_min({value}, ({', '.join((by, *ties))}))"  # (p) is p; (p, k) a row
 
     def sorted_sum(self, expr: str) -> str:
         return f"sum({expr} ORDER BY {expr})"
