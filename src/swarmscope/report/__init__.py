@@ -97,7 +97,7 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
     index = {(r[0], r[1]): i for i, r in enumerate(nodes)}
     edges = [(index[(r[0], r[1])], index[(r[2], r[3])], r[4]) for r in db.query("""
         SELECT platform_a, account_a, platform_b, account_b, weight FROM detect_edges
-        ORDER BY weight DESC""") if (r[0], r[1]) in index and (r[2], r[3]) in index]
+        ORDER BY weight DESC, platform_a, account_a, platform_b, account_b""") if (r[0], r[1]) in index and (r[2], r[3]) in index]
     xy = _layout(len(nodes), edges)
     clusters = _clusters(db, kinds, index, where, acc if key else None, post, text)
     flagged = len(nodes)
@@ -155,7 +155,7 @@ def _clusters(db: Backend, kinds: list[str], index: dict, where: str, acc, post,
         cid = r[0]
         members = db.query("""
             SELECT platform, account_id FROM detect_accounts WHERE cluster_id = ?
-            ORDER BY score DESC, account_id LIMIT ?""", [cid, MEMBERS_PER_CLUSTER])
+            ORDER BY score DESC, account_id, platform LIMIT ?""", [cid, MEMBERS_PER_CLUSTER])
         activity = db.query(f"""
             SELECT h, (isodow(h) - 1) * 24 + hour(h), n FROM (
                 SELECT date_trunc('hour', p.created_at) AS h, count(*) AS n FROM posts p
@@ -171,7 +171,8 @@ def _clusters(db: Backend, kinds: list[str], index: dict, where: str, acc, post,
             JOIN detect_accounts a ON a.account_id = v.account_a AND a.cluster_id = ?
             JOIN detect_accounts b ON b.account_id = v.account_b AND b.cluster_id = ?
             JOIN detect_edges e ON e.account_a = v.account_a AND e.account_b = v.account_b
-            ORDER BY e.weight DESC, v.dt_s, v.ts_a LIMIT ?""",
+            ORDER BY e.weight DESC, v.dt_s, v.ts_a, v.account_a, v.account_b, v.kind, v.post_a,
+                     v.post_b, v.object LIMIT ?""",
                                [cid, cid, EVIDENCE_PER_CLUSTER])
         out.append({
             "id": cid, "size": r[1], "edges": r[2], "density": round(r[3] or 0, 3),
@@ -237,7 +238,8 @@ def _signatures(db: Backend, acc, post, hide_names: bool = False) -> dict:
                flagged_share FROM detect_ephemeral ORDER BY rank LIMIT 10""")
     profile = rows("detect_profile", """
         SELECT kind, key, cluster_id, accounts, first_time, last_time, q_value, automation
-        FROM detect_profile ORDER BY q_value NULLS LAST, accounts DESC LIMIT 20""")
+        FROM detect_profile ORDER BY q_value NULLS LAST, accounts DESC, kind, key, cluster_id
+        LIMIT 20""")
     named = ("display_name", "description")
     return {
         "trends": [{"kind": t[0], "value": t[1], "start": t[2], "end": t[3], "accounts": t[4],
