@@ -111,6 +111,7 @@ PEAK_RSS = ("import re, runpy, sys\n"
 
 def _pairs_subprocess(db: Path, *args: str) -> tuple[subprocess.CompletedProcess, int]:
     """Run ``swarmscope pairs`` in a child with a 500 MB engine limit; returns its peak RSS."""
+    (db.parent / "spill").mkdir(exist_ok=True)   # a missing --temp-dir is refused at open
     argv = ["--db", str(db), "--memory-limit", "500MB", "--temp-dir", str(db.parent / "spill"),
             "pairs", "--kind", "repost", "--window", "60", *args]
     proc = subprocess.run([sys.executable, "-c", PEAK_RSS, *argv], capture_output=True,
