@@ -32,6 +32,7 @@ def spark_session(master: str = "local[2]", config: dict[str, str] | None = None
     from pyspark.sql import SparkSession
     builder = SparkSession.builder.master(master).appName("swarmscope")
     settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
+                "spark.ui.showConsoleProgress": "false",
                 "spark.sql.execution.arrow.pyspark.enabled": "true",
                 "spark.sql.shuffle.partitions": "8", **(config or {})}
     for key, value in settings.items():
