@@ -42,6 +42,8 @@ demo: $(VENV)/.installed
 test: $(VENV)/.dev-installed
 	@test -x /usr/bin/chromium || { echo "chromium is missing (the report's browser tests): installing it with apt-get"; \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v java >/dev/null || { echo "Java is missing (the Spark engine's tests): installing a JRE with apt-get"; \
+	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 	$(BIN)/python -m pytest
 
 test-fast: $(VENV)/.dev-installed   # the suite without the tests marked slow (full real data)

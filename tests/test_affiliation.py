@@ -13,7 +13,7 @@ from scipy import stats as sps
 from swarmscope.detection.affiliation import affiliate, affiliation_tests
 from swarmscope.detection.significance import NullParams
 from swarmscope.store.backend import DuckDBBackend
-from swarmscope.traces import TRACES_TABLE
+from swarmscope.traces import replace_traces
 
 HOUR = 3_600_000
 SPAN = 48 * HOUR
@@ -59,13 +59,12 @@ def synthetic_traces(seed: int = 0) -> list[tuple[int, int, int]]:
 
 
 def load(backend, rows) -> None:
-    backend.execute(TRACES_TABLE)
     backend.register_arrow("synthetic", pa.table({
         "account": pa.array([r[0] for r in rows], pa.int32()),
         "object": pa.array([r[1] for r in rows], pa.int64()),
         "ts": pa.array([r[2] for r in rows], pa.int64())}))
-    backend.execute("INSERT INTO traces SELECT 'hashtag', account, object, "
-                    "row_number() OVER (ORDER BY ts, account, object), ts FROM synthetic")
+    replace_traces(backend, "hashtag", "SELECT account, object, row_number() OVER "
+                                       "(ORDER BY ts, account, object) AS post, ts FROM synthetic")
     members = [(m, c) for c, ms in CLUSTERS.items() for m in ms]
     backend.register_arrow("cluster_members", pa.table({
         "account": pa.array([m for m, _ in members], pa.int32()),

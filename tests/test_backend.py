@@ -143,14 +143,13 @@ def test_permute_traces_breaks_co_action(con):
     permuted copy ~0.5 of the 10 co-actions survive by chance, so 9 or more should (almost)
     never survive: at most 2 seeds of 40."""
     from swarmscope.detection.permutation import permute_traces
-    from swarmscope.traces import TRACES_TABLE
+    from swarmscope.traces import replace_traces, reset_traces
     kept = 0
     for seed in range(40):
         db = DuckDBBackend(con)
-        db.execute("DROP TABLE IF EXISTS traces")
-        db.execute(TRACES_TABLE)
-        db.execute("INSERT INTO traces SELECT 'hashtag', 1 + i % 2, i // 2, i, "
-                   "(i // 2) * 300000 + (i % 2) * 20000 FROM range(20) t(i)")
+        reset_traces(db)
+        replace_traces(db, "hashtag", "SELECT 1 + i % 2 AS account, i // 2 AS object, i AS post, "
+                                      "(i // 2) * 300000 + (i % 2) * 20000 AS ts FROM range(20) t(i)")
         permute_traces(db, "hashtag", seed)
         kept += db.scalar("SELECT count(*) FROM traces x JOIN traces y ON x.object = y.object "
                           "AND x.account = 1 AND y.account = 2 "

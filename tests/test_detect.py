@@ -16,7 +16,7 @@ from swarmscope.results.evaluate import ari, average_precision, nmi, roc_auc
 from swarmscope.detection.significance import NullParams, pair_tests
 from swarmscope.detection.stats import randomized_p
 from swarmscope.engine import PairParams
-from swarmscope.engine.duckdb import DuckDBEngine
+from swarmscope.engine.sql import SQLEngine
 from swarmscope.traces import build_traces
 
 from conftest import run, synthetic
@@ -29,7 +29,7 @@ def test_null_pair_p_values_are_uniform(tmp_path):
     with Store(tmp_path / "s.duckdb") as store:
         ingest(store, [synthetic(tmp_path / "null.csv", seed=1)])
         build_traces(store.db, "repost")
-        DuckDBEngine(store.db).candidates(PairParams(kind="repost", window=600, evidence=0), 0)
+        SQLEngine(store.db).candidates(PairParams(kind="repost", window=600, evidence=0), 0)
         pair_tests(store.db, "repost", 600.0, NullParams())
         x, mu, p = (np.array(c) for c in zip(*store.con.execute(
             "SELECT x, mu, p FROM pair_tests").fetchall()))

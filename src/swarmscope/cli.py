@@ -24,6 +24,7 @@ from swarmscope.ingest.sources import MAX_DECOMPRESSED, MAX_RECORD_BYTES
 from swarmscope.params import parse_evidence, parse_maps, parse_windows
 from swarmscope.results.info import store_info
 from swarmscope.store import Settings, Store, default_db_path
+from swarmscope.store.dataset import write_dataset
 from swarmscope.traces import KIND_HELP, KINDS, TraceOptions
 
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
@@ -209,10 +210,13 @@ def _json(value: Any) -> None:
                    "longer one is rejected.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON object: each file's counts and reasons, and the failures.")
+@click.option("--dataset", type=click.Path(), default=None,
+              help="Also write the store's canonical tables as a Parquet dataset there "
+                   "(partitioned by platform and day), which detect --engine spark reads.")
 @click.pass_obj
 def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tuple[str, ...],
                platform: str | None, max_decompressed: str, max_record_bytes: str,
-               as_json: bool) -> None:
+               as_json: bool, dataset: str | None) -> None:
     """Read files into the store; every record is stored, a duplicate, or rejected with a reason.
 
     The format of each file is detected from its header or first record unless --format is
@@ -231,14 +235,17 @@ def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tupl
         report = ingest(store, list(paths), format=fmt, mappings=mappings, platform=platform,
                         max_decompressed=max_decompressed, max_record_bytes=max_record_bytes,
                         on_file=done)
+        written = write_dataset(store.db, dataset) if dataset else None
     t = report.totals
     if as_json:
-        _json({"run_id": report.run_id, "totals": t,
+        _json({"run_id": report.run_id, "totals": t, "dataset": written,
                "files": [_counts_json(c) for c in report.files],
                "failed": [{"path": f, "error": msg} for f, msg in report.failed]})
     elif len(report.files) > 1:
         say(f"total: read {t['read']:,} = stored {t['stored']:,} + duplicates "
             f"{t['duplicates']:,} + rejected {t['rejected']:,}")
+    if written is not None and not as_json:
+        say(f"dataset {dataset}: " + ", ".join(f"{t} {n:,}" for t, n in written.items()))
     for f, msg in report.failed:
         say(f"Error: {msg}", error=True)
     if report.failed:

@@ -47,7 +47,7 @@ from swarmscope.store import Store
 from swarmscope.store.backend import Backend
 from swarmscope.store.schema import CALIBRATION_DDL, DETECT
 from swarmscope.store.sql import time_filter
-from swarmscope.traces import KINDS, TRACES_TABLE, TraceOptions, build_traces
+from swarmscope.traces import KINDS, TraceOptions, build_traces, reset_traces
 
 
 @dataclass(frozen=True)
@@ -188,8 +188,7 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
         res.seconds[name] = res.seconds.get(name, 0.0) + time.perf_counter() - start
 
     try:
-        db.execute(TRACES_TABLE)
-        db.execute("DELETE FROM traces")
+        reset_traces(db)
         db.drop("pair_tests", "account_tests", "pair_permutation_p")
         if params.permutations:
             with stage("permutations"):

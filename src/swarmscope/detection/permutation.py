@@ -29,7 +29,7 @@ from swarmscope.detection.fuse import fuse_accounts
 from swarmscope.detection.significance import pair_tests
 from swarmscope.engine import Engine, PairParams
 from swarmscope.store.backend import Backend
-from swarmscope.traces import build_traces
+from swarmscope.traces import build_traces, replace_traces, reset_traces
 
 if TYPE_CHECKING:
     from swarmscope.pipeline import DetectParams
@@ -65,7 +65,7 @@ def permutation_check(db: Backend, params: DetectParams, engine: Engine,
         fuse_accounts(db, params.tests, list(params.windows), alpha, params.fdr, suffix="_perm")
         flagged = db.scalar("SELECT count(*) FILTER (WHERE flagged) FROM account_scores_perm")
         rows.append({"permutation": perm, "kind": "all", "accounts_flagged": flagged})
-    db.execute("DELETE FROM traces")
+    reset_traces(db)
     return rows
 
 
@@ -87,15 +87,14 @@ def permute_traces(db: Backend, kind: str, seed: int, block_ms: int = 3_600_000)
     ranks the same within the hour."""
     kind_sql = kind.replace("'", "''")
     draw = db.dialect.seeded_hash(["i", "blk"], seed)
+    blk = db.dialect.int_div("ts", str(block_ms))
     db.materialise("permuted_traces", f"""
-        WITH t AS (SELECT account, object, post, ts, ts // {block_ms} AS blk,
-                          row_number() OVER (PARTITION BY ts // {block_ms}
+        WITH t AS (SELECT account, object, post, ts, {blk} AS blk,
+                          row_number() OVER (PARTITION BY {blk}
                                              ORDER BY ts, account, post, object) AS i
                    FROM traces WHERE kind = '{kind_sql}'),
         drawn AS (SELECT object, blk, row_number() OVER (PARTITION BY blk
                       ORDER BY {draw}, i) AS i FROM t)
         SELECT t.account, drawn.object, t.post, t.ts FROM t JOIN drawn USING (blk, i)""")
-    db.execute(f"DELETE FROM traces WHERE kind = '{kind_sql}'")
-    db.execute(f"INSERT INTO traces SELECT '{kind_sql}', account, object, post, ts "
-               "FROM permuted_traces")
+    replace_traces(db, kind, "SELECT * FROM permuted_traces")
     db.drop("permuted_traces")

@@ -130,7 +130,7 @@ def pair_tests(db: Backend, kind: str, window: float,
 
     Reads the temp table ``traces`` (:func:`swarmscope.traces.build_traces`) and the
     engine's ``pair_candidates`` and ``popular_candidates``
-    (:meth:`swarmscope.engine.duckdb.DuckDBEngine.candidates`); leaves the testable pairs in
+    (:meth:`swarmscope.engine.sql.SQLEngine.candidates`); leaves the testable pairs in
     ``testable_pairs(a, b, x)``.
     """
     rate_k, span, share = null_terms(db, kind, window, null)

@@ -103,6 +103,10 @@ class Backend(ABC):
         self.materialise(name, f"SELECT * FROM ({sql}) ORDER BY {TABLES[name].order}",
                          temporary=False)
 
+    def view(self, name: str, sql: str) -> None:
+        """(Re)create the temporary view ``name`` of ``sql``: evaluated where it is read."""
+        self.execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")
+
     @contextmanager
     def step(self, name: str, *, table: str | None = None) -> Iterator[None]:
         """Time a named block of work (recorded in :attr:`steps` in debug mode, with the rows

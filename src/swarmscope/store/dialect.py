@@ -46,6 +46,22 @@ class Dialect:
         """A FROM-clause item: the integers ``low``..``high`` as ``alias(column)``."""
         raise NotImplementedError(f"dialect {self.name!r} has no offsets")
 
+    def int_div(self, a: str, b: str) -> str:
+        """Integer division of two integer expressions, truncated toward zero."""
+        raise NotImplementedError(f"dialect {self.name!r} has no int_div")
+
+    def regexp_replace_all(self, text: str, pattern: str, replacement: str) -> str:
+        """Every match of the regular expression ``pattern`` (an SQL string literal) replaced."""
+        raise NotImplementedError(f"dialect {self.name!r} has no regexp_replace_all")
+
+    def string_agg_ordered(self, value: str, sep: str, order: str, *,
+                           distinct: bool = False) -> str:
+        """The group's values joined by ``sep`` (a literal) in the order of ``order``."""
+        raise NotImplementedError(f"dialect {self.name!r} has no string_agg_ordered")
+
+    #: The keyword that makes a CTE be evaluated once (``WITH x AS MATERIALIZED (...)``).
+    materialized_cte = ""
+
     def seeded_hash(self, exprs: list[str], seed: int) -> str:
         """A seeded pseudo-random BIGINT in [0, 2³¹) of non-negative integer expressions:
         each input, mixed with the seed, is squared modulo a prime (the square makes the hash
@@ -79,3 +95,49 @@ class DuckDBDialect(Dialect):
 
     def offsets(self, low: int, high: int, alias: str, column: str) -> str:
         return f"range({int(low)}, {int(high) + 1}) {alias}({column})"
+
+    def int_div(self, a: str, b: str) -> str:
+        return f"(({a}) // ({b}))"
+
+    def regexp_replace_all(self, text: str, pattern: str, replacement: str) -> str:
+        return f"regexp_replace({text}, {pattern}, {replacement}, 'g')"
+
+    def string_agg_ordered(self, value: str, sep: str, order: str, *,
+                           distinct: bool = False) -> str:
+        return f"string_agg({'DISTINCT ' if distinct else ''}{value}, {sep} ORDER BY {order})"
+
+    materialized_cte = "MATERIALIZED"
+
+
+class SparkDialect(Dialect):
+    """Spark SQL (4.x): the Spark backend's (:mod:`swarmscope.store.spark`)."""
+
+    name = "spark"
+
+    def epoch_ms(self, ts: str) -> str:
+        return f"unix_millis({ts})"
+
+    def from_epoch_ms(self, ms: str) -> str:
+        return f"timestamp_millis({ms})"
+
+    def arg_min(self, value: str, by: str, *ties: str) -> str:
+        key = f"struct({', '.join((by, *ties))})" if ties else by   # structs order field by field
+        return f"min_by({value}, {key})"
+
+    def sorted_sum(self, expr: str) -> str:
+        return (f"aggregate(array_sort(collect_list(CAST({expr} AS DOUBLE))), CAST(0 AS DOUBLE), "
+                "(total, x) -> total + x)")
+
+    def offsets(self, low: int, high: int, alias: str, column: str) -> str:
+        return f"(SELECT id AS {column} FROM range({int(low)}, {int(high) + 1})) {alias}"
+
+    def int_div(self, a: str, b: str) -> str:
+        return f"(({a}) div ({b}))"
+
+    def regexp_replace_all(self, text: str, pattern: str, replacement: str) -> str:
+        return f"regexp_replace({text}, {pattern}, {replacement})"
+
+    def string_agg_ordered(self, value: str, sep: str, order: str, *,
+                           distinct: bool = False) -> str:
+        return (f"string_agg({'DISTINCT ' if distinct else ''}{value}, {sep}) "
+                f"WITHIN GROUP (ORDER BY {order})")

@@ -36,6 +36,7 @@ from typing import ClassVar
 from swarmscope.errors import SwarmscopeError
 from swarmscope.params import BOOL, NON_NEGATIVE, POSITIVE, Interval, validate_dataclass
 from swarmscope.store.backend import Backend
+from swarmscope.store.dialect import Dialect, DuckDBDialect
 from swarmscope.ingest.normalize import snowflake_ms_sql
 from swarmscope.store.sql import time_filter
 
@@ -51,23 +52,6 @@ KIND_HELP = {
     "image": "a media or image hash", "sync": "the time bin of the post",
 }
 KINDS = tuple(KIND_HELP)
-
-#: The temporary table of traces of every kind built so far (``kind`` an ENUM: a string per
-#: trace would cost as much as the rest of the row to write).
-TRACES_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS traces (kind ENUM("
-                + ", ".join(f"'{k}'" for k in KINDS)
-                + "), account INTEGER, object BIGINT, post BIGINT, ts BIGINT)")
-#: The objects of kinds derived here (their text) and how each kind was built.
-TRACE_VALUES_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS trace_values (kind VARCHAR, "
-                      "object_key BIGINT, value VARCHAR)")
-TRACE_KINDS_TABLE = ("CREATE TEMP TABLE IF NOT EXISTS trace_kinds (kind VARCHAR, "
-                     "encoded BOOLEAN, one_per_post BOOLEAN)")
-#: Every object's value by kind: the derived kinds' and, for encoded kinds, the store's.
-TRACE_OBJECTS_VIEW = """CREATE OR REPLACE TEMP VIEW trace_objects AS
-    SELECT kind, object_key, value FROM trace_values
-    UNION ALL
-    SELECT k.kind, o.object_key, o.value FROM trace_kinds k, object_keys o WHERE k.encoded"""
-
 
 @dataclass(frozen=True)
 class TraceOptions:
@@ -114,14 +98,16 @@ class TraceOptions:
         validate_dataclass(self, "traces")
 
 
-def normalized_text_sql(col: str, *, strip_mentions: bool = True, strip_urls: bool = True) -> str:
+def normalized_text_sql(col: str, *, strip_mentions: bool = True, strip_urls: bool = True,
+                        dialect: Dialect = DuckDBDialect()) -> str:
     """SQL: a text lower-cased with collapsed whitespace, optionally without @mentions and URLs."""
     t = f"lower({col})"
     if strip_urls:
-        t = f"regexp_replace({t}, 'https?://\\S*', '', 'g')"
+        t = dialect.regexp_replace_all(t, "'https?://\\S*'", "''")
     if strip_mentions:
-        t = f"regexp_replace({t}, '@\\S*', '', 'g')"
-    return f"trim(regexp_replace({t}, '\\s+', ' ', 'g'))"
+        t = dialect.regexp_replace_all(t, "'@\\S*'", "''")
+    spaces = dialect.regexp_replace_all(t, "'\\s+'", "' '")
+    return f"trim({spaces})"
 
 
 #: Kinds whose objects are keys in the store's ``object_keys`` (encoded at ingest): their traces
@@ -132,11 +118,12 @@ ONE_PER_POST = {"reply", "fast_repost", "text", "similar_text", "sync", "hashtag
                 "hashtag_set"}
 
 
-def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
+def _raw_traces_sql(kind: str, o: TraceOptions, where: str, d: Dialect) -> str:
     """SELECT account (key), object (key for ``ENCODED`` kinds, else text), post (the post's
     key), ts (ms)."""
+    ms = d.epoch_ms("p.created_at")
     base = (f"SELECT p.account_key AS account, {{obj}} AS object, p.post_key AS post, "
-            f"epoch_ms(p.created_at) AS ts FROM posts p {{join}} WHERE {where} AND {{cond}}")
+            f"{ms} AS ts FROM posts p {{join}} WHERE {where} AND {{cond}}")
 
     def ent(kind_: str, originals_only: bool = True) -> str:
         cond = f"e.kind = '{kind_}'" + (" AND p.kind <> 'repost'" if originals_only else "")
@@ -148,85 +135,133 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str) -> str:
                           cond=f"p.kind = '{kind}' AND p.parent_key IS NOT NULL")
         return f"{own} UNION ALL {ent('object', originals_only=False)}" if kind == "repost" else own
     if kind == "fast_repost":
-        parent_ms = f"coalesce(epoch_ms(src.created_at), {snowflake_ms_sql('p.parent_post_id')})"
+        parent_ms = (f"coalesce({d.epoch_ms('src.created_at')}, "
+                     f"{snowflake_ms_sql('p.parent_post_id')})")
         return base.format(
             obj="p.parent_account_id",
             join="LEFT JOIN posts src ON src.platform = p.platform "
                  "AND src.post_id = p.parent_post_id",
             cond=f"p.kind = 'repost' AND p.parent_account_id IS NOT NULL AND "
-                 f"epoch_ms(p.created_at) - {parent_ms} BETWEEN 0 AND "
+                 f"{ms} - {parent_ms} BETWEEN 0 AND "
                  f"{int(o.fast_repost_seconds * 1000)}")
     if kind in ("link", "domain", "hashtag", "mention"):
         return ent({"link": "url"}.get(kind, kind))
     if kind == "image":
         return ent("media", originals_only=False)
     if kind in ("hashtag_seq", "hashtag_set"):
-        agg = ("string_agg(e.value, ' ' ORDER BY e.position)" if kind == "hashtag_seq"
-               else "string_agg(DISTINCT e.value, ' ' ORDER BY e.value)")
+        agg = (d.string_agg_ordered("e.value", "' '", "e.position") if kind == "hashtag_seq"
+               else d.string_agg_ordered("e.value", "' '", "e.value", distinct=True))
         return (f"SELECT any_value(p.account_key) AS account, {agg} AS object, p.post_key AS post, "
-                f"epoch_ms(any_value(p.created_at)) AS ts FROM posts p JOIN entities e "
+                f"{d.epoch_ms('any_value(p.created_at)')} AS ts FROM posts p JOIN entities e "
                 f"ON e.platform = p.platform AND e.post_id = p.post_id "
                 f"WHERE {where} AND e.kind = 'hashtag' AND p.kind <> 'repost' "
                 f"GROUP BY p.post_key HAVING count(*) >= {int(o.min_hashtags)}")
     if kind == "text":
         norm = normalized_text_sql("p.text", strip_mentions=o.text_strip_mentions,
-                                   strip_urls=o.text_strip_urls)
+                                   strip_urls=o.text_strip_urls, dialect=d)
         return base.format(join="", obj=norm, cond="p.kind <> 'repost'")  # '' dropped later
     if kind == "sync":
-        ms = int(o.sync_bin_seconds * 1000)
+        bin_ms = int(o.sync_bin_seconds * 1000)
         return base.format(join="", cond="true",
-                           obj=f"CAST(epoch_ms(p.created_at) // {ms} AS VARCHAR)")
+                           obj=f"CAST({d.int_div(ms, str(bin_ms))} AS STRING)")
     if kind == "similar_text":   # similar_text_objects: see build_traces
         return base.format(join="JOIN similar_text_objects s ON s.post = p.post_key",
                            obj="s.object", cond="true")
     raise SwarmscopeError(f"unknown trace kind {kind!r}: choose one of {', '.join(KINDS)}")
 
 
+def reset_traces(db: Backend) -> None:
+    """Drop the traces of every kind: the views ``traces``, ``trace_values``, ``trace_kinds``
+    and ``trace_objects`` are empty until :func:`build_traces` builds a kind."""
+    db.drop(*(f"{t}_{k}" for k in KINDS for t in ("traces", "trace_values")))
+    db.materialise("trace_kinds", "SELECT CAST(NULL AS STRING) AS kind, "
+                                  "CAST(NULL AS BOOLEAN) AS encoded, "
+                                  "CAST(NULL AS BOOLEAN) AS one_per_post WHERE false")
+    _trace_views(db)
+
+
+def replace_traces(db: Backend, kind: str, sql: str) -> None:
+    """The traces of ``kind`` become the rows of ``sql`` (account, object, post, ts): the
+    permutations' shuffled copies, a test's synthetic traces."""
+    if not db.has_table("trace_kinds"):
+        reset_traces(db)
+    db.materialise(f"traces_{kind}", f"SELECT CAST(account AS INTEGER) AS account, "
+                                     f"CAST(object AS BIGINT) AS object, CAST(post AS BIGINT) "
+                                     f"AS post, CAST(ts AS BIGINT) AS ts FROM ({sql}) s")
+    _trace_views(db)
+
+
+def _trace_views(db: Backend) -> None:
+    """The views over every kind built: ``traces`` (kind, account, object, post, ts),
+    ``trace_values`` (kind, object_key, value; derived kinds) and ``trace_objects`` (every
+    object's value by kind: the derived kinds' and, for encoded kinds, the store's)."""
+    built = [k for k in KINDS if db.has_table(f"traces_{k}")]
+    derived = [k for k in built if db.has_table(f"trace_values_{k}")]
+    db.view("traces", " UNION ALL ".join(
+        [f"SELECT '{k}' AS kind, account, object, post, ts FROM traces_{k}" for k in built]
+        or ["SELECT CAST(NULL AS STRING) AS kind, CAST(NULL AS INTEGER) AS account, "
+            "CAST(NULL AS BIGINT) AS object, CAST(NULL AS BIGINT) AS post, "
+            "CAST(NULL AS BIGINT) AS ts WHERE false"]))
+    db.view("trace_values", " UNION ALL ".join(
+        [f"SELECT '{k}' AS kind, object_key, value FROM trace_values_{k}" for k in derived]
+        or ["SELECT CAST(NULL AS STRING) AS kind, CAST(NULL AS BIGINT) AS object_key, "
+            "CAST(NULL AS STRING) AS value WHERE false"]))
+    encoded = ("""UNION ALL SELECT k.kind, o.object_key, o.value FROM trace_kinds k
+                  CROSS JOIN object_keys o WHERE k.encoded""" if db.has_table("object_keys")
+               else "")   # traces without a store: a test's
+    db.view("trace_objects", f"SELECT kind, object_key, value FROM trace_values {encoded}")
+
+
 def build_traces(db: Backend, kind: str, options: TraceOptions = TraceOptions(),
                  since: datetime | None = None, until: datetime | None = None) -> int:
-    """(Re)build the traces of one kind into the temporary table ``traces`` of this
-    connection, their object values into the view ``trace_objects``; returns the count.
+    """(Re)build the traces of one kind into the table ``traces_<kind>`` (read through the
+    view ``traces``), their object values into the view ``trace_objects``; returns the count.
 
     Traces are derived data, rebuilt for each run, so they are never stale. Accounts are keys
     of the store's ``account_keys``; objects of ``ENCODED`` kinds are keys of its
-    ``object_keys`` (both assigned at ingest, stable), the others' are numbered here. A
-    trace's ``post`` is the post's ``post_key`` in ``posts``.
+    ``object_keys`` (both assigned at ingest, stable), the others' are numbered here in the
+    order of their values, so every engine numbers them alike. A trace's ``post`` is the
+    post's ``post_key`` in ``posts``.
     ``trace_objects`` (kind, object_key, value) lists, for an ``ENCODED`` kind, every object
     of the store; join it on the keys. ``trace_kinds`` (kind, encoded, one_per_post) says how
     each kind was built.
     """
+    d = db.dialect
     where = time_filter(since, until, "p.created_at")
+    if not db.has_table("trace_kinds"):
+        reset_traces(db)
     if kind == "similar_text":
         # imported when used: pyarrow.compute costs a fifth of a second at start-up
         from swarmscope.traces.similar_text import (SimilarityParams,
                                                         build_similar_text_objects)
         build_similar_text_objects(
-            db, f"SELECT p.post_key AS post, p.text, epoch_ms(p.created_at) AS ts FROM posts p "
-                 f"WHERE {where} AND p.kind <> 'repost'",
+            db, f"SELECT p.post_key AS post, p.text, {d.epoch_ms('p.created_at')} AS ts "
+                f"FROM posts p WHERE {where} AND p.kind <> 'repost'",
             SimilarityParams(threshold=options.similar_text_threshold,
                              semantic=options.similar_text_semantic))
-    raw = _raw_traces_sql(kind, options, where)
-    for sql in (TRACES_TABLE, TRACE_VALUES_TABLE, TRACE_KINDS_TABLE, TRACE_OBJECTS_VIEW):
-        db.execute(sql)
-    for table in ("traces", "trace_values", "trace_kinds"):
-        db.execute(f"DELETE FROM {table} WHERE kind = ?", [kind])
+    raw = _raw_traces_sql(kind, options, where, d)
     one_per_post = kind in ONE_PER_POST or kind == "repost" and not db.scalar(
         "SELECT count(*) FROM entities WHERE kind = 'object'")
-    db.execute("INSERT INTO trace_kinds VALUES (?, ?, ?)", [kind, kind in ENCODED, one_per_post])
+    db.materialise("trace_kinds", f"""
+        SELECT kind, encoded, one_per_post FROM trace_kinds WHERE kind <> '{kind}'
+        UNION ALL SELECT '{kind}', {str(kind in ENCODED).lower()}, {str(one_per_post).lower()}""")
     with db.step(f"traces.{kind}"):
         if kind in ENCODED:
-            db.execute(f"INSERT INTO traces SELECT ?, * FROM ({raw})", [kind])
+            db.drop(f"trace_values_{kind}")
+            db.materialise(f"traces_{kind}", f"SELECT * FROM ({raw}) r")
         else:
             # materialised: pushed into the filter, the object's expression (regular
             # expressions for text) would be evaluated once per condition and again for output
-            db.materialise("raw_traces", f"WITH raw AS MATERIALIZED ({raw}) SELECT * FROM raw "
-                                         "WHERE object IS NOT NULL AND object <> ''")
-            db.execute("""
-                INSERT INTO trace_values SELECT ?, row_number() OVER (ORDER BY object), object
-                FROM (SELECT DISTINCT object FROM raw_traces)""", [kind])
-            db.execute("""
-                INSERT INTO traces SELECT ?, r.account, o.object_key, r.post, r.ts
-                FROM raw_traces r JOIN trace_values o ON o.kind = ? AND o.value = r.object""",
-                       [kind, kind])
+            db.materialise("raw_traces", f"WITH raw AS {d.materialized_cte} ({raw}) "
+                                         "SELECT * FROM raw WHERE object IS NOT NULL "
+                                         "AND object <> ''")
+            db.materialise(f"trace_values_{kind}", """
+                SELECT CAST(row_number() OVER (ORDER BY object) AS BIGINT) AS object_key,
+                       object AS value
+                FROM (SELECT DISTINCT object FROM raw_traces) v""")
+            db.materialise(f"traces_{kind}", f"""
+                SELECT r.account, o.object_key AS object, r.post, r.ts
+                FROM raw_traces r JOIN trace_values_{kind} o ON o.value = r.object""")
             db.drop("raw_traces", "similar_text_objects")
-    return db.scalar("SELECT count(*) FROM traces WHERE kind = ?", [kind])
+    _trace_views(db)
+    return db.scalar(f"SELECT count(*) FROM traces_{kind}")

@@ -1,13 +1,14 @@
-"""The DuckDB engine: windowed self-joins over dictionary-encoded, sorted traces.
+"""The SQL engine: windowed self-joins over dictionary-encoded traces, on any Backend.
 
-Every step is one SQL statement over temporary tables, so DuckDB streams, parallelises and
-spills to ``temp_directory`` within ``memory_limit``. Objects that would produce more pairs than
-``popular_pairs`` inside the window never enter the self-join (see :class:`PairParams`).
+Every step is one SQL statement materialised as a named table, so the engine (DuckDB, or
+Spark) streams, parallelises and spills within its memory settings. The SQL is the part
+common to DuckDB and Spark SQL, with the rest in the backend's dialect. Objects that would
+produce more pairs than ``popular_pairs`` inside the window never enter the self-join (see
+:class:`PairParams`): on Spark too, no object's pairs are listed beyond that bound.
 """
 
 from __future__ import annotations
 
-import re
 import time
 
 from swarmscope.engine import PairParams, PairsResult
@@ -18,30 +19,36 @@ from swarmscope.store.schema import PAIRS, create_sql
 #: popular objects: far fewer than a popular object has.
 TRACES_PER_BUCKET = 64
 
-EMPTY_EVIDENCE = """
-CREATE OR REPLACE TEMP TABLE candidate_evidence (a INTEGER, b INTEGER, object BIGINT, pa BIGINT,
-                                            pb BIGINT, ta BIGINT, tb BIGINT)"""
+EMPTY_EVIDENCE = ("SELECT CAST(NULL AS INTEGER) AS a, CAST(NULL AS INTEGER) AS b, "
+                  "CAST(NULL AS BIGINT) AS object, CAST(NULL AS BIGINT) AS pa, "
+                  "CAST(NULL AS BIGINT) AS pb, CAST(NULL AS BIGINT) AS ta, "
+                  "CAST(NULL AS BIGINT) AS tb WHERE false")
 
 
-class DuckDBEngine:
-    """Runs :class:`PairParams` on a DuckDB :class:`~swarmscope.store.backend.Backend`.
+class SQLEngine:
+    """Runs :class:`PairParams` on a :class:`~swarmscope.store.backend.Backend` (DuckDB or
+    Spark: the same statements, the same answers).
 
-    Reads the temp table ``traces`` (:func:`swarmscope.traces.build_traces`); writes the temp
+    Reads the view ``traces`` (:func:`swarmscope.traces.build_traces`); writes the temp
     tables ``pair_candidates`` (edges on account keys, ``a <= b``), ``popular_candidates``,
     ``popular_traces`` and ``candidate_evidence``, which :meth:`pairs` stores and the
     significance stage reads."""
 
-    name = "duckdb"
-
     def __init__(self, db: Backend) -> None:
         self.db = db
 
-    def _run(self, step: str, sql: str, timings: dict[str, float]) -> None:
+    @property
+    def name(self) -> str:
+        return self.db.name
+
+    def _run(self, step: str, made: str, sql: str, timings: dict[str, float], *,
+             view: bool = False) -> None:
+        """The step ``pairs.<step>``: the table (or view) ``made`` as the result of ``sql``."""
         start = time.perf_counter()
-        made = re.findall(r"(?:TABLE|VIEW) (\w+) AS", sql)   # the step's name: what it makes
-        with self.db.step(f"pairs.{step}: {', '.join(made)}" if made else f"pairs.{step}",
-                          table=made[-1] if made else None):
-            self.db.execute(sql)
+        if view:
+            self.db.view(made, sql)
+        else:
+            self.db.materialise(f"{made}", sql)
         timings[step] = timings.get(step, 0.0) + time.perf_counter() - start
 
     def pairs(self, p: PairParams, run_id: int) -> PairsResult:
@@ -60,10 +67,9 @@ class DuckDBEngine:
         participation = "" if p.semantics == "coortweet" or p.min_participation <= 1 else (
             f"AND account IN (SELECT account FROM traces WHERE kind = '{kind}' GROUP BY account "
             f"HAVING count(*) >= {p.min_participation})")
-        run("load", f"""
-            CREATE OR REPLACE TEMP VIEW t AS
+        run("load", "t", f"""
             SELECT account, object, post, ts FROM traces
-            WHERE kind = '{kind}' {participation}""", t)
+            WHERE kind = '{kind}' {participation}""", t, view=True)
         res.traces = self.db.scalar("SELECT count(*) FROM t")
         self._popular(p, w, max(1, res.traces // TRACES_PER_BUCKET), t)
         if p.semantics == "sliding":
@@ -88,13 +94,13 @@ class DuckDBEngine:
         cap = p.max_object_accounts
         min_actions = int((2 * p.popular_pairs) ** 0.5)
         min_actions = min(min_actions, cap) if cap else min_actions
-        window_pairs = ("actions * (actions - 1) // 2" if p.semantics == "timefree" else
-                        "(sum(in_window) - actions) // 2")
+        div = self.db.dialect.int_div
+        window_pairs = (div("actions * (actions - 1)", "2") if p.semantics == "timefree" else
+                        div("sum(in_window) - actions", "2"))
         in_window = ("1" if p.semantics == "timefree" else
                      f"count(*) OVER (PARTITION BY object ORDER BY ts RANGE BETWEEN {w} PRECEDING "
                      f"AND {w} FOLLOWING)")
-        self._run("popular", f"""
-            CREATE OR REPLACE TEMP TABLE popular_candidates AS
+        self._run("popular", "popular_candidates", f"""
             WITH heavy AS (
                 SELECT object % {buckets} AS bucket FROM t GROUP BY bucket
                 HAVING count(*) > {min_actions}),
@@ -107,18 +113,19 @@ class DuckDBEngine:
             stats AS (
                 SELECT object, count(DISTINCT account) AS accounts, count(*) AS actions,
                        min(ts) AS first_ts, max(ts) AS last_ts,
-                       CAST({window_pairs.replace('actions', 'count(*)')} AS HUGEINT) AS window_pairs
+                       CAST({window_pairs.replace('actions', 'count(*)')} AS BIGINT) AS window_pairs
                 FROM counted GROUP BY object)
             SELECT *, CASE WHEN {f'accounts > {cap}' if cap else 'false'} THEN 'capped'
                            ELSE 'aggregated' END AS mode
             FROM stats WHERE {f'accounts > {cap} OR ' if cap else ''}window_pairs > {p.popular_pairs}
             """, t)
         any_popular = self.db.scalar("SELECT count(*) FROM popular_candidates") > 0
-        self._run("popular", f"""
-            CREATE OR REPLACE TEMP TABLE popular_traces AS
-            SELECT t.* FROM t JOIN popular_candidates p USING (object) WHERE p.mode = 'aggregated';
-            CREATE OR REPLACE TEMP VIEW tn AS SELECT * FROM t
-            {'WHERE object NOT IN (SELECT object FROM popular_candidates)' if any_popular else ''};""", t)
+        self._run("popular", "popular_traces", """
+            SELECT t.* FROM t JOIN popular_candidates p USING (object)
+            WHERE p.mode = 'aggregated'""", t)
+        self._run("popular", "tn", "SELECT * FROM t" + (
+            " WHERE object NOT IN (SELECT object FROM popular_candidates)" if any_popular
+            else ""), t, view=True)
 
     # -- semantics ---------------------------------------------------------------------------
     def _sliding(self, p: PairParams, w: int, t: dict[str, float]) -> None:
@@ -134,21 +141,22 @@ class DuckDBEngine:
         mp = p.min_participation
         loops = "" if p.keep_loops else (
             "AND NOT l.self_share AND NOT r.self_share AND l.account <> r.account")
-        self._run("pairs", f"""
-            CREATE OR REPLACE TEMP TABLE rows1 AS
+        self._run("pairs", "rows1", f"""
             SELECT tn.*, o.value = ps.post_id AS self_share FROM tn
             JOIN trace_objects o ON o.kind = '{p.kind.replace("'", "''")}'
                  AND o.object_key = tn.object
             JOIN posts ps ON ps.post_key = tn.post
-            WHERE account IN (SELECT account FROM tn GROUP BY account HAVING count(*) >= {mp});
-            CREATE OR REPLACE TEMP TABLE share_pairs AS
+            WHERE account IN (SELECT account FROM tn GROUP BY account HAVING count(*) >= {mp})""",
+                  t)
+        self._run("pairs", "share_pairs", f"""
             SELECT l.account AS la, r.account AS rac, l.object,
                    l.post AS lp, r.post AS rp, l.ts AS lt, r.ts AS rt
-            FROM rows1 l JOIN rows1 r ON l.object = r.object AND l.post < r.post AND abs(l.ts - r.ts) <= {w} {loops};
-            CREATE OR REPLACE TEMP TABLE participants AS
+            FROM rows1 l JOIN rows1 r ON l.object = r.object AND l.post < r.post
+                 AND abs(l.ts - r.ts) <= {w} {loops}""", t)
+        self._run("pairs", "participants", f"""
             SELECT account FROM rows1
             WHERE post IN (SELECT lp FROM share_pairs UNION SELECT rp FROM share_pairs)
-            GROUP BY account HAVING count(*) >= {mp};""", t)
+            GROUP BY account HAVING count(*) >= {mp}""", t)
         # orient each pair on the account keys; a loop's two shares are both "a" and "b"
         self._aggregate(p, """
             SELECT least(la, rac) AS a, greatest(la, rac) AS b, object,
@@ -176,113 +184,115 @@ class DuckDBEngine:
             "SELECT coalesce(bool_and(one_per_post), false) FROM trace_kinds WHERE kind = ?",
             [p.kind])
         if k != 0 or per_object:   # the events are needed twice: materialised once
-            self._run("pairs", f"CREATE OR REPLACE TEMP TABLE pair_events AS {events_sql}", t)
+            self._run("pairs", "pair_events", events_sql, t)
             events_sql = "SELECT * FROM pair_events"
         # a loop (a = b) of the sliding semantics lists each pair twice, once per order
-        dup = "" if loop_pairs else " // CASE WHEN a = b THEN 2 ELSE 1 END"
+        events = ("count(*)" if loop_pairs else
+                  self.db.dialect.int_div("count(*)", "CASE WHEN a = b THEN 2 ELSE 1 END"))
         dt = "abs(tb - ta)"
         actions = ("count(DISTINCT object) AS a_actions, count(DISTINCT object) AS b_actions, "
                    "a = b OR count(*) > count(DISTINCT object) AS mixed" if per_object else
                    "count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions")
-        self._run("pairs", f"""
-            CREATE OR REPLACE TEMP TABLE e_counts AS
-            SELECT a, b, count(*){dup} AS events, count(DISTINCT object) AS shared_objects,
+        self._run("pairs", "e_counts", f"""
+            SELECT a, b, {events} AS events, count(DISTINCT object) AS shared_objects,
                    {actions},
                    CASE WHEN a <> b THEN count(*) FILTER (WHERE ta < tb) END AS a_first,
                    CASE WHEN a <> b THEN count(*) FILTER (WHERE tb < ta) END AS b_first,
                    avg({dt}) / 1000 AS mean_dt_s, min({dt}) / 1000 AS min_dt_s
-            FROM ({events_sql}) GROUP BY a, b""", t)
+            FROM ({events_sql}) ev GROUP BY a, b""", t)
         if per_object:   # exact distinct posts for the few edges with more events than objects
-            self._run("pairs", """
-                CREATE OR REPLACE TEMP TABLE mixed_actions AS
+            self._run("pairs", "mixed_actions", """
                 SELECT a, b, count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions
-                FROM pair_events SEMI JOIN (SELECT a, b FROM e_counts WHERE mixed) USING (a, b)
-                GROUP BY a, b;
-                CREATE OR REPLACE TEMP VIEW e_actions AS
-                SELECT e_counts.* EXCLUDE (mixed) REPLACE (
-                    coalesce(x.a_actions, e_counts.a_actions) AS a_actions,
-                    coalesce(x.b_actions, e_counts.b_actions) AS b_actions)
-                FROM e_counts LEFT JOIN mixed_actions x USING (a, b)""", t)
+                FROM pair_events SEMI JOIN (SELECT a, b FROM e_counts WHERE mixed) m USING (a, b)
+                GROUP BY a, b""", t)
+            self._run("pairs", "e_actions", """
+                SELECT c.a, c.b, c.events, c.shared_objects,
+                       coalesce(x.a_actions, c.a_actions) AS a_actions,
+                       coalesce(x.b_actions, c.b_actions) AS b_actions,
+                       c.a_first, c.b_first, c.mean_dt_s, c.min_dt_s
+                FROM e_counts c LEFT JOIN mixed_actions x ON x.a = c.a AND x.b = c.b""", t,
+                      view=True)
         counts = "e_actions" if per_object else "e_counts"
-        self._run("pairs", f"""
-            CREATE OR REPLACE TEMP TABLE pair_candidates AS
+        self._run("pairs", "pair_candidates", f"""
             SELECT *, {weight} AS weight,
                    least(a_actions, b_actions) / greatest(a_actions, b_actions) AS symmetry,
-                   NULL::DOUBLE AS cosine
+                   CAST(NULL AS DOUBLE) AS cosine
             FROM {counts} WHERE {weight} >= {p.weight_floor}""", t)
         closest = "" if k is None else (
             f"QUALIFY row_number() OVER (PARTITION BY a, b ORDER BY {dt}, ta, tb, pa, pb, object)"
             f" <= {k}")
-        self._run("evidence", f"""
-            CREATE OR REPLACE TEMP TABLE candidate_evidence AS
-            SELECT a, b, object, pa, pb, ta, tb FROM pair_events SEMI JOIN pair_candidates USING (a, b)
+        self._run("evidence", "candidate_evidence", f"""
+            SELECT a, b, object, pa, pb, ta, tb FROM pair_events
+            SEMI JOIN pair_candidates c USING (a, b)
             {closest}""" if k != 0 else EMPTY_EVIDENCE, t)
 
     def _timefree(self, p: PairParams, t: dict[str, float]) -> None:
         k = 10 if p.evidence is None else p.evidence
-        ev = "NULL" if k == 0 else (
-            "max_by({'object': l.object, 'pa': l.post, 'pb': r.post, 'ta': l.ts, 'tb': r.ts}, "
-            f"(l.w * r.w, -l.object), {k})")  # ties to the first object
+        loops = " OR l.account = r.account" if p.keep_loops else ""
+        total = self.db.dialect.sorted_sum
         self._tfidf(t)
-        self._run("pairs", f"""
-            CREATE OR REPLACE TEMP TABLE pair_candidates AS
+        self._run("pairs", "pair_candidates", f"""
             SELECT *, cosine AS weight FROM (
                 SELECT l.account AS a, r.account AS b, count(*) AS shared_objects,
-                       NULL::BIGINT AS events, sum(l.n) AS a_actions, sum(r.n) AS b_actions,
-                       NULL::BIGINT AS a_first, NULL::BIGINT AS b_first,
-                       NULL::DOUBLE AS mean_dt_s, NULL::DOUBLE AS min_dt_s,
+                       CAST(NULL AS BIGINT) AS events, sum(l.n) AS a_actions,
+                       sum(r.n) AS b_actions, CAST(NULL AS BIGINT) AS a_first,
+                       CAST(NULL AS BIGINT) AS b_first, CAST(NULL AS DOUBLE) AS mean_dt_s,
+                       CAST(NULL AS DOUBLE) AS min_dt_s,
                        least(sum(l.n), sum(r.n)) / greatest(sum(l.n), sum(r.n)) AS symmetry,
-                       coalesce(sum(l.w * r.w ORDER BY l.w * r.w)
-                                / nullif(any_value(na.norm) * any_value(nb.norm), 0), 0) AS cosine,
-                       {ev} AS ev
+                       coalesce({total('l.w * r.w')}
+                                / nullif(any_value(na.norm) * any_value(nb.norm), 0), 0) AS cosine
                 FROM tfidf l JOIN tfidf r ON l.object = r.object
-                     AND (l.account < r.account{' OR l.account = r.account' if p.keep_loops else ''})
+                     AND (l.account < r.account{loops})
                 JOIN norms na ON na.account = l.account JOIN norms nb ON nb.account = r.account
-                GROUP BY l.account, r.account)
+                GROUP BY l.account, r.account) c
             WHERE cosine >= {p.weight_floor}""", t)
-        self._run("evidence", """
-            CREATE OR REPLACE TEMP TABLE candidate_evidence AS
-            SELECT a, b, unnest(ev, recursive := true) FROM pair_candidates WHERE ev IS NOT NULL"""
+        # evidence: each edge's k shared objects of the largest weight products
+        self._run("evidence", "candidate_evidence", f"""
+            SELECT l.account AS a, r.account AS b, l.object, l.post AS pa, r.post AS pb,
+                   l.ts AS ta, r.ts AS tb
+            FROM tfidf l JOIN tfidf r ON l.object = r.object AND (l.account < r.account{loops})
+            SEMI JOIN pair_candidates c ON c.a = l.account AND c.b = r.account
+            QUALIFY row_number() OVER (PARTITION BY l.account, r.account
+                                       ORDER BY l.w * r.w DESC, l.object) <= {k}"""
                   if k != 0 else EMPTY_EVIDENCE, t)
 
     def _tfidf(self, t: dict[str, float]) -> None:
         """Accounts as TF-IDF weighted object counts (``tfidf``) and their norms (``norms``)."""
-        self._run("tfidf", """
-            CREATE OR REPLACE TEMP TABLE tf AS
+        self._run("tfidf", "tf", """
             SELECT account, object, count(*) AS n, min(post) AS post, min(ts) AS ts
-            FROM tn GROUP BY account, object;
-            CREATE OR REPLACE TEMP TABLE tfidf AS
+            FROM tn GROUP BY account, object""", t)
+        self._run("tfidf", "tfidf", """
             SELECT tf.*, n * ln((SELECT count(DISTINCT account) FROM t) / df.df) AS w
-            FROM tf JOIN (SELECT object, count(*) AS df FROM tf GROUP BY object) df USING (object);
-            CREATE OR REPLACE TEMP TABLE norms AS
-            SELECT account, sqrt(sum(w * w ORDER BY w * w)) AS norm FROM tfidf
-            GROUP BY account;""", t)
+            FROM tf JOIN (SELECT object, count(*) AS df FROM tf GROUP BY object) df
+                 USING (object)""", t)
+        self._run("tfidf", "norms", f"""
+            SELECT account, sqrt({self.db.dialect.sorted_sum('w * w')}) AS norm FROM tfidf
+            GROUP BY account""", t)
 
     def _edge_cosine(self, t: dict[str, float]) -> None:
         """The TF-IDF cosine of the two accounts of every windowed edge."""
         self._tfidf(t)
-        self._run("tfidf", """
-            CREATE OR REPLACE TEMP TABLE pair_cosines AS
-            SELECT e.a, e.b, coalesce(sum(l.w * r.w ORDER BY l.w * r.w)
+        self._run("tfidf", "pair_cosines", f"""
+            SELECT e.a, e.b, coalesce({self.db.dialect.sorted_sum('l.w * r.w')}
                    / nullif(any_value(na.norm) * any_value(nb.norm), 0), 0) AS cosine
             FROM (SELECT a, b FROM pair_candidates) e
             JOIN tfidf l ON l.account = e.a
             JOIN tfidf r ON r.account = e.b AND r.object = l.object
             JOIN norms na ON na.account = e.a JOIN norms nb ON nb.account = e.b
-            GROUP BY e.a, e.b;
-            CREATE OR REPLACE TEMP TABLE pair_candidates AS
-            SELECT e.* REPLACE (c.cosine AS cosine) FROM pair_candidates e
-            LEFT JOIN pair_cosines c USING (a, b)""", t)
+            GROUP BY e.a, e.b""", t)
+        columns = [c for c in self.db.columns("pair_candidates") if c != "cosine"]
+        self._run("tfidf", "pair_candidates", f"""
+            SELECT {', '.join(f'e.{c}' for c in columns)}, c.cosine
+            FROM pair_candidates e LEFT JOIN pair_cosines c ON c.a = e.a AND c.b = e.b""", t)
 
     def _popular_events(self, w: int, t: dict[str, float]) -> None:
         """Co-actions on aggregated popular objects, for the edges that exist anyway."""
-        self._run("popular", f"""
-            CREATE OR REPLACE TEMP TABLE e_pop AS
+        self._run("popular", "e_pop", f"""
             SELECT e.a, e.b, count(*) AS popular_events
             FROM (SELECT a, b FROM pair_candidates) e
             JOIN popular_traces l ON l.account = e.a
-            JOIN popular_traces r ON r.account = e.b AND r.object = l.object AND abs(r.ts - l.ts) <= {w}
-                 AND (e.a <> e.b OR l.post <> r.post)
+            JOIN popular_traces r ON r.account = e.b AND r.object = l.object
+                 AND abs(r.ts - l.ts) <= {w} AND (e.a <> e.b OR l.post <> r.post)
             GROUP BY e.a, e.b""", t)
 
     # -- results -----------------------------------------------------------------------------
@@ -290,8 +300,8 @@ class DuckDBEngine:
         kind = p.kind.replace("'", "''")
         window = "NULL" if p.semantics == "timefree" else str(float(p.window))
         pop_join = ("LEFT JOIN e_pop USING (a, b)" if p.semantics != "timefree" else
-                    "LEFT JOIN (SELECT NULL::INTEGER AS a, NULL::INTEGER AS b, "
-                    "NULL::BIGINT AS popular_events) e_pop USING (a, b)")
+                    "LEFT JOIN (SELECT CAST(NULL AS INTEGER) AS a, CAST(NULL AS INTEGER) AS b, "
+                    "CAST(NULL AS BIGINT) AS popular_events) e_pop USING (a, b)")
         db = self.db
         for sql in create_sql(PAIRS):
             db.execute(sql)

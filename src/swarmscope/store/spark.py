@@ -1,0 +1,107 @@
+"""The Spark backend: the stages' SQL on Apache Spark, for data no single machine holds.
+
+Spark has no transactions and no temporary tables: a materialised table is a temporary view of
+a locally checkpointed DataFrame (memory, spilling to disk), computed when it is made, so that
+a named step is one real pass over the data and later steps read its result, not its lineage. The SQL
+that differs from DuckDB's is in :class:`~swarmscope.store.dialect.SparkDialect`.
+
+Example::
+
+    from pyspark.sql import SparkSession
+    from swarmscope.store.spark import SparkBackend
+    db = SparkBackend(SparkSession.builder.master("local[2]").getOrCreate())
+    db.materialise("big_accounts", "SELECT account_key FROM posts GROUP BY 1 "
+                                   "HAVING count(*) > 100")
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import pyarrow as pa
+
+from swarmscope.store.backend import Backend
+from swarmscope.store.dialect import SparkDialect
+
+
+def spark_session(master: str = "local[2]", config: dict[str, str] | None = None):
+    """A Spark session as swarmscope needs it: UTC session time (timestamps are UTC
+    throughout), Arrow transfers, no UI; ``config`` adds or overrides settings."""
+    from pyspark.sql import SparkSession
+    builder = SparkSession.builder.master(master).appName("swarmscope")
+    settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
+                "spark.ui.showConsoleProgress": "false",
+                "spark.sql.execution.arrow.pyspark.enabled": "true",
+                "spark.sql.shuffle.partitions": "8", **(config or {})}
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+class SparkBackend(Backend):
+    """The stages' SQL on a Spark session; tables are temporary views."""
+
+    name = "spark"
+    dialect = SparkDialect()
+
+    def __init__(self, spark: Any, *, debug_steps: bool = False) -> None:
+        super().__init__(debug_steps=debug_steps)
+        self.spark = spark
+        self._persisted: dict[str, Any] = {}
+
+    def _sql(self, sql: str, params: Sequence[Any] | None):
+        return self.spark.sql(sql, args=list(params)) if params else self.spark.sql(sql)
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        self._sql(sql, params).collect()
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        return [tuple(r) for r in self._sql(sql, params).collect()]
+
+    def to_arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        return self._sql(sql, params).toArrow()
+
+    def write_parquet(self, sql: str, path: str | Path) -> None:
+        """The result as a Parquet dataset (a directory of part files) at ``path``."""
+        self.spark.sql(sql).write.mode("overwrite").parquet(str(path))
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        self._keep(name, self.spark.createDataFrame(table))
+
+    def materialise(self, name: str, sql: str, *, temporary: bool = True) -> None:
+        """The step ``name``: the view ``name`` of the persisted result of ``sql`` (Spark has
+        no persistent tables of its own here: ``detect`` writes its results as Parquet)."""
+        with self.step(name, table=name):
+            self._keep(name, self.spark.sql(sql))
+
+    def _keep(self, name: str, df: Any) -> None:
+        """Compute ``df`` now and keep it (memory, spilling to disk) without its lineage, so
+        that a table remade from itself (or a chain of stages) does not grow its plan."""
+        from pyspark import StorageLevel
+        df = df.localCheckpoint(eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK)
+        old = self._persisted.pop(name, None)
+        df.createOrReplaceTempView(name)
+        self._persisted[name] = df
+        if old is not None:
+            old.unpersist()
+
+    def has_table(self, name: str, *, temporary: bool | None = None) -> bool:
+        return temporary is not False and self.spark.catalog.tableExists(name)
+
+    def columns(self, name: str) -> list[str]:
+        return self.spark.table(name).columns
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Spark has no transactions: what a stage writes is views, and files are written
+        whole by :meth:`write_parquet`."""
+        yield
+
+    def drop(self, *names: str) -> None:
+        for name in names:
+            self.spark.catalog.dropTempView(name)
+            df = self._persisted.pop(name, None)
+            if df is not None:
+                df.unpersist()
