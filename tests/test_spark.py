@@ -123,3 +123,22 @@ def test_coortweets_data_gives_the_same_edges_on_both_engines(engines, kind, sem
     assert n1 == n2 > 0 and e1.num_rows > 100
     assert_same_table(e1, e2)
     assert_same_table(v1, v2)
+
+
+@pytest.mark.parametrize("kind, window", [("repost", 60), ("sync", 60)])
+def test_the_per_edge_tests_are_the_same_on_both_engines(engines, kind, window):
+    """The null's expected co-actions (mu) and p-values of every testable pair, and each
+    account's partners and significant partners, on CooRTweet's data: p equal to 1e-9."""
+    from swarmscope.detection.significance import NullParams, pair_tests, reset_tests
+    duck, sdb = engines(COORTWEET)
+    tables = []
+    for db in (duck, sdb):
+        _candidates(db, PairParams(kind=kind, window=window, evidence=0))
+        reset_tests(db)
+        pair_tests(db, kind, window, NullParams())
+        tables.append((db.to_arrow("SELECT * FROM pair_tests ORDER BY a, b"),
+                       db.to_arrow("SELECT * FROM account_tests ORDER BY account")))
+    (p1, a1), (p2, a2) = tables
+    assert p1.num_rows > 100 and min(p1.column("p").to_pylist()) < 1e-6
+    assert_same_table(p1, p2)
+    assert_same_table(a1, a2)

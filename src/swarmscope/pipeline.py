@@ -34,7 +34,7 @@ from swarmscope.detection.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS
 from swarmscope.detection.evidence import collect_evidence
 from swarmscope.detection.fuse import fuse_accounts, fuse_edges
 from swarmscope.detection.permutation import empirical_p, permutation_check
-from swarmscope.detection.significance import NullParams, pair_tests
+from swarmscope.detection.significance import NullParams, pair_tests, reset_tests
 from swarmscope.engine import PairParams
 from swarmscope.engine.registry import get_engine
 from swarmscope.errors import SwarmscopeError
@@ -189,7 +189,8 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
 
     try:
         reset_traces(db)
-        db.drop("pair_tests", "account_tests", "pair_permutation_p")
+        reset_tests(db)
+        db.drop("pair_permutation_p")
         if params.permutations:
             with stage("permutations"):
                 res.calibration = permutation_check(db, params, pairs_engine, since, until,

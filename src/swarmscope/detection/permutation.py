@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from swarmscope.detection.fuse import fuse_accounts
-from swarmscope.detection.significance import pair_tests
+from swarmscope.detection.significance import pair_tests, reset_tests
 from swarmscope.engine import Engine, PairParams
 from swarmscope.store.backend import Backend
 from swarmscope.traces import build_traces, replace_traces, reset_traces
@@ -45,7 +45,7 @@ def permutation_check(db: Backend, params: DetectParams, engine: Engine,
     rows = []
     alpha = params.null.alpha_pair
     for perm in range(params.permutations):
-        db.drop("pair_tests_perm", "account_tests_perm")
+        reset_tests(db, "_perm")
         for kind, windows in params.windows.items():
             progress(f"permutation {perm + 1}: {kind}")
             build_traces(db, kind, params.traces, since, until)

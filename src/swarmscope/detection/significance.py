@@ -115,18 +115,57 @@ def smoothed_rate_sql(db: Backend, events: str, rate_k: int, group: str = "accou
     joins accounts to their group (``JOIN cluster_members m USING (account)``)."""
     offsets = db.dialect.offsets(-rate_k, rate_k, "r", "d")
     return f"""
-        SELECT {group}, bin + d AS bin, sum(n) / {(2 * rate_k + 1) * RATE_BIN_MS}.0 AS rate
-        FROM (SELECT account, ts // {RATE_BIN_MS} AS bin, count(*) AS n FROM {events}
+        SELECT {group}, bin + d AS bin,
+               CAST(sum(n) AS DOUBLE) / {(2 * rate_k + 1) * RATE_BIN_MS} AS rate
+        FROM (SELECT account, {db.dialect.int_div('ts', str(RATE_BIN_MS))} AS bin, count(*) AS n
+              FROM {events}
               GROUP BY ALL) c {members}, {offsets}
         GROUP BY {group}, bin + d"""
 
 
+def _test_name(kind: str, window: float, suffix: str) -> str:
+    """The per-test tables' common name: ``tests{suffix}__<kind>_<window in ms>``."""
+    return f"tests{suffix}__{kind}_{int(round(window * 1000))}"
+
+
+def _test_views(db: Backend, suffix: str, *, add: str | None = None) -> None:
+    """The views ``pair_tests{suffix}`` and ``account_tests{suffix}``: every test run so far,
+    one table per (kind, window) named in ``test_names{suffix}``, with ``add`` added."""
+    names = {r[0] for r in db.query(f"SELECT name FROM test_names{suffix}")} if db.has_table(
+        f"test_names{suffix}") else set()
+    names = sorted(names | ({add} if add else set()))
+    db.materialise(f"test_names{suffix}", " UNION ALL ".join(
+        [f"SELECT '{n}' AS name" for n in names]
+        or ["SELECT CAST(NULL AS STRING) AS name WHERE false"]))
+    empty = {"pair": "CAST(NULL AS STRING) AS kind, CAST(NULL AS DOUBLE) AS window_s, "
+                     "CAST(NULL AS INTEGER) AS a, CAST(NULL AS INTEGER) AS b, "
+                     "CAST(NULL AS BIGINT) AS x, CAST(NULL AS DOUBLE) AS mu, "
+                     "CAST(NULL AS DOUBLE) AS p",
+             "account": "CAST(NULL AS STRING) AS kind, CAST(NULL AS DOUBLE) AS window_s, "
+                        "CAST(NULL AS INTEGER) AS account, CAST(NULL AS BIGINT) AS partners, "
+                        "CAST(NULL AS BIGINT) AS significant"}
+    for side, columns in empty.items():
+        db.view(f"{side}_tests{suffix}", " UNION ALL ".join(
+            [f"SELECT * FROM {side}_{n}" for n in names]
+            or [f"SELECT {columns} WHERE false"]))
+
+
+def reset_tests(db: Backend, suffix: str = "") -> None:
+    """Drop every test run so far (``pair_tests{suffix}``, ``account_tests{suffix}`` empty)."""
+    if db.has_table(f"test_names{suffix}"):
+        for (name,) in db.query(f"SELECT name FROM test_names{suffix}"):
+            db.drop(f"pair_{name}", f"account_{name}")
+        db.drop(f"test_names{suffix}")
+    _test_views(db, suffix)
+
+
 def pair_tests(db: Backend, kind: str, window: float,
                null: NullParams = NullParams(), suffix: str = "") -> None:
-    """Test every candidate pair of one (kind, window); fills the temp table
+    """Test every candidate pair of one (kind, window) into the views
     ``pair_tests(kind, window_s, a, b, x, mu, p)`` (a < b, account keys) for the pairs with
-    x >= 2 and ``account_tests(kind, window_s, account, partners, significant)``; with
-    ``suffix``, tables of that name (``pair_tests_perm``, …) instead.
+    x >= 2 and ``account_tests(kind, window_s, account, partners, significant)``, over one
+    table per test (a test run again replaces its own); with ``suffix``, views of that name
+    (``pair_tests_perm``, …) instead.
 
     Reads the temp table ``traces`` (:func:`swarmscope.traces.build_traces`) and the
     engine's ``pair_candidates`` and ``popular_candidates``
@@ -147,8 +186,8 @@ def pair_tests(db: Backend, kind: str, window: float,
         JOIN test_objects_per_account ob ON ob.account = e.b AND ob.objects >= 2
         WHERE e.a <> e.b""")
     db.materialise("test_shares", f"""
-        SELECT * FROM (SELECT account, object, ts, ts // {RATE_BIN_MS} AS bin, {share} AS share
-                       FROM test_events)
+        SELECT * FROM (SELECT account, object, ts, {db.dialect.int_div('ts', str(RATE_BIN_MS))} AS bin,
+                              {share} AS share FROM test_events) s
         WHERE account IN (SELECT a FROM testable_pairs WHERE x >= 2
                           UNION SELECT b FROM testable_pairs WHERE x >= 2)""")
     db.materialise("test_rates", smoothed_rate_sql(
@@ -171,23 +210,19 @@ def pair_tests(db: Backend, kind: str, window: float,
     p = conditional_poisson_p(rows.column("x").to_numpy().astype(float),
                               rows.column("mu").to_numpy())
     db.register_arrow("tested_pairs", rows.append_column("p", [p]))
-    window_s = float(window)
-    db.execute(f"""CREATE TEMP TABLE IF NOT EXISTS pair_tests{suffix} (kind VARCHAR,
-        window_s DOUBLE, a INTEGER, b INTEGER, x BIGINT, mu DOUBLE, p DOUBLE)""")
-    db.execute(f"""CREATE TEMP TABLE IF NOT EXISTS account_tests{suffix} (kind VARCHAR,
-        window_s DOUBLE, account INTEGER, partners BIGINT, significant BIGINT)""")
-    for table in (f"pair_tests{suffix}", f"account_tests{suffix}"):  # a test that runs again
-        db.execute(f"DELETE FROM {table} WHERE kind = '{kind_sql}' AND window_s = {window_s}")
-    db.execute(f"INSERT INTO pair_tests{suffix} SELECT '{kind_sql}', {window_s}, a, b, x, mu, p "
-               "FROM tested_pairs")
-    db.execute(f"""
-        INSERT INTO account_tests{suffix}
-        SELECT '{kind_sql}', {window_s}, account, count(*) AS partners,
+    name = _test_name(kind, window, suffix)
+    db.materialise(f"pair_{name}", f"""
+        SELECT '{kind_sql}' AS kind, CAST({float(window)} AS DOUBLE) AS window_s, a, b, x, mu, p
+        FROM tested_pairs""")
+    db.materialise(f"account_{name}", f"""
+        SELECT '{kind_sql}' AS kind, CAST({float(window)} AS DOUBLE) AS window_s, account,
+               count(*) AS partners,
                count(*) FILTER (WHERE p <= {null.alpha_pair}) AS significant
         FROM (SELECT c.a AS account, coalesce(t.p, 1) AS p FROM testable_pairs c
               LEFT JOIN tested_pairs t ON t.a = c.a AND t.b = c.b
               UNION ALL
               SELECT c.b, coalesce(t.p, 1) FROM testable_pairs c
-              LEFT JOIN tested_pairs t ON t.a = c.a AND t.b = c.b)
+              LEFT JOIN tested_pairs t ON t.a = c.a AND t.b = c.b) s
         GROUP BY account""")
+    _test_views(db, suffix, add=name)
     db.drop("tested_pairs")
