@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from swarmscope.ingest.sources import csv_options
+from swarmscope.ingest.sources import Dialect
 
 #: Columns a reader may fill for each record (missing ones are NULL).
 RECORD_FIELDS = (
@@ -78,5 +78,6 @@ class Reader:
     signature: tuple[str, ...] = ()
     posts: bool = True
     detect_json: Callable[[dict], bool] | None = None
-    csv_options: Callable[[list[str]], str] = lambda columns: csv_options()
+    dialect: Callable[[list[str], str], Dialect] = lambda columns, delim: Dialect(
+        tuple(columns), True, delim)
     stage: Callable[..., None] | None = None
