@@ -70,9 +70,9 @@ def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: I
     were concatenated, is no part of an id)."""
     _refuse_nested(con, m, f)
     cols = ["_row", "_line"]
-    for f in RECORD_FIELDS:
-        expr = f"CAST({m.fields.get(f, 'NULL')} AS {FIELD_TYPES.get(f, 'VARCHAR')})"
-        cols.append(f"{clean_id_sql(expr) if f in ID_FIELDS else expr} AS {f}")
+    for name in RECORD_FIELDS:
+        expr = f"CAST({m.fields.get(name, 'NULL')} AS {FIELD_TYPES.get(name, 'VARCHAR')})"
+        cols.append(f"{clean_id_sql(expr) if name in ID_FIELDS else expr} AS {name}")
     key = m.record_key or m.fields["post_id" if reader.posts else "account_id"]
     cols.append(f"CAST({key} AS VARCHAR) AS _key")
     cols.append(f"CAST({m.time_raw} AS VARCHAR) AS _time_raw")
@@ -99,16 +99,13 @@ def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: I
 def _refuse_nested(con: duckdb.DuckDBPyConnection, m: Mapping, f: InputFile) -> None:
     """A text field mapped from a struct, map or list (Parquet) is refused: its text form is
     no value of the field."""
-    fields = [f for f in STRING_FIELDS if f in m.fields]
-    types = con.execute(f"DESCRIBE SELECT {', '.join(f'{m.fields[f]} AS {f}' for f in fields)} "
-                        f"FROM {m.source}").fetchall()
-    for name, type_, *_ in types:
+    exprs = ", ".join(f"{m.fields[n]} AS {n}" for n in STRING_FIELDS if n in m.fields)
+    for name, type_, *_ in con.execute(f"DESCRIBE SELECT {exprs} FROM {m.source}").fetchall():
         if type_.startswith(("STRUCT", "MAP", "UNION")) or type_.endswith("]"):
             raise UnusableInputError(
                 f"{f.path}: field {name} would be read from a {type_.split('(')[0]} value, "
-                "not text: "
-                "map one scalar part of it (--format table --map "
-                f"{name}=column.part) or flatten the file")
+                f"not text: map one scalar part of it (--format table --map {name}=column.part)"
+                " or flatten the file")
 
 
 def _case(checks: list[tuple[str, str, str]], part: int) -> str:

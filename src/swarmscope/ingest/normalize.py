@@ -24,12 +24,12 @@ SNOWFLAKE_EPOCH_MS = 1288834974657
 FIRST_SNOWFLAKE_ID = 1_000_000_000_000
 #: Post times are plausible from 1970-01-01 to before 2100-01-01 (UTC); others are rejected.
 PLAUSIBLE_FROM, PLAUSIBLE_BEFORE = "1970-01-01", "2100-01-01"
-PLAUSIBLE_BEFORE_MS = 4_102_444_800_000
+PLAUSIBLE_BEFORE_MS = 4_102_444_800_000   # 2100-01-01 in Unix milliseconds
 #: An epoch number is seconds below 1e10 (up to 2286), milliseconds from 1e12 to 1e13
 #: (2001-09-09 to 2286); other numbers (negative, 11 or 12 digits, 14 or more) are no time:
 #: 253402300799, year 9999 in seconds, is not read as milliseconds of 1978.
 EPOCH_SECONDS_BELOW, EPOCH_MS_FROM, EPOCH_MS_BELOW = 1e10, 1e12, 1e13
-EPOCH_RULE = ("epoch seconds (below 1e10) or milliseconds (1e12 to 1e13), from 1970 to 2099")
+EPOCH_RULE = "epoch seconds (below 1e10) or milliseconds (1e12 to 1e13), from 1970 to 2099"
 
 TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",

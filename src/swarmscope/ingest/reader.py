@@ -67,6 +67,7 @@ class Reader:
     ``parquet``, ``csv-or-parquet`` or ``text`` (the reader stages it itself).
     ``signature`` lists the input columns (or JSON keys) that identify the format.
     ``posts`` is False for formats whose records are accounts only.
+    ``dialect`` says how delimited text is read, from its header columns and delimiter.
     """
 
     name: str
