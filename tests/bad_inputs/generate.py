@@ -42,16 +42,26 @@ def planted_template_markers(case: Path) -> None:
     _planted(case, change)
 
 
-def planted_before_year_1(case: Path) -> None:
-    """The group's first post dated in 4 BC (a negative epoch)."""
-    dated: list[list[str]] = []
+def _dated_before_year_1(case: Path, post_id: str) -> None:
+    """``store.duckdb``: ``in.csv`` ingested, then the post ``post_id`` (SQL) dated in 4 BC.
+    Ingest rejects such a time; a store written before that rule, or by another tool, can hold
+    one."""
+    from swarmscope import Store, ingest
+    with Store(case / "store.duckdb") as store:
+        ingest(store, [case / "in.csv"])
+        store.con.execute("UPDATE posts SET created_at = make_timestamp(-62235000000 * 1000000) "
+                          f"WHERE post_id = ({post_id})")
 
-    def change(row: list[str]) -> list[str]:
-        if row[1] == "g0" and not dated:
-            row[6] = "-62235000000"
-            dated.append(row)
-        return row
-    _planted(case, change)
+
+def planted_before_year_1(case: Path) -> None:
+    """The planted operation in a store, the group's first post dated in 4 BC."""
+    _planted(case, lambda row: row)
+    _dated_before_year_1(case, "SELECT min(post_id) FROM posts WHERE account_id = 'g0'")
+
+
+def post_before_year_1(case: Path) -> None:
+    """``in.csv`` in a store, its post m1 dated in 4 BC."""
+    _dated_before_year_1(case, "'m1'")
 
 
 def planted_control_handles(case: Path) -> None:
