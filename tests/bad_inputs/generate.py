@@ -213,12 +213,6 @@ def unclosed_quote_early_big(case: Path) -> None:
     (case / "in.csv").write_text(CNT_HEADER + cnt_rows(1) + bad + cnt_rows(299998, 2))
 
 
-def line_over_16mb(case: Path) -> None:
-    """A 17 MB message on line 3, between good rows."""
-    long = f"m1,u1,user1,,,{'x' * (17 << 20)},1341100801,\n"
-    (case / "in.csv").write_text(CNT_HEADER + cnt_rows(1) + long + cnt_rows(1, 2))
-
-
 def parquet_timestamp_out_of_range(case: Path) -> None:
     """A CooRTweet share table whose second row's int64 time is 1e18."""
     _write_parquet(case / "shares.parquet", {
