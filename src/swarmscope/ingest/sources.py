@@ -386,10 +386,14 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, dialect: Dialect,
             source.path.unlink()
         source, header = rest, False
     if overlong:   # DuckDB saw blank lines there: their record numbers, as for its own rejects
-        numbers = {line: n - dialect.header for n, (line, _) in
-                   enumerate(_records(f, dialect.delim, layout.restarts), 1)}
-        con.executemany("INSERT INTO scratch.raw_rejects VALUES (?, NULL, ?, ?)",
-                        [(numbers[line], reason, head) for line, reason, head in overlong])
+        wanted = {line: (reason, head) for line, reason, head in overlong}
+        numbered = []
+        for n, (line, _) in enumerate(_records(f, dialect.delim, layout.restarts), 1):
+            if line in wanted:
+                numbered.append((n - dialect.header, *wanted[line]))
+                if len(numbered) == len(wanted):
+                    break
+        con.executemany("INSERT INTO scratch.raw_rejects VALUES (?, NULL, ?, ?)", numbered)
     return layout
 
 
