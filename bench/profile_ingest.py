@@ -102,16 +102,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--format", default=None)
     ap.add_argument("--min-seconds", type=float, default=0.5)
-    ap.add_argument("--csv-buffer-size", type=int, default=None,
-                    help="diagnosis: append buffer_size = N to the default read_csv options "
-                         "(swarmscope's max_line_size of 64 MiB makes DuckDB's default 1 GiB)")
     ap.add_argument("paths", nargs="+")
     args = ap.parse_args()
-    if args.csv_buffer_size:
-        reader, sources = ss.ingest_reader, ss.ingest_sources
-        original = sources.csv_options
-        reader.csv_options = lambda **kw: (original(**kw)
-                                           + f", buffer_size = {args.csv_buffer_size}")
     t0 = time.perf_counter()
     with Store(args.db, settings=Settings(memory_limit=args.memory_limit,
                                           threads=args.threads)) as store:

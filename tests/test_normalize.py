@@ -64,6 +64,11 @@ def test_pre_snowflake_or_non_numeric_ids_decode_to_null(con, value):
                        [value]).fetchone()[0] is None
 
 
+def test_snowflake_times_from_2100_on_decode_to_null(con):
+    assert con.execute(f"SELECT {snowflake_ms_sql('v')} FROM (SELECT ? AS v)",
+                       ["18446744073709551615"]).fetchone()[0] is None
+
+
 def test_snowflake_times_of_real_deleted_tweets(con, shared):
     """Elmas et al.'s bots' posts were deleted soon after creation: the creation time decoded
     from each id precedes the recorded deletion, by a median of about a minute."""
@@ -89,6 +94,13 @@ def test_snowflake_times_of_real_deleted_tweets(con, shared):
     ("1/2/2017 14:43", "2017-01-02 14:43:00"),
     ("2016-10-01 17:05", "2016-10-01 17:05:00"),
     ("not a time", None),
+    ("253402300799", None),              # year 9999 in seconds: not milliseconds of 1978
+    ("99999999999999999999", None),      # no overflow error, no time
+    ("1000000000000000000", None),       # a timestamp_ms of 1e18
+    ("27000000000", None),               # 11 digits: neither seconds nor milliseconds
+    ("-86400", None),
+    ("9999999999", "2286-11-20 17:46:39"),
+    ("1000000000000", "2001-09-09 01:46:40"),
 ])
 def test_timestamps_in_every_input_form(con, text, expected):
     con.execute("SET TimeZone = 'UTC'")

@@ -15,6 +15,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from numbers import Integral, Real
 from typing import Any, Iterable
 
@@ -131,6 +132,14 @@ def validate_dataclass(obj: Any, owner: str) -> None:
 
 
 # -- parsers of compound command-line values -----------------------------------------------
+def check_time_range(since: datetime | None, until: datetime | None) -> None:
+    """Refuse a time range that holds nothing: ``since`` must come before ``until``."""
+    if since is not None and until is not None and since >= until:
+        raise SwarmscopeError(f"--since {since:%Y-%m-%d %H:%M:%S} is not before --until "
+                              f"{until:%Y-%m-%d %H:%M:%S}: the range [since, until) would hold "
+                              "no activity; swap or correct them")
+
+
 def parse_maps(values: Iterable[str]) -> dict[str, str]:
     """``FIELD=EXPR`` strings (``--map``) -> {field: expression}."""
     maps = {}

@@ -40,7 +40,7 @@ from swarmscope.engine.registry import get_engine
 from swarmscope.errors import SwarmscopeError
 from swarmscope.outputs import atomic_write, check_output, output_dir
 from swarmscope.params import (COUNT, MAPPING, NON_NEGATIVE, PROBABILITY_OPEN, Interval,
-                               validate, validate_dataclass)
+                               check_time_range, validate, validate_dataclass)
 from swarmscope.signals.operations import temporal_signals
 from swarmscope.signatures import signatures
 from swarmscope.store import Store
@@ -169,6 +169,7 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
            engine: str = "duckdb",
            progress: Callable[[str], None] = lambda step: None) -> DetectResult:
     """Run every stage (:data:`STAGES`) and store (and, with ``out``, write) the detect tables."""
+    check_time_range(since, until)
     db = store.db
     if not db.scalar("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)"):
         raise SwarmscopeError(f"the store {store.path} has no posts: ingest data first "

@@ -42,16 +42,26 @@ def planted_template_markers(case: Path) -> None:
     _planted(case, change)
 
 
-def planted_before_year_1(case: Path) -> None:
-    """The group's first post dated in 4 BC (a negative epoch)."""
-    dated: list[list[str]] = []
+def _dated_before_year_1(case: Path, post_id: str) -> None:
+    """``store.duckdb``: ``in.csv`` ingested, then the post ``post_id`` (SQL) dated in 4 BC.
+    Ingest rejects such a time; a store written before that rule, or by another tool, can hold
+    one."""
+    from swarmscope import Store, ingest
+    with Store(case / "store.duckdb") as store:
+        ingest(store, [case / "in.csv"])
+        store.con.execute("UPDATE posts SET created_at = make_timestamp(-62235000000 * 1000000) "
+                          f"WHERE post_id = ({post_id})")
 
-    def change(row: list[str]) -> list[str]:
-        if row[1] == "g0" and not dated:
-            row[6] = "-62235000000"
-            dated.append(row)
-        return row
-    _planted(case, change)
+
+def planted_before_year_1(case: Path) -> None:
+    """The planted operation in a store, the group's first post dated in 4 BC."""
+    _planted(case, lambda row: row)
+    _dated_before_year_1(case, "SELECT min(post_id) FROM posts WHERE account_id = 'g0'")
+
+
+def post_before_year_1(case: Path) -> None:
+    """``in.csv`` in a store, its post m1 dated in 4 BC."""
+    _dated_before_year_1(case, "'m1'")
 
 
 def planted_control_handles(case: Path) -> None:
@@ -183,3 +193,61 @@ def v1_indented_truncated(folder: Path) -> None:
     lines = ["\t" + v1_tweet(i) for i in range(1000)]
     lines[1] = lines[1][:60]
     (folder / "stream.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def _write_parquet(path: Path, columns: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table(columns), path)
+
+
+def unclosed_quote_late(case: Path) -> None:
+    """40,000 rows; row 30,000 (line 30,001) opens a quote it never closes."""
+    bad = 'm29999,u1,user1,o1,,"RT o1 never closed,1341130799,\n'
+    (case / "in.csv").write_text(CNT_HEADER + cnt_rows(29999) + bad + cnt_rows(10000, 30000))
+
+
+def unclosed_quote_early_big(case: Path) -> None:
+    """300,000 rows (9 MB); row 2 opens a quote it never closes."""
+    bad = 'm1,u1,user1,o1,,"RT o1 never closed,1341100801,\n'
+    (case / "in.csv").write_text(CNT_HEADER + cnt_rows(1) + bad + cnt_rows(299998, 2))
+
+
+def parquet_timestamp_out_of_range(case: Path) -> None:
+    """A CooRTweet share table whose second row's int64 time is 1e18."""
+    _write_parquet(case / "shares.parquet", {
+        "object_id": ["o1", "o1", "o1"], "account_id": ["a1", "a2", "a3"],
+        "content_id": ["p1", "p2", "p3"],
+        "timestamp_share": [1629589836, 10 ** 18, 1629589838]})
+
+
+def fivethirtyeight_required_parquet(case: Path) -> None:
+    """The FiveThirtyEight IRA columns author, content, publish_date (TIMESTAMP) only."""
+    from datetime import datetime
+    _write_parquet(case / "ira.parquet", {
+        "author": ["BOB", "AMY"], "content": ["hello #x", "hi @BOB"],
+        "publish_date": [datetime(2017, 1, 2, 14, 43), datetime(2017, 1, 2, 14, 44)]})
+
+
+def parquet_binary_not_utf8(case: Path) -> None:
+    """A share table whose object_id is a binary column; row 2 is not UTF-8."""
+    _write_parquet(case / "shares.parquet", {
+        "object_id": [b"https://a.com/1", b"https://a.com/\xff", b"https://a.com/3"],
+        "account_id": ["a1", "a2", "a3"], "content_id": ["p1", "p2", "p3"],
+        "timestamp_share": [1629589836, 1629589837, 1629589838]})
+
+
+def parquet_binary_nul(case: Path) -> None:
+    """A table whose binary id column holds a NUL byte in row 1."""
+    _write_parquet(case / "posts.parquet", {
+        "id": [b"p\x001", b"p2"], "user": ["a1", "a2"], "time": [1629589836, 1629589837]})
+
+
+def parquet_struct_column(case: Path) -> None:
+    """A share table whose account_id is a struct; also a ``user`` struct for --map user.id."""
+    accounts = [{"id": "a1", "name": "Ann"}, {"id": "a2", "name": "Bob"}]
+    _write_parquet(case / "shares.parquet", {
+        "object_id": ["o1", "o1"], "account_id": accounts, "content_id": ["p1", "p2"],
+        "timestamp_share": [1629589836, 1629589837]})
+    _write_parquet(case / "posts.parquet", {
+        "id": ["p1", "p2"], "user": accounts, "time": [1629589836, 1629589837]})

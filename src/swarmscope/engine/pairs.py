@@ -20,6 +20,7 @@ from swarmscope.engine import PairParams, PairsResult
 from swarmscope.engine.registry import ENGINES, get_engine
 from swarmscope.errors import SwarmscopeError
 from swarmscope.outputs import atomic_write, check_output
+from swarmscope.params import check_time_range
 from swarmscope.store import Store
 from swarmscope.traces import TraceOptions, build_traces
 
@@ -36,6 +37,7 @@ def pairs(store: Store, params: PairParams, *, options: TraceOptions = TraceOpti
     weights are kept: the peers' cut-offs, kept for comparison (CooRTweet's
     ``generate_coordinated_network(edge_weight = q)``; OSoMe's top fraction f is q = 1 - f).
     """
+    check_time_range(since, until)
     if weight_quantile is not None and not 0 <= weight_quantile < 1:
         raise SwarmscopeError(f"the weight quantile must be in [0, 1); got {weight_quantile}")
     if engine not in ENGINES:

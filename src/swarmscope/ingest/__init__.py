@@ -22,9 +22,10 @@ from swarmscope.ingest.merge import FileCounts, map_records, merge
 from swarmscope.ingest.normalize import register_functions
 from swarmscope.ingest.reader import Reader
 from swarmscope.ingest.sources import (MAX_DECOMPRESSED, MAX_RECORD_BYTES, InputFile,
-                                       check_input, fingerprint, iter_json_records, list_inputs,
-                                       parquet_columns, sniff_columns, stage_csv, stage_json,
-                                       stage_parquet, store_files)
+                                       check_encoding, check_input, fingerprint,
+                                       iter_json_records, list_inputs, parquet_columns,
+                                       sniff_columns, stage_csv, stage_json, stage_parquet,
+                                       store_files)
 from swarmscope.params import BYTES, RATIO, SIZE, parse_size, validate
 from swarmscope.store import Store
 
@@ -135,6 +136,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
     # in memory (spilling to the engine's temp dir past --memory-limit): a file-backed scratch
     # cost every input file about 0.25 s in writes and checkpoints
     con.execute("ATTACH ':memory:' AS scratch")
+    check_encoding(f)
     kind = f.kind
     columns: list[str] = []
     delim = None
@@ -153,7 +155,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
         raise UnusableInputError(f"{f.path}: format {reader.name} expects "
                                  f"{reader.shape.upper()}, but the file is delimited text")
     _check_required(f, reader, columns, delim, mappings)
-    csv_header = None
+    layout = None
     if reader.shape == "json":
         stage_json(con, f)
     elif kind == "parquet":
@@ -161,30 +163,31 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
     elif reader.shape == "text":
         reader.stage(con, f)
     else:
-        options = reader.csv_options(columns)
-        if delim and "delim =" not in options:
-            options += f", delim = '{delim}'"
-        csv_header = "header = false" not in options
-        stage_csv(con, f, options, scratch_dir)
+        layout = stage_csv(con, f, reader.dialect(columns, delim or ","), scratch_dir)
     staged_cols = [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = 'scratch' "
         "AND table_name = 'raw'").fetchall()]
     m = reader.mapping(staged_cols, mappings)
     plat = platform or reader.default_platform
     try:
-        map_records(con, reader, m)
+        map_records(con, reader, m, f)
     except duckdb.OutOfMemoryException:
         raise
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: cannot map its records as {reader.name}: "
                                  f"{str(exc).splitlines()[0]}") from None
-    counts = merge(con, reader, m, f, plat, run_id, csv_header)
+    counts = merge(con, reader, m, f, plat, run_id, layout)
     if counts.read and counts.rejected == counts.read:
-        top = counts.reasons.most_common(1)[0][0]
+        field_, why = counts.reasons.most_common(1)[0][0]
+        line = con.execute("SELECT min(line) FROM (SELECT line FROM scratch.raw_rejects "
+                           "UNION ALL SELECT _line FROM scratch.bad)").fetchone()[0]
+        hint = (f"is it really format {reader.name}?" if why != "invalid encoding" else
+                "the file is not UTF-8 (Latin-1 or Windows-1252?): convert it (iconv -f "
+                "WINDOWS-1252 -t UTF-8) and retry.")
         raise UnusableInputError(
             f"{f.path}: every one of its {counts.read} records was rejected (first reason: "
-            f"{top[1]} in field {top[0] or '-'}); is it really format {reader.name}? The rejects "
-            "are in the store's rejects table")
+            f"{why} in field {field_ or '-'}, line {line}); {hint} The rejects are in the "
+            "store's rejects table")
     if counts.read == 0:
         raise UnusableInputError(f"{f.path}: the file holds no records (only a header?)")
     return counts

@@ -8,16 +8,16 @@ ends are tolerated.
 
 from swarmscope.ingest.normalize import timestamp_sql
 from swarmscope.ingest.reader import Mapping, Reader
-from swarmscope.ingest.sources import csv_options
+from swarmscope.ingest.sources import Dialect
 
 COLUMNS = ["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp",
            "urls"]
 
 
-def _options(columns: list[str]) -> str:
+def _dialect(columns: list[str], delim: str) -> Dialect:
     if "message_id" in [c.lower() for c in columns]:
-        return csv_options()
-    return csv_options(header=False, columns=COLUMNS)
+        return Dialect(tuple(columns), True, delim)
+    return Dialect(tuple(COLUMNS), False, delim)
 
 
 def mapping(columns: list[str], _: dict) -> Mapping:
@@ -41,4 +41,4 @@ READER = Reader(
     name="cnt", summary="coordination-network-toolkit CSV (message_id, user_id, …, urls)",
     shape="csv", default_platform="twitter", mapping=mapping, required=(),
     signature=("message_id", "user_id", "repost_id", "reply_id", "timestamp"),
-    csv_options=_options)
+    dialect=_dialect)

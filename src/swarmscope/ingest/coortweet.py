@@ -15,8 +15,8 @@ REQUIRED = ("object_id", "account_id", "content_id", "timestamp_share")
 def mapping(columns: list[str], _: dict) -> Mapping:
     return Mapping(
         fields={
-            "post_id": "CAST(content_id AS VARCHAR)",
-            "account_id": "CAST(account_id AS VARCHAR)",
+            "post_id": "content_id",
+            "account_id": "account_id",
             "created_at": timestamp_sql("timestamp_share"),
             "kind": "'post'",
         },

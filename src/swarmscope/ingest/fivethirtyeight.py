@@ -34,6 +34,10 @@ def mapping(columns: list[str], _: dict) -> Mapping:
     if expanded:
         urls = f"list_concat({urls}, [{', '.join(expanded)}])"
     source = f"(SELECT *, {row_text} AS row_text FROM scratch.raw)"
+
+    def column(name: str, expr: str) -> str:   # the optional columns
+        return expr if name in columns else "NULL"
+
     return Mapping(
         source=f"(SELECT *, {post_id} AS derived_post_id FROM {source})",
         fields={
@@ -41,14 +45,14 @@ def mapping(columns: list[str], _: dict) -> Mapping:
             "account_id": account,
             "handle": "author",
             "created_at": timestamp_sql("publish_date"),
-            "kind": "CASE upper(coalesce(post_type, '')) WHEN 'R' THEN 'repost' "
-                    "WHEN 'RETWEET' THEN 'repost' WHEN 'Q' THEN 'quote' "
+            "kind": "CASE upper(coalesce(" + column("post_type", "post_type") + ", '')) "
+                    "WHEN 'R' THEN 'repost' WHEN 'RETWEET' THEN 'repost' WHEN 'Q' THEN 'quote' "
                     "WHEN 'QUOTE_TWEET' THEN 'quote' ELSE 'post' END",
             "text": "content",
-            "lang": "language" if "language" in columns else "NULL",
-            "followers": "TRY_CAST(TRY_CAST(followers AS DOUBLE) AS BIGINT)",
-            "following": "TRY_CAST(TRY_CAST(following AS DOUBLE) AS BIGINT)",
-            "reported_location": "nullif(region, '')" if "region" in columns else "NULL",
+            "lang": column("language", "language"),
+            "followers": column("followers", "TRY_CAST(TRY_CAST(followers AS DOUBLE) AS BIGINT)"),
+            "following": column("following", "TRY_CAST(TRY_CAST(following AS DOUBLE) AS BIGINT)"),
+            "reported_location": column("region", "nullif(region, '')"),
         },
         entities={
             "hashtag": text_list_sql("content", HASHTAG_PATTERN, "#", "＃"),

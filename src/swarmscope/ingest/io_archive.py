@@ -10,7 +10,7 @@ with fewer than 5,000 followers are opaque hashes (SHA-256 hex in 2018, base64 l
 kept as text; ``absent`` means no geo; counts may be written as floats.
 """
 
-from swarmscope.ingest.normalize import list_repr_sql, snowflake_ms_sql, timestamp_sql
+from swarmscope.ingest.normalize import list_repr_sql, snowflake_time_sql, timestamp_sql
 from swarmscope.ingest.reader import Mapping, Reader
 
 TWEET_COLUMNS = (
@@ -55,12 +55,7 @@ def _account_labels() -> dict[str, str]:
 
 
 def tweets_mapping(columns: list[str], _: dict) -> Mapping:
-    minute = timestamp_sql("tweet_time")
-    snow = snowflake_ms_sql("trim(tweetid)")
-    exact = f"make_timestamp(({snow}) * 1000)"
-    created = (f"CASE WHEN ({snow}) IS NOT NULL AND ({minute} IS NULL OR "
-               f"date_trunc('minute', {exact}) = date_trunc('minute', {minute})) "
-               f"THEN {exact} ELSE {minute} END")
+    created = snowflake_time_sql("trim(tweetid)", timestamp_sql("tweet_time"), "minute")
     retweet = "lower(trim(coalesce(is_retweet, ''))) IN ('true', '1', 't', 'yes')"
     reply = f"{_blank('in_reply_to_tweetid')} IS NOT NULL"
     quote = f"{_blank('quoted_tweet_tweetid')} IS NOT NULL"

@@ -23,15 +23,18 @@ import duckdb
 
 from swarmscope.store.backend import rollback
 from swarmscope.store.sql import literal
-from swarmscope.ingest.normalize import canonical_urls_sql, parent_object_sql
+from swarmscope.errors import UnusableInputError
+from swarmscope.ingest.normalize import (EPOCH_RULE, PLAUSIBLE_BEFORE, PLAUSIBLE_FROM,
+                                         canonical_urls_sql, clean_id_sql, parent_object_sql)
 from swarmscope.ingest.reader import ENTITY_KINDS, POST_KINDS, RECORD_FIELDS, Mapping, Reader
-from swarmscope.ingest.sources import InputFile, locate_csv_lines
+from swarmscope.ingest.sources import CsvLayout, InputFile, locate_csv_lines
 
 FIELD_TYPES = {"created_at": "TIMESTAMP", "account_created_at": "TIMESTAMP",
                "deleted_at": "TIMESTAMP",
                "followers": "BIGINT", "following": "BIGINT", "latitude": "DOUBLE",
                "longitude": "DOUBLE"}
 STRING_FIELDS = [f for f in RECORD_FIELDS if f not in FIELD_TYPES]
+ID_FIELDS = ("post_id", "account_id", "parent_post_id", "parent_account_id", "quoted_post_id")
 ACCOUNT_FIELDS = ("handle", "display_name", "description", "account_created_at", "followers",
                   "following", "reported_location")
 #: What a post is (the posts table's columns after its id): a record whose post id is stored, or
@@ -59,12 +62,17 @@ class FileCounts:
     entities: int = 0
 
 
-def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping) -> None:
-    """Evaluate the reader's expressions into ``scratch.rec`` and split off ``scratch.bad``."""
+def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFile
+                ) -> None:
+    """Evaluate the reader's expressions into ``scratch.rec`` and split off ``scratch.bad``.
+
+    Ids are trimmed of white space and byte-order marks alike (a BOM mid-file, where files
+    were concatenated, is no part of an id)."""
+    _refuse_nested(con, m, f)
     cols = ["_row", "_line"]
-    for f in RECORD_FIELDS:
-        expr = m.fields.get(f, "NULL")
-        cols.append(f"CAST({expr} AS {FIELD_TYPES.get(f, 'VARCHAR')}) AS {f}")
+    for name in RECORD_FIELDS:
+        expr = f"CAST({m.fields.get(name, 'NULL')} AS {FIELD_TYPES.get(name, 'VARCHAR')})"
+        cols.append(f"{clean_id_sql(expr) if name in ID_FIELDS else expr} AS {name}")
     key = m.record_key or m.fields["post_id" if reader.posts else "account_id"]
     cols.append(f"CAST({key} AS VARCHAR) AS _key")
     cols.append(f"CAST({m.time_raw} AS VARCHAR) AS _time_raw")
@@ -86,6 +94,18 @@ def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping) -> N
                    {_case(checks, 2)} AS reason,
                    left(coalesce(_excerpt, text, post_id, account_id, ''), 200) AS excerpt
             FROM scratch.rec) WHERE reason IS NOT NULL""")
+
+
+def _refuse_nested(con: duckdb.DuckDBPyConnection, m: Mapping, f: InputFile) -> None:
+    """A text field mapped from a struct, map or list (Parquet) is refused: its text form is
+    no value of the field."""
+    exprs = ", ".join(f"{m.fields[n]} AS {n}" for n in STRING_FIELDS if n in m.fields)
+    for name, type_, *_ in con.execute(f"DESCRIBE SELECT {exprs} FROM {m.source}").fetchall():
+        if type_.startswith(("STRUCT", "MAP", "UNION")) or type_.endswith("]"):
+            raise UnusableInputError(
+                f"{f.path}: field {name} would be read from a {type_.split('(')[0]} value, "
+                f"not text: map one scalar part of it (--format table --map {name}=column.part)"
+                " or flatten the file")
 
 
 def _case(checks: list[tuple[str, str, str]], part: int) -> str:
@@ -112,8 +132,17 @@ def _central_checks(reader: Reader, m: Mapping) -> list[tuple[str, str, str]]:
     if reader.posts:
         checks.append(("created_at IS NULL", m.time_field,
                        "CASE WHEN _time_raw IS NULL OR trim(_time_raw) = '' THEN 'missing time: ' "
-                       "ELSE 'unparseable timestamp: ' || left(_time_raw, 60) || ', ' END || "
-                       f"{literal('expected ' + m.time_hint)}"))
+                       f"|| {literal('expected ' + m.time_hint)} "
+                       "WHEN regexp_full_match(trim(_time_raw), '-?[0-9]+(\\.[0-9]+)?') "
+                       "THEN 'timestamp out of range: ' || left(_time_raw, 60) || "
+                       f"{literal(', expected ' + EPOCH_RULE)} "
+                       "ELSE 'unparseable timestamp: ' || left(_time_raw, 60) || "
+                       f"{literal(', expected ' + m.time_hint)} END"))
+        checks.append((f"created_at < TIMESTAMP '{PLAUSIBLE_FROM}' "
+                       f"OR created_at >= TIMESTAMP '{PLAUSIBLE_BEFORE}'", m.time_field,
+                       "'implausible time: ' || coalesce(left(_time_raw, 60) || ' reads as ', '') "
+                       f"|| created_at || ', outside {PLAUSIBLE_FROM[:4]} to "
+                       f"{int(PLAUSIBLE_BEFORE[:4]) - 1}; fix the value and retry'"))
         checks.append((f"kind NOT IN {tuple(POST_KINDS)}", "kind",
                        "'unknown post kind: ' || coalesce(kind, 'NULL') || "
                        "', expected post, repost, reply or quote'"))
@@ -129,7 +158,7 @@ def _central_checks(reader: Reader, m: Mapping) -> list[tuple[str, str, str]]:
 
 
 def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFile,
-          platform: str, run_id: int, csv_header: bool | None) -> FileCounts:
+          platform: str, run_id: int, layout: CsvLayout | None) -> FileCounts:
     """Store the mapped records of one file and count what happened to each.
 
     The valid records fall in partitions of about ``PARTITION_RECORDS`` (by a hash of the post
@@ -138,7 +167,7 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
     its own transaction: the hash tables of a partition stay small, so
     memory stays bounded whatever the file's size. A killed ingest leaves whole partitions;
     running it again stores the rest (what is stored counts as duplicate).
-    ``csv_header`` says whether a delimited file had a header line (None: not delimited text).
+    ``layout`` is how a delimited file was staged (None: not delimited text).
     """
     counts = FileCounts(str(f.path), reader.name)
     key = "post_id" if reader.posts else "account_id"
@@ -149,8 +178,8 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
     if reader.posts:
         for where in part:
             _reject_conflicts(con, literal(platform), where)
-    if csv_header is not None:
-        _locate_reject_lines(con, f, csv_header)
+    if layout is not None:
+        _locate_reject_lines(con, f, layout)
     _commit_rejects(con, f, run_id, counts)
     for where in part:
         con.execute(f"""
@@ -323,19 +352,24 @@ def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts:
             GROUP BY v.account_id""")
 
 
-def _locate_reject_lines(con: duckdb.DuckDBPyConnection, f: InputFile, header: bool) -> None:
-    rows = [r[0] for r in con.execute(
-        "SELECT _row FROM scratch.bad WHERE _line IS NULL ORDER BY _row LIMIT 100000").fetchall()]
-    if not rows:
+def _locate_reject_lines(con: duckdb.DuckDBPyConnection, f: InputFile,
+                         layout: CsvLayout) -> None:
+    """Physical lines for the rejects of a delimited file (staged with record numbers)."""
+    rows = {r[0] for r in con.execute(
+        "SELECT _row FROM scratch.bad WHERE _line IS NULL ORDER BY _row LIMIT 100000").fetchall()}
+    records = {r[0] for r in con.execute("SELECT DISTINCT line FROM scratch.raw_rejects")
+               .fetchall()}
+    if not rows and not records:
         return
-    parse_lines = {r[0] for r in con.execute(
-        "SELECT DISTINCT line FROM scratch.raw_rejects").fetchall()}
-    lines = locate_csv_lines(f, rows, parse_lines, header=header)
-    if lines:
-        con.execute("CREATE TABLE scratch.bad_lines (_row BIGINT, line BIGINT)")
-        con.executemany("INSERT INTO scratch.bad_lines VALUES (?, ?)", list(lines.items()))
-        con.execute("UPDATE scratch.bad SET _line = l.line FROM scratch.bad_lines l "
-                    "WHERE scratch.bad._row = l._row")
+    by_row, by_record = locate_csv_lines(f, layout, rows, records)
+    con.execute("CREATE TABLE scratch.bad_lines (kind VARCHAR, n BIGINT, line BIGINT)")
+    con.executemany("INSERT INTO scratch.bad_lines VALUES (?, ?, ?)",
+                    [("row", *x) for x in by_row.items()]
+                    + [("record", *x) for x in by_record.items()])
+    con.execute("UPDATE scratch.bad SET _line = l.line FROM scratch.bad_lines l "
+                "WHERE l.kind = 'row' AND scratch.bad._row = l.n")
+    con.execute("UPDATE scratch.raw_rejects SET line = l.line FROM scratch.bad_lines l "
+                "WHERE l.kind = 'record' AND scratch.raw_rejects.line = l.n")
 
 
 def _commit_rejects(con: duckdb.DuckDBPyConnection, f: InputFile, run_id: int,

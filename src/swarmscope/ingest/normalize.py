@@ -22,6 +22,14 @@ SNOWFLAKE_EPOCH_MS = 1288834974657
 #: Ids issued before snowflake (November 2010) were sequential and stayed below 3e10; a
 #: snowflake id this large is 4 minutes past the snowflake epoch. Smaller ids are not decoded.
 FIRST_SNOWFLAKE_ID = 1_000_000_000_000
+#: Post times are plausible from 1970-01-01 to before 2100-01-01 (UTC); others are rejected.
+PLAUSIBLE_FROM, PLAUSIBLE_BEFORE = "1970-01-01", "2100-01-01"
+PLAUSIBLE_BEFORE_MS = 4_102_444_800_000   # 2100-01-01 in Unix milliseconds
+#: An epoch number is seconds below 1e10 (up to 2286), milliseconds from 1e12 to 1e13
+#: (2001-09-09 to 2286); other numbers (negative, 11 or 12 digits, 14 or more) are no time:
+#: 253402300799, year 9999 in seconds, is not read as milliseconds of 1978.
+EPOCH_SECONDS_BELOW, EPOCH_MS_FROM, EPOCH_MS_BELOW = 1e10, 1e12, 1e13
+EPOCH_RULE = "epoch seconds (below 1e10) or milliseconds (1e12 to 1e13), from 1970 to 2099"
 
 TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid",
@@ -160,17 +168,34 @@ def list_repr_sql(column: str) -> str:
 
 
 def snowflake_ms_sql(id_expr: str) -> str:
-    """SQL: Unix milliseconds encoded in a snowflake id, NULL for pre-snowflake/non-numeric ids."""
+    """SQL: Unix milliseconds encoded in a snowflake id; NULL for pre-snowflake or non-numeric
+    ids, and for ids whose time would be implausible (from 2100 on)."""
+    ms = f"(TRY_CAST({id_expr} AS UBIGINT) >> 22) + {SNOWFLAKE_EPOCH_MS}"
     return (f"CASE WHEN TRY_CAST({id_expr} AS UBIGINT) >= {FIRST_SNOWFLAKE_ID} "
-            f"THEN CAST((TRY_CAST({id_expr} AS UBIGINT) >> 22) + {SNOWFLAKE_EPOCH_MS} AS BIGINT) END")
+            f"AND {ms} < {PLAUSIBLE_BEFORE_MS} THEN CAST({ms} AS BIGINT) END")
+
+
+def snowflake_time_sql(id_expr: str, stated: str, unit: str) -> str:
+    """SQL: the exact time of a post from its snowflake id where that falls in the ``unit``
+    (minute, second) of the ``stated`` time, or where none is stated; else the stated time."""
+    exact = f"make_timestamp(({snowflake_ms_sql(id_expr)}) * 1000)"
+    return (f"CASE WHEN {exact} IS NOT NULL AND ({stated} IS NULL OR date_trunc('{unit}', "
+            f"{exact}) = date_trunc('{unit}', {stated})) THEN {exact} ELSE {stated} END")
 
 
 def epoch_to_timestamp_sql(expr: str) -> str:
-    """SQL: a number of seconds (or milliseconds, if > 1e11) since the epoch -> TIMESTAMP;
-    NULL when out of TIMESTAMP's range."""
+    """SQL: epoch seconds or milliseconds -> TIMESTAMP, by the rule of ``EPOCH_RULE``; NULL
+    for a number that is neither (never an overflow error)."""
     n = f"TRY_CAST({expr} AS DOUBLE)"
-    return (f"CASE WHEN {n} > 1e11 THEN make_timestamp(TRY_CAST(round({n} * 1000) AS BIGINT)) "
-            f"WHEN {n} IS NOT NULL THEN make_timestamp(TRY_CAST(round({n} * 1e6) AS BIGINT)) END")
+    return (f"CASE WHEN {n} >= 0 AND {n} < {EPOCH_SECONDS_BELOW:g} "
+            f"THEN make_timestamp(CAST(round({n} * 1e6) AS BIGINT)) "
+            f"WHEN {n} >= {EPOCH_MS_FROM:g} AND {n} < {EPOCH_MS_BELOW:g} "
+            f"THEN make_timestamp(CAST(round({n} * 1000) AS BIGINT)) END")
+
+
+def clean_id_sql(expr: str) -> str:
+    """SQL: an id without surrounding white space or byte-order marks; NULL when empty."""
+    return f"nullif(trim({expr}, ' ' || chr(9) || chr(10) || chr(13) || chr(65279)), '')"
 
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:

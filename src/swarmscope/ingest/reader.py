@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from swarmscope.ingest.sources import csv_options
+from swarmscope.ingest.sources import Dialect
 
 #: Columns a reader may fill for each record (missing ones are NULL).
 RECORD_FIELDS = (
@@ -67,6 +67,7 @@ class Reader:
     ``parquet``, ``csv-or-parquet`` or ``text`` (the reader stages it itself).
     ``signature`` lists the input columns (or JSON keys) that identify the format.
     ``posts`` is False for formats whose records are accounts only.
+    ``dialect`` says how delimited text is read, from its header columns and delimiter.
     """
 
     name: str
@@ -78,5 +79,6 @@ class Reader:
     signature: tuple[str, ...] = ()
     posts: bool = True
     detect_json: Callable[[dict], bool] | None = None
-    csv_options: Callable[[list[str]], str] = lambda columns: csv_options()
+    dialect: Callable[[list[str], str], Dialect] = lambda columns, delim: Dialect(
+        tuple(columns), True, delim)
     stage: Callable[..., None] | None = None

@@ -12,7 +12,7 @@ import re
 from swarmscope.errors import UnusableInputError
 from swarmscope.ingest.normalize import timestamp_sql
 from swarmscope.ingest.reader import Mapping, Reader
-from swarmscope.ingest.sources import InputFile, csv_options, read_head
+from swarmscope.ingest.sources import Dialect, InputFile, read_head
 
 COLUMNS = ["user_a", "user_b", "ts", "interaction"]
 _LINE = re.compile(r"^\d+ \d+ \d+ (RT|MT|RE)\r?$")
@@ -62,4 +62,4 @@ READER = Reader(
     name="snap-higgs", summary="SNAP Higgs activity (user_a user_b ts RT|MT|RE)",
     shape="csv-or-parquet", default_platform="twitter", mapping=mapping,
     signature=("user_a", "user_b", "ts", "interaction"),
-    csv_options=lambda columns: csv_options(header=False, delim=" ", columns=COLUMNS))
+    dialect=lambda columns, delim: Dialect(tuple(COLUMNS), False, " "))

@@ -18,8 +18,9 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -216,6 +217,28 @@ def _mib(n: int) -> str:
     return f"{n / (1 << 20):,.0f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
+#: Byte-order marks of the encodings that are not read (UTF-32 before UTF-16: they share a start).
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+         (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
+def check_encoding(f: InputFile) -> None:
+    """Refuse UTF-16 and UTF-32 text (known by its byte-order mark, or by NUL bytes between
+    the characters of its first line), which would be read as garbled UTF-8."""
+    with gzip.open(f.path, "rb") if f.gz else f.path.open("rb") as fh:
+        head = fh.read(512)
+    if head.startswith(b"PAR1"):
+        return
+    utf = next((name for bom, name in _BOMS if head.startswith(bom)), None)
+    first = head.split(b"\n", 1)[0]
+    if utf is None and len(first) >= 8 and first.count(0) >= len(first) // 3:
+        utf = "UTF-16"
+    if utf:
+        raise UnusableInputError(
+            f"{f.path}: the file is {utf} text, not UTF-8: convert it (iconv -f {utf} -t UTF-8 "
+            f"{f.path.name} > utf8-{f.path.name.removesuffix('.gz')}) and retry")
+
+
 def open_text(f: InputFile, errors: str = "replace") -> io.TextIOBase:
     raw = gzip.open(f.path, "rb") if f.gz else f.path.open("rb")
     return io.TextIOWrapper(raw, encoding="utf-8-sig", errors=errors, newline="")
@@ -233,26 +256,43 @@ def read_head(f: InputFile, size: int = 65536) -> str:
 
 
 # -- delimited text ----------------------------------------------------------------------------
-def csv_options(*, header: bool | None = True, delim: str | None = None,
-                columns: list[str] | None = None) -> str:
-    """The read_csv options shared by every delimited reader (all text, strict quotes)."""
-    opts = ["all_varchar = true", "store_rejects = true", "quote = '\"'", "escape = '\"'",
-            "encoding = 'utf-8'"]
-    if header is not None:
-        opts.append(f"header = {str(header).lower()}")
-    if delim is not None:
-        opts.append(f"delim = '{delim}'")
-    if columns is not None:
-        opts.append("names = [" + ", ".join(literal(c) for c in columns) + "]")
-    return ", ".join(opts)
-
-
+#: Files with more unclosed quotes than this are refused (each one costs a pass over the rest).
+MAX_QUOTE_RESTARTS = 100
 DELIMITERS = (",", ";", "\t", "|")
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a delimited file is read: its column names, whether line 1 is a header, the delimiter."""
+
+    columns: tuple[str, ...]
+    header: bool = True
+    delim: str = ","
+
+    def options(self, header: bool | None = None) -> str:
+        """read_csv options: all text, strict quotes and no sniffing, so that a bad record
+        further down can neither fail the sniffer nor change how the file is read."""
+        header = self.header if header is None else header
+        columns = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in self.columns)
+        return ", ".join([
+            "auto_detect = false", "store_rejects = true", "quote = '\"'", "escape = '\"'",
+            "encoding = 'utf-8'", f"header = {str(header).lower()}", f"delim = {literal(self.delim)}",
+            f"columns = {{{columns}}}"])
+
+
+@dataclass
+class CsvLayout:
+    """A staged delimited file: its dialect and the physical lines where parsing restarted
+    (the line after each unclosed quote)."""
+
+    dialect: Dialect
+    restarts: list[int] = field(default_factory=list)
 
 
 def sniff_columns(f: InputFile) -> tuple[list[str], str]:
     """Header columns and delimiter of a delimited file: the delimiter that splits the first
-    line into the most fields (read in Python, so a bad record further down cannot stop it)."""
+    line into the most fields (read in Python, so a bad record further down cannot stop it).
+    Blank and repeated names are numbered, as DuckDB would (``column3``, ``id_1``)."""
     with open_text(f) as fh:
         first = next(_bounded_lines(fh, f.max_record), "")
     if isinstance(first, Overlong):
@@ -268,43 +308,108 @@ def sniff_columns(f: InputFile) -> tuple[list[str], str]:
             f"{f.path}: line 1: the header has {len(split[delim]):,} columns, more than the "
             f"{MAX_COLUMNS:,} ingest reads: keep the columns you need (e.g. with cut or "
             "csvcut) and ingest that")
-    return [c.strip() for c in split[delim]], delim
+    columns: list[str] = []
+    for i, name in enumerate(c.strip() for c in split[delim]):
+        name = name or f"column{i}"
+        while name.lower() in (c.lower() for c in columns):
+            name += f"_{i}"
+        columns.append(name)
+    return columns, delim
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, options: str, scratch_dir: Path
-              ) -> None:
-    """Parse a delimited file into ``scratch.raw`` (all VARCHAR) and its parse rejects."""
-    con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
-    path, overlong = _without_overlong(f, scratch_dir) if f.overlong else (f.path, [])
-    try:
-        # the buffer holds two of the longest lines (DuckDB's default, 16 x, takes 256 MB); the
-        # compression is the checksum pass's, so that no other (a .zst) escapes its limits
-        con.execute(f"CREATE TABLE scratch.raw0 AS SELECT * FROM read_csv({literal(str(path))}, "
-                    f"{options}, max_line_size = {f.max_record}, "
-                    f"buffer_size = {2 * f.max_record}, "
-                    f"compression = '{'gzip' if path is f.path and f.gz else 'none'}')")
-    except duckdb.OutOfMemoryException:
-        raise
-    except duckdb.Error as exc:
-        raise UnusableInputError(f"{f.path}: cannot parse it as delimited text: "
-                                 f"{_first_line(exc)}") from None
-    con.execute("CREATE TABLE scratch.raw AS SELECT rowid + 1 AS _row, NULL::BIGINT AS _line, * "
-                "FROM scratch.raw0")
-    con.execute("DROP TABLE scratch.raw0")
-    con.execute("""
-        CREATE TABLE scratch.raw_rejects AS
-        SELECT line::BIGINT AS line, min(column_name) AS field,
-               string_agg(DISTINCT lower(error_type) || ': ' || error_message, '; ') AS reason,
-               left(any_value(csv_line), 200) AS excerpt
-        FROM reject_errors GROUP BY line""")
-    if overlong:
-        con.executemany("INSERT INTO scratch.raw_rejects VALUES (?, NULL, ?, ?)", overlong)
+def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, dialect: Dialect,
+              work_dir: Path) -> CsvLayout:
+    """Parse a delimited file into ``scratch.raw`` (all VARCHAR) and its parse rejects.
+
+    ``scratch.raw_rejects.line`` holds DuckDB's record number here (a quoted field may span
+    lines); :func:`locate_csv_lines` turns it into the physical line. An unclosed quote makes
+    DuckDB read the rest of the file (or up to the record limit) as one field: that record is
+    rejected, and parsing starts again on the next physical line, so that the records after it
+    are kept. Lines over the record limit are blanked first (DuckDB drops them without a word).
+    """
+    layout = CsvLayout(dialect)
+    _no_parse_rejects(con)
+    source, overlong = _without_overlong(f, work_dir) if f.overlong else (f, [])
+    header, base_line, base_record, n_rows, relined = dialect.header, 0, 0, 0, False
+    while True:
+        con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
+        try:
+            # the buffer holds two of the longest lines (DuckDB's default, 16 x, takes 256 MB);
+            # the compression is the checksum pass's, so that no other (a .zst) escapes its limits
+            con.execute("CREATE OR REPLACE TABLE scratch.raw0 AS SELECT * FROM read_csv("
+                        f"{literal(str(source.path))}, {dialect.options(header)}, "
+                        f"max_line_size = {f.max_record}, buffer_size = {2 * f.max_record}, "
+                        f"compression = '{'gzip' if source is f and f.gz else 'none'}')")
+        except duckdb.OutOfMemoryException:
+            raise
+        except duckdb.Error as exc:
+            if "invalid state" in str(exc) and not relined:   # mixed \r, \n, \r\n line ends
+                source, relined = _rest_of(source, 0, work_dir / "lf.csv", "\n"), True
+                continue
+            raise UnusableInputError(f"{f.path}: cannot parse it as delimited text: "
+                                     f"{_first_line(exc)}") from None
+        unclosed = con.execute(
+            "SELECT min(line) FROM reject_errors WHERE error_message LIKE '%unterminated quote%' "
+            "OR error_type = 'LINE SIZE OVER MAXIMUM'").fetchone()[0]
+        keep = None
+        if unclosed is not None:
+            line, keep = _record_start(source, dialect.delim, unclosed, header, con)
+        con.execute(f"""
+            INSERT INTO scratch.raw_rejects
+            SELECT {base_record} + line - {int(header)}, min(field),
+                   CASE WHEN bool_or(unterminated) THEN 'unclosed quote: a field opens a quote '
+                        || 'that no later line closes; close or remove it and retry'
+                   ELSE string_agg(reason, '; ' ORDER BY reason) END, any_value(excerpt)
+            FROM (SELECT line, min(column_name) AS field, {_reject_reason(f)} AS reason,
+                         bool_or(error_message LIKE '%unterminated quote%') AS unterminated,
+                         left(replace(any_value(csv_line), chr(0), ''), 200) AS excerpt
+                  FROM reject_errors WHERE {f'line <= {unclosed}' if unclosed else 'true'}
+                  GROUP BY line, error_type)
+            GROUP BY line""")
+        rows = "" if keep is None else f" WHERE rowid < {keep}"
+        con.execute("CREATE TABLE IF NOT EXISTS scratch.raw AS SELECT NULL::BIGINT AS _row, "
+                    "NULL::BIGINT AS _line, * FROM scratch.raw0 WHERE false")
+        n_rows += con.execute(f"INSERT INTO scratch.raw SELECT {n_rows} + rowid + 1, NULL, * "
+                              f"FROM scratch.raw0{rows}").fetchone()[0]
+        con.execute("DROP TABLE scratch.raw0")
+        if unclosed is None:
+            break
+        if len(layout.restarts) >= MAX_QUOTE_RESTARTS:
+            raise UnusableInputError(
+                f"{f.path}: line {base_line + line}: more than {MAX_QUOTE_RESTARTS} unclosed "
+                "quotes: is '\"' really its quote character? Fix the file and retry")
+        base_line += line
+        base_record += unclosed - int(header)
+        layout.restarts.append(base_line + 1)
+        rest = _rest_of(source, line, work_dir / f"rest{len(layout.restarts)}.csv")
+        if source is not f:
+            source.path.unlink()
+        source, header = rest, False
+    if overlong:   # DuckDB saw blank lines there: their record numbers, as for its own rejects
+        wanted = {line: (reason, head) for line, reason, head in overlong}
+        numbered = []
+        for n, (line, _) in enumerate(_records(f, dialect.delim, layout.restarts), 1):
+            if line in wanted:
+                numbered.append((n - dialect.header, *wanted[line]))
+                if len(numbered) == len(wanted):
+                    break
+        con.executemany("INSERT INTO scratch.raw_rejects VALUES (?, NULL, ?, ?)", numbered)
+    return layout
 
 
-def _without_overlong(f: InputFile, scratch_dir: Path) -> tuple[Path, list[tuple[int, str, str]]]:
-    """A copy of ``f`` in ``scratch_dir`` with each line over the record limit made blank
-    (DuckDB drops a line longer than its buffer without a word), and their rejects."""
-    copy = scratch_dir / "overlong-removed.txt"
+def _reject_reason(f: InputFile) -> str:
+    """SQL: a reject's reason from DuckDB's reject_errors (per line and error type), saying
+    what to do."""
+    return ("CASE error_type WHEN 'INVALID ENCODING' THEN 'invalid encoding: the line is not "
+            "UTF-8; convert the file to UTF-8 (e.g. iconv -f WINDOWS-1252 -t UTF-8) and retry' "
+            f"WHEN 'LINE SIZE OVER MAXIMUM' THEN {literal(_too_long(f))} "
+            "ELSE lower(error_type) || ': ' || arg_max(error_message, column_idx) END")
+
+
+def _without_overlong(f: InputFile, work_dir: Path) -> tuple[InputFile, list[tuple[int, str, str]]]:
+    """A copy of ``f`` in ``work_dir`` with each line over the record limit made blank
+    (DuckDB drops a line longer than its buffer without a word), and their rejects by line."""
+    copy = work_dir / "overlong-removed.txt"
     rejects = []
     with open_text(f, "surrogateescape") as src, copy.open(
             "w", encoding="utf-8", errors="surrogateescape", newline="") as dst:
@@ -313,61 +418,125 @@ def _without_overlong(f: InputFile, scratch_dir: Path) -> tuple[Path, list[tuple
                 rejects.append((lineno, _too_long(f), line.head))
                 line = "\n"
             dst.write(line)
-    return copy, rejects
+    return InputFile(copy, "", copy.stat().st_size, f.max_record), rejects
 
 
-def locate_csv_lines(f: InputFile, rows: list[int], parse_reject_lines: set[int],
-                     header: bool) -> dict[int, int]:
-    """Physical start line of the given record numbers (only called for rejected records).
-
-    DuckDB numbers records but not lines (a quoted field may span lines), so the lines of the
-    few rejected records are found in one pass of Python's csv module, skipping the records
-    DuckDB itself rejected so that numbering stays aligned.
-    """
-    wanted = set(rows)
-    found: dict[int, int] = {}
-    if not wanted:
-        return found
+def _records(f: InputFile, delim: str, restarts: Sequence[int] = ()
+             ) -> Iterator[tuple[int, bool]]:
+    """(physical start line, blank?) of each record, as DuckDB counts them (blank lines too,
+    and lines over the record limit, which it is given blank); parsing starts afresh at each
+    line of ``restarts``. Memory stays bounded by the record limit."""
     csv.field_size_limit(f.max_record)
     with open_text(f) as fh:
-        reader = csv.reader("\n" if isinstance(line, Overlong) else line
-                            for line in _bounded_lines(fh, f.max_record))
-        record = 0
+        lines = ("\n" if isinstance(x, Overlong) else x for x in _bounded_lines(fh, f.max_record))
         start = 1
-        if header:
-            next(reader, None)
-            start = reader.line_num + 1
-        for _ in reader:
-            if start not in parse_reject_lines:
-                record += 1
-                if record in wanted:
-                    found[record] = start
-                    if len(found) == len(wanted):
-                        break
-            start = reader.line_num + 1
-    return found
+        for end in [*restarts, None]:
+            reader = csv.reader(islice(lines, None if end is None else end - start),
+                                delimiter=delim, strict=False)
+            first = start
+            while True:
+                try:
+                    blank = not next(reader)
+                except StopIteration:
+                    break
+                except csv.Error:   # a field over the limit: DuckDB rejects its record
+                    blank = False
+                yield start, blank
+                start = first + reader.line_num
+            start = end
+
+
+def _record_start(source: InputFile, delim: str, record: int, header: bool,
+                  con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """The physical line of DuckDB's record number ``record``, and how many rows DuckDB gave
+    before it (what it read after an unclosed quote is dropped and read again)."""
+    rejected = {r[0] for r in con.execute("SELECT DISTINCT line FROM reject_errors").fetchall()}
+    rows = 0
+    for n, (line, blank) in enumerate(_records(source, delim), 1):
+        if n == record:
+            return line, rows
+        rows += not blank and n not in rejected and n > header
+    raise UnusableInputError(f"{source.path}: an unclosed quote in record {record}, which "
+                             "cannot be found: close the quote and retry")
+
+
+def _rest_of(source: InputFile, line: int, path: Path, line_end: str | None = None
+             ) -> InputFile:
+    """The lines of ``source`` after ``line``, as a plain file ``path`` (bytes as they are);
+    with ``line_end``, every line ends with it (DuckDB reads one kind of line end per file)."""
+    with (open_text(source, "surrogateescape") as fh,
+          path.open("w", encoding="utf-8", errors="surrogateescape", newline="") as out):
+        lines = islice(fh, line, None)
+        if line_end is not None:
+            lines = (x.rstrip("\r\n") + line_end for x in lines)
+        out.writelines(lines)
+    return InputFile(path, "", path.stat().st_size, source.max_record)
+
+
+def locate_csv_lines(f: InputFile, layout: CsvLayout, rows: set[int],
+                     records: set[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """Physical start lines of the given staged rows (``_row``) and parse-rejected records
+    (DuckDB's record numbers, header excluded): only called for rejected records.
+
+    DuckDB numbers records but not lines (a quoted field may span lines), so the lines of the
+    few rejected records are found in one pass of Python's csv module, counting records as
+    DuckDB does: blank lines are numbered but give no row, rejected records give no row.
+    """
+    by_row: dict[int, int] = {}
+    by_record: dict[int, int] = {}
+    n_rows = 0
+    numbered = _records(f, layout.dialect.delim, layout.restarts)
+    if layout.dialect.header:
+        next(numbered, None)
+    for n, (line, blank) in enumerate(numbered, 1):
+        if n in records:
+            by_record[n] = line
+        elif not blank:
+            n_rows += 1
+            if n_rows in rows:
+                by_row[n_rows] = line
+        if len(by_row) == len(rows) and len(by_record) == len(records):
+            break
+    return by_row, by_record
 
 
 # -- parquet -----------------------------------------------------------------------------------
 def parquet_columns(con: duckdb.DuckDBPyConnection, f: InputFile) -> list[str]:
+    """The top-level column names of a Parquet file (a struct is one column)."""
     try:
         return [r[0] for r in con.execute(
-            "SELECT name FROM parquet_schema(?) WHERE num_children IS NULL OR num_children = 0",
-            [str(f.path)]).fetchall()]
+            f"DESCRIBE SELECT * FROM read_parquet({literal(str(f.path))})").fetchall()]
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: not a readable Parquet file "
                                  f"({_first_line(exc)})") from None
 
 
 def stage_parquet(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
+    """Read a Parquet file into ``scratch.raw``; binary (BLOB) columns are read as UTF-8 text,
+    and a row whose bytes are not UTF-8 is rejected naming its column (never stringified)."""
     try:
-        con.execute("CREATE TABLE scratch.raw AS SELECT file_row_number + 1 AS _row, "
+        con.execute("CREATE TABLE scratch.raw0 AS SELECT file_row_number + 1 AS _row, "
                     "file_row_number + 1 AS _line, * EXCLUDE (file_row_number) "
                     f"FROM read_parquet({literal(str(f.path))}, file_row_number = true)")
     except duckdb.Error as exc:
         raise UnusableInputError(f"{f.path}: cannot read the Parquet file: "
                                  f"{_first_line(exc)}") from None
     _no_parse_rejects(con)
+    blobs = [literal(r[0])[1:-1] for r in con.execute("DESCRIBE scratch.raw0").fetchall()
+             if r[1] == "BLOB"]
+    if not blobs:
+        con.execute("ALTER TABLE scratch.raw0 RENAME TO raw")
+        return
+    bad = {b: f'("{b}" IS NOT NULL AND try(decode("{b}")) IS NULL)' for b in blobs}
+    column = "CASE " + " ".join(f"WHEN {c} THEN {literal(b)}" for b, c in bad.items()) + " END"
+    con.execute(f"""
+        INSERT INTO scratch.raw_rejects SELECT _line, {column}, 'invalid encoding: a binary '
+               || 'column holding bytes that are not UTF-8 text; write it as UTF-8 strings', NULL
+        FROM scratch.raw0 WHERE {' OR '.join(bad.values())}""")
+    decoded = ", ".join(f'try(decode("{b}")) AS "{b}"' for b in blobs)
+    con.execute(f"CREATE TABLE scratch.raw AS SELECT * REPLACE ({decoded}) FROM scratch.raw0 "
+                f"WHERE NOT ({' OR '.join(bad.values())})")
+    con.execute("DROP TABLE scratch.raw0")
 
 
 def _no_parse_rejects(con: duckdb.DuckDBPyConnection) -> None:

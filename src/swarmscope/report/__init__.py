@@ -24,6 +24,7 @@ from swarmscope import __version__
 from swarmscope.errors import SwarmscopeError
 from swarmscope.export import pseudonym
 from swarmscope.outputs import atomic_write, check_output
+from swarmscope.params import check_time_range
 from swarmscope.store.sql import time_filter
 from swarmscope.store import Store
 from swarmscope.store.backend import Backend
@@ -67,6 +68,7 @@ def _sha256(text: str) -> str:
 def report_data(store: Store, *, key: bytes | None = None, since: datetime | None = None,
                 until: datetime | None = None) -> dict:
     """Everything the page shows, as plain JSON-able values."""
+    check_time_range(since, until)
     db = store.db
     run = db.query("""SELECT run_id, parameters, finished_at, version, summary FROM runs
                          WHERE command = 'detect' AND status = 'ok'
