@@ -36,6 +36,7 @@ def test_list_repr_round_trips_through_sql(con, items):
     ("['a', 'b']", ["a", "b"]), ('["it\'s"]', ["it's"]), ("[123, 456]", ["123", "456"]),
     ("['Москва', '#تست']", ["Москва", "#تست"]),
     ("[0\r]", ["0\r"]), ("['\\ud83d']", ["\ufffd"]), ("['\\ ']", ["\\ "]),  # found by fuzzing
+    ("[\x1c'\\ ']", ["\x1c'\\ '"]),
 ])
 def test_list_repr_known_values(con, value, expected):
     assert con.execute(f"SELECT {list_repr_sql('v')} FROM (SELECT ?::VARCHAR AS v)", [value]

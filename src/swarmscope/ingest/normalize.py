@@ -130,7 +130,8 @@ _SIMPLE_LIST = re.compile(r"""^\[\s*(?:(?:'[^'\\]*'|"[^"\\]*")\s*(?:,\s*(?:'[^'\
 
 
 #: The first IO archive releases (October 2018) wrote lists unquoted: ``[MAGA, Trump]``.
-_UNQUOTED_LIST = re.compile(r"""^\[\s*[^'"\s\]].*\]$""", re.S)
+#: (White space spelt out: Python's ``\s`` and DuckDB's differ, and both parsers use this one.)
+_UNQUOTED_LIST = re.compile(r"""^\[[ \t\n\r\f\v]*[^'" \t\n\r\f\v\]].*\]$""", re.S)
 #: A UTF-16 half without its other half (``'\\ud83d'``: an emoji cut in two) encodes to no UTF-8.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
