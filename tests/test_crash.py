@@ -16,7 +16,7 @@ from conftest import ROOT
 @pytest.mark.slow
 def test_killed_ingest_and_detect_end_as_uninterrupted_runs(tmp_path, shared):
     r = subprocess.run([sys.executable, str(ROOT / "bench/crash.py"), "--trials", "6",
-                        "--seed", "18", "--rows", "10000", "--data-dir", str(shared),
+                        "--seed", "18", "--rows", "2000", "--data-dir", str(shared),
                         "--out-dir", str(tmp_path)], capture_output=True, text=True)
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     failed = [t for t in lines if t.get("bench") == "crash_trial" and t["problems"]]
