@@ -45,8 +45,6 @@ def test_snowflake(value):
     targets.snowflake(value)
 
 
-@pytest.mark.xfail(reason="issue 18 item 3: an out-of-range epoch number raises a conversion "
-                          "error (fixed on the r-csv branch)", strict=False)
 @NORMALISER
 @given(value=st.one_of(TEXT, st.integers().map(str), st.floats().map(str),
                        st.datetimes().map(str), st.datetimes().map(lambda d: d.isoformat())))
