@@ -35,13 +35,15 @@ def test_list_repr_round_trips_through_sql(con, items):
     ("[]", []), ("", []), (None, []), ("absent", []),
     ("['a', 'b']", ["a", "b"]), ('["it\'s"]', ["it's"]), ("[123, 456]", ["123", "456"]),
     ("['Москва', '#تست']", ["Москва", "#تست"]),
+    ("[0\r]", ["0\r"]), ("['\\ud83d']", ["\ufffd"]), ("['\\ ']", ["\\ "]),  # found by fuzzing
+    ("[\x1c'\\ ']", ["\x1c'\\ '"]),
 ])
 def test_list_repr_known_values(con, value, expected):
     assert con.execute(f"SELECT {list_repr_sql('v')} FROM (SELECT ?::VARCHAR AS v)", [value]
                        ).fetchone()[0] == expected
 
 
-@pytest.mark.parametrize("value", ["['a', 'b'", "a, b", "{'a': 1}", "[1, [2]]x"])
+@pytest.mark.parametrize("value", ["['a', 'b'", "a, b", "{'a': 1}", "[1, [2]]x", '["\x00"]'])
 def test_list_repr_rejects_what_is_not_a_list(con, value):
     assert parse_list_repr(value) is None
     assert con.execute(f"SELECT {list_repr_sql('v')} FROM (SELECT ? AS v)", [value]
@@ -147,6 +149,7 @@ def test_canonical_urls_in_bulk_match_one_by_one():
     assert canonical_url("t.co/AbC") == "http://t.co/AbC"     # shortener kept, path case kept
     assert canonical_url("mailto:x") is None
     assert canonical_url("http://www.com/") == "http://www.com"             # nothing left to drop
+    assert canonical_url("http://www.www.x.com") == "http://x.com"           # idempotent
     assert canonical_url(urls[3]) == "https://news.bbc.co.uk:8080"
 
 
@@ -161,3 +164,4 @@ def test_hashtags_are_nfc_and_case_folded():
     assert normalize_hashtag("#Brexit") == "brexit"
     assert normalize_hashtag("＃STRASSE") == normalize_hashtag("#straße")   # casefold ß -> ss
     assert normalize_hashtag("#Cafe\u0301") == "caf\u00e9"                     # NFC
+    assert normalize_hashtag("# #Tag ") == "tag"                              # idempotent

@@ -13,6 +13,7 @@ from swarmscope.store.sql import literal
 import ast
 import re
 import unicodedata
+import warnings
 from functools import lru_cache
 
 import duckdb
@@ -48,17 +49,21 @@ def _extract():
                                  include_psl_private_domains=True)
 
 
+#: Stripped from a hashtag: leading ``#`` marks and white space (in any mix), trailing space.
+_HASHTAG_AFFIXES = re.compile(r"^[\s#＃]+|\s+$")
+
+
 def normalize_hashtag(tag: str | None) -> str | None:
-    """``#Brexit`` -> ``brexit``: NFC, ``#`` stripped, case-folded."""
+    """``#Brexit`` -> ``brexit``: NFC, ``#`` and white space stripped, case-folded."""
     if tag is None:
         return None
-    return unicodedata.normalize("NFC", tag.strip().lstrip("#＃")).casefold()
+    return unicodedata.normalize("NFC", _HASHTAG_AFFIXES.sub("", tag)).casefold()
 
 
 def canonical_urls_sql(source: str) -> str:
     """SQL: canonical form of every URL ``raw`` in the relation ``source`` -> (raw, url, host).
 
-    Lower-cases scheme and host, drops user info, a leading ``www.`` (not from ``www.com``),
+    Lower-cases scheme and host, drops user info, leading ``www.`` labels (not from ``www.com``),
     default ports, the fragment, a lone ``/`` path and tracking parameters (``utm_*`` and the
     names in ``TRACKING_PARAMS``); keeps
     the rest of the query in its order and the path as written. A scheme-less
@@ -80,7 +85,7 @@ def canonical_urls_sql(source: str) -> str:
                  p.path AS path, ltrim(p.query, '?') AS query FROM c),
     e0 AS (SELECT raw, scheme, rtrim(regexp_extract(hostport, '^(\\[[^]]*\\]|[^:]*)', 1), '.')
                   AS host, regexp_extract(hostport, ':([0-9]+)$', 1) AS port, path, query FROM d),
-    e AS (SELECT * REPLACE (CASE WHEN host LIKE 'www.%.%' THEN host[5:] ELSE host END AS host)
+    e AS (SELECT * REPLACE (regexp_replace(host, '^(www\\.)+([^.]*\\..*)$', '\\2') AS host)
           FROM e0)
     SELECT raw,
            CASE WHEN host <> '' THEN scheme || '://' || host
@@ -125,15 +130,20 @@ _SIMPLE_LIST = re.compile(r"""^\[\s*(?:(?:'[^'\\]*'|"[^"\\]*")\s*(?:,\s*(?:'[^'\
 
 
 #: The first IO archive releases (October 2018) wrote lists unquoted: ``[MAGA, Trump]``.
-_UNQUOTED_LIST = re.compile(r"""^\[\s*[^'"\s\]].*\]$""", re.S)
+#: (White space spelt out: Python's ``\s`` and DuckDB's differ, and both parsers use this one.)
+_UNQUOTED_LIST = re.compile(r"""^\[[ \t\n\r\f\v]*[^'" \t\n\r\f\v\]].*\]$""", re.S)
+#: A UTF-16 half without its other half (``'\\ud83d'``: an emoji cut in two) encodes to no UTF-8.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def parse_list_repr(value: str | None) -> list[str] | None:
     """Parse a list column of an IO archive CSV: a Python repr (``"['a', 'b']"``) or, as in
-    the October 2018 releases, unquoted (``[a, b]``, items split on ``", "``).
+    the October 2018 releases, unquoted (``[a, b]``, items split on ``", "`` and stripped of
+    spaces).
 
-    Numbers in the list are kept as their text. Returns ``None`` for a value that is not such
-    a list, so that the caller can reject the record with a reason.
+    Numbers in the list are kept as their text; an escaped lone surrogate becomes U+FFFD.
+    Returns ``None`` for a value that is not such a list, so that the caller can reject the
+    record with a reason.
     """
     if value is None:
         return []
@@ -141,26 +151,28 @@ def parse_list_repr(value: str | None) -> list[str] | None:
     if value in ("", "[]", "absent"):
         return []
     if _UNQUOTED_LIST.match(value):
-        return [x.strip() for x in value[1:-1].split(", ") if x.strip()]
+        return [x.strip(" ") for x in value[1:-1].split(", ") if x.strip(" ")]
     try:
-        parsed = ast.literal_eval(value)
+        with warnings.catch_warnings():      # an invalid escape ('\\ ') warns, and is kept
+            warnings.simplefilter("ignore")
+            parsed = ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
     if not isinstance(parsed, list | tuple):
         return None
-    return [str(x) for x in parsed]
+    return [_LONE_SURROGATE.sub("\ufffd", str(x)) for x in parsed]
 
 
 def list_repr_sql(column: str) -> str:
     """SQL that parses a list column like :func:`parse_list_repr`: regexes in DuckDB for the
     common forms, the exact Python parser (``swarmscope_parse_list``) only for values with
-    backslashes or other rare shapes."""
+    backslashes, NUL bytes or other rare shapes."""
     c = f"trim({column})"
     return (f"CASE WHEN {column} IS NULL OR {c} IN ('', '[]', 'absent') THEN []::VARCHAR[] "
             f"WHEN regexp_full_match({c}, {literal(_UNQUOTED_LIST.pattern[1:-1])}) "
             f"THEN list_filter(list_transform(string_split({c}[2:-2], ', '), lambda x: trim(x)), "
             "lambda x: x <> '') "
-            f"WHEN NOT contains({c}, '\\') AND regexp_full_match("
+            f"WHEN NOT regexp_matches({c}, '[\\\\\\x00]') AND regexp_full_match("
             f"{c}, {literal(_SIMPLE_LIST.pattern[1:-1])}) "
             f"THEN list_transform(regexp_extract_all({c}, '''([^'']*)''|\"([^\"]*)\"'), "
             "lambda x: x[2:-2]) "

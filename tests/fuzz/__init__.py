@@ -1,0 +1,1 @@
+"""Fuzz targets and their corpus (see targets.py)."""
