@@ -142,3 +142,30 @@ def test_the_per_edge_tests_are_the_same_on_both_engines(engines, kind, window):
     assert p1.num_rows > 20 and min(p1.column("p").to_pylist()) < 1e-3
     assert_same_table(p1, p2)
     assert_same_table(a1, a2)
+
+
+def test_fusion_gives_the_same_scores_and_edges_on_both_engines(engines):
+    """Two tests (repost and sync within 60 s) fused into account scores (p, q, score, flag,
+    per-kind scores; at a lenient FDR, so that some accounts score) and edges (fused p, q,
+    weight, per-kind p and x): the same on Spark."""
+    from swarmscope.detection.fuse import fuse_accounts, fuse_edges
+    from swarmscope.detection.significance import NullParams, pair_tests, reset_tests
+    tests = [("repost", 60.0), ("sync", 60.0)]
+    duck, sdb = engines(COORTWEET)
+    tables = []
+    for db in (duck, sdb):
+        reset_traces(db)
+        reset_tests(db)
+        for kind, window in tests:
+            build_traces(db, kind)
+            SQLEngine(db).candidates(PairParams(kind=kind, window=window, evidence=0), 0)
+            pair_tests(db, kind, window, NullParams())
+        fuse_accounts(db, tests, ["repost", "sync"], NullParams().alpha_pair, 0.25)
+        fuse_edges(db, tests, ["repost", "sync"], NullParams().alpha_pair)
+        tables.append((db.to_arrow("SELECT * FROM account_scores ORDER BY account"),
+                       db.to_arrow("SELECT * FROM fused_edges ORDER BY a, b")))
+    (s1, e1), (s2, e2) = tables
+    assert s1.num_rows > 100 and max(s1.column("score").to_pylist()) > 0
+    assert e1.num_rows > 10
+    assert_same_table(s1, s2)
+    assert_same_table(e1, e2)

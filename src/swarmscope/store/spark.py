@@ -28,13 +28,19 @@ from swarmscope.store.dialect import SparkDialect
 
 def spark_session(master: str = "local[2]", config: dict[str, str] | None = None):
     """A Spark session as swarmscope needs it: UTC session time (timestamps are UTC
-    throughout), Arrow transfers, no UI; ``config`` adds or overrides settings."""
+    throughout), Arrow transfers, no UI, double-quoted identifiers; ``config`` adds or
+    overrides settings."""
     from pyspark.sql import SparkSession
     builder = SparkSession.builder.master(master).appName("swarmscope")
     settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
                 "spark.ui.showConsoleProgress": "false",
                 "spark.sql.execution.arrow.pyspark.enabled": "true",
-                "spark.sql.shuffle.partitions": "8", **(config or {})}
+                "spark.sql.shuffle.partitions": "8",
+                # "p_repost" is a column, as in DuckDB; strings are always in single quotes
+                "spark.sql.ansi.doubleQuotedIdentifiers": "true",
+                # Spark 4.3's constraint propagation fails on a filter over the UNION ALL of
+                # the per-kind traces ("key not found: ts#…"); the engine needs none of it
+                "spark.sql.constraintPropagation.enabled": "false", **(config or {})}
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
