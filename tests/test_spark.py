@@ -18,12 +18,13 @@ from swarmscope.engine.sql import SQLEngine
 from swarmscope.store.backend import Backend
 from swarmscope.store.dataset import DATASET_TABLES, register_dataset
 from swarmscope.traces import build_traces, reset_traces
-from tests.conftest import run
+from tests.conftest import DEMO_FILES, run
 
 pytestmark = pytest.mark.spark
 
 CNT = "fixtures/coordination_network_toolkit/coretweet_test_input.csv"
 COORTWEET = "coortweet/russian_coord_tweets.csv.gz"
+DEMO_SLICE = "demo slice"
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,17 @@ def spark():
                                          "spark.sql.shuffle.partitions": "4"})
     yield session
     session.stop()
+
+
+def _demo_slice(tmp: Path) -> list[Path]:
+    """The first rows of the bundled demo's two files (real IRA trolls in real Higgs
+    activity): small, but with flagged accounts and clusters."""
+    import pyarrow.parquet as pq
+    files = []
+    for path, rows in zip(DEMO_FILES, (8_000, 30_000)):
+        files.append(tmp / path.name)
+        pq.write_table(pq.read_table(path).slice(0, rows), files[-1])
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +57,8 @@ def engines(tmp_path_factory, shared, spark):
     def make(source: str) -> tuple[Backend, Backend]:
         if source not in made:
             tmp = tmp_path_factory.mktemp("spark")
-            result = run("ingest", shared / source, "--dataset", tmp / "dataset",
-                         db=tmp / "s.duckdb")
+            files = [shared / source] if source != DEMO_SLICE else _demo_slice(tmp)
+            result = run("ingest", *files, "--dataset", tmp / "dataset", db=tmp / "s.duckdb")
             assert result.exit_code == 0, result.output
             made[source] = Store(tmp / "s.duckdb", read_only=True), tmp / "dataset"
         store, dataset = made[source]
@@ -144,14 +156,15 @@ def test_the_per_edge_tests_are_the_same_on_both_engines(engines, kind, window):
     assert_same_table(a1, a2)
 
 
-def test_fusion_gives_the_same_scores_and_edges_on_both_engines(engines):
-    """Two tests (repost and sync within 60 s) fused into account scores (p, q, score, flag,
-    per-kind scores; at a lenient FDR, so that some accounts score) and edges (fused p, q,
-    weight, per-kind p and x): the same on Spark."""
+def test_fusion_and_clusters_are_the_same_on_both_engines(engines):
+    """Two tests (repost and sync within 60 s) on a slice of the demo, fused into account
+    scores (p, q, score, flag, per-kind scores) and edges (fused p, q, weight, per-kind p and
+    x), then Leiden clusters of the flagged accounts: the same on Spark."""
+    from swarmscope.detection.communities import leiden_clusters
     from swarmscope.detection.fuse import fuse_accounts, fuse_edges
     from swarmscope.detection.significance import NullParams, pair_tests, reset_tests
     tests = [("repost", 60.0), ("sync", 60.0)]
-    duck, sdb = engines(COORTWEET)
+    duck, sdb = engines(DEMO_SLICE)
     tables = []
     for db in (duck, sdb):
         reset_traces(db)
@@ -160,12 +173,14 @@ def test_fusion_gives_the_same_scores_and_edges_on_both_engines(engines):
             build_traces(db, kind)
             SQLEngine(db).candidates(PairParams(kind=kind, window=window, evidence=0), 0)
             pair_tests(db, kind, window, NullParams())
-        fuse_accounts(db, tests, ["repost", "sync"], NullParams().alpha_pair, 0.25)
+        fuse_accounts(db, tests, ["repost", "sync"], NullParams().alpha_pair, 0.01)
         fuse_edges(db, tests, ["repost", "sync"], NullParams().alpha_pair)
-        tables.append((db.to_arrow("SELECT * FROM account_scores ORDER BY account"),
-                       db.to_arrow("SELECT * FROM fused_edges ORDER BY a, b")))
-    (s1, e1), (s2, e2) = tables
-    assert s1.num_rows > 100 and max(s1.column("score").to_pylist()) > 0
-    assert e1.num_rows > 10
-    assert_same_table(s1, s2)
-    assert_same_table(e1, e2)
+        leiden_clusters(db, seed=0)
+        tables.append([db.to_arrow("SELECT * FROM account_scores ORDER BY account"),
+                       db.to_arrow("SELECT * FROM fused_edges ORDER BY a, b"),
+                       db.to_arrow("SELECT * FROM cluster_members ORDER BY account")])
+    (s1, e1, c1), spark = tables
+    assert sum(s1.column("flagged").to_pylist()) > 20 and e1.num_rows > 20
+    assert len(set(c1.column("cluster_id").to_pylist())) >= 2
+    for duck_table, spark_table in zip(tables[0], spark):
+        assert_same_table(duck_table, spark_table)
