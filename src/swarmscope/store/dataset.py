@@ -41,14 +41,13 @@ def write_dataset(db: Backend, path: str | Path) -> dict[str, int]:
         target = root / table
         if target.exists():
             shutil.rmtree(target)
-        rows[table] = db.scalar(f"SELECT count(*) FROM ({sql}) t")
-        if partitions and rows[table]:
-            db.execute(f"COPY ({sql}) TO {literal(str(target))} "
-                       f"(FORMAT parquet, PARTITION_BY ({', '.join(partitions)}))")
-        else:   # one file, which also carries the columns of an empty table
-            target.mkdir()
-            db.execute(f"COPY ({sql}) TO {literal(str(target / 'part-0.parquet'))} "
-                       "(FORMAT parquet)")
+        rows[table] = db.scalar(  # COPY answers with the rows it wrote
+            f"COPY ({sql}) TO {literal(str(target))} "
+            f"(FORMAT parquet, PARTITION_BY ({', '.join(partitions)}))") if partitions else 0
+        if not rows[table]:   # one file, which also carries the columns of an empty table
+            target.mkdir(exist_ok=True)
+            rows[table] = db.scalar(f"COPY ({sql}) TO {literal(str(target / 'part-0.parquet'))} "
+                                    "(FORMAT parquet)")
     return rows
 
 
