@@ -18,7 +18,7 @@ from swarmscope.engine.sql import SQLEngine
 from swarmscope.store.backend import Backend
 from swarmscope.store.dataset import DATASET_TABLES, register_dataset
 from swarmscope.traces import build_traces, reset_traces
-from tests.conftest import DEMO_FILES, run
+from tests.conftest import DEMO_FILES, copy_store, run
 
 pytestmark = pytest.mark.spark
 
@@ -48,26 +48,40 @@ def _demo_slice(tmp: Path) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory, shared, spark):
-    """For a source file of ../shared/data: its DuckDB store (ingested once per module through
-    ``ingest --dataset``) and a Spark backend whose canonical tables are that dataset."""
-    from swarmscope.store.spark import SparkBackend
-    made: dict[str, tuple[Store, Path]] = {}
+def ingested(tmp_path_factory, shared):
+    """For a source file of ../shared/data: its DuckDB store and its canonical dataset,
+    written once per module by ``ingest --dataset``."""
+    made: dict[str, tuple[Path, Path]] = {}
 
-    def make(source: str) -> tuple[Backend, Backend]:
+    def make(source: str) -> tuple[Path, Path]:
         if source not in made:
             tmp = tmp_path_factory.mktemp("spark")
             files = [shared / source] if source != DEMO_SLICE else _demo_slice(tmp)
             result = run("ingest", *files, "--dataset", tmp / "dataset", db=tmp / "s.duckdb")
             assert result.exit_code == 0, result.output
-            made[source] = Store(tmp / "s.duckdb", read_only=True), tmp / "dataset"
-        store, dataset = made[source]
+            made[source] = tmp / "s.duckdb", tmp / "dataset"
+        return made[source]
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def engines(ingested, spark):
+    """For a source file of ../shared/data: its DuckDB store (read-only) and a Spark backend
+    whose canonical tables are its dataset."""
+    from swarmscope.store.spark import SparkBackend
+    opened: dict[str, Store] = {}
+
+    def make(source: str) -> tuple[Backend, Backend]:
+        db, dataset = ingested(source)
+        if source not in opened:
+            opened[source] = Store(db, read_only=True)
         sdb = SparkBackend(spark)
         register_dataset(sdb, str(dataset))
-        return store.db, sdb
+        return opened[source].db, sdb
 
     yield make
-    for store, _ in made.values():
+    for store in opened.values():
         store.close()
 
 
@@ -184,3 +198,54 @@ def test_fusion_and_clusters_are_the_same_on_both_engines(engines):
     assert len(set(c1.column("cluster_id").to_pylist())) >= 2
     for duck_table, spark_table in zip(tables[0], spark):
         assert_same_table(duck_table, spark_table)
+
+
+def _detect_tables(out: Path) -> dict[str, pa.Table]:
+    """The tables a detect run wrote under ``out`` (files or Spark's folders of parts), in
+    their written order, without the run id (each engine numbers its runs)."""
+    import pyarrow.parquet as pq
+    tables = {}
+    for path in sorted(out.glob("*.parquet")):
+        t = pq.read_table(path) if path.is_file() else pq.ParquetDataset(
+            sorted(path.glob("part-*.parquet"))).read()
+        tables[path.stem] = t.drop_columns([c for c in ("run_id",) if c in t.column_names])
+    return tables
+
+
+def test_detect_on_spark_writes_what_duckdb_detect_writes(ingested, spark, tmp_path):
+    """``detect --engine spark --input DATASET --out DIR`` against ``detect`` on the store, on
+    the demo slice with four kinds (co-repost, co-mention, same-minute synchrony and
+    near-duplicate text within a minute) and two affiliation rounds: the same accounts,
+    scores, p- and q-values and flags, edges, clusters with their summaries, evidence and
+    calibration, row for row; the signals and signatures are DuckDB's only, and say so."""
+    db, dataset = ingested(DEMO_SLICE)
+    args = ("--kinds", "repost,mention,sync,similar_text", "--window", "60",
+            "--affiliation-rounds", "2")
+    result = run("detect", *args, "--out", tmp_path / "duck",
+                 db=copy_store(db, tmp_path / "store"))
+    assert result.exit_code == 0, result.output
+    result = run("detect", *args, "--engine", "spark", "--master", "local[2]", "--input",
+                 dataset, "--out", tmp_path / "spark")
+    assert result.exit_code == 0, result.output
+    assert "signals and signatures run on DuckDB only" in result.output
+    duck_tables, spark_tables = _detect_tables(tmp_path / "duck"), _detect_tables(
+        tmp_path / "spark")
+    core = ("accounts", "edges", "clusters", "evidence", "calibration")
+    assert set(core) <= set(spark_tables) and set(spark_tables) - set(core) == {"run"}
+    assert sum(duck_tables["accounts"].column("flagged").to_pylist()) > 20
+    assert duck_tables["clusters"].num_rows >= 2 and duck_tables["evidence"].num_rows > 100
+    for name in core:
+        assert_same_table(duck_tables[name], spark_tables[name])
+
+
+def test_detect_on_spark_names_what_is_missing(spark, tmp_path):
+    """Without --input, or with a folder that holds no dataset, a clear error and exit 1."""
+    result = run("detect", "--engine", "spark", "--out", tmp_path / "r")
+    assert result.exit_code == 1
+    assert "--engine spark reads --input PATH" in result.output
+    (tmp_path / "empty").mkdir()
+    result = run("detect", "--engine", "spark", "--master", "local[2]", "--input",
+                 tmp_path / "empty", "--out", tmp_path / "r")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "cannot read the dataset's table posts" in result.output
+    assert "ingest --dataset PATH" in result.output

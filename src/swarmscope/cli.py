@@ -19,6 +19,7 @@ from swarmscope.outputs import is_disk_full, visible
 from swarmscope.detection.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS, OTHER_KIND_WINDOWS
 from swarmscope.engine import SEMANTICS, PairParams
 from swarmscope.engine.pairs import pairs
+from swarmscope.engine.registry import ENGINES
 from swarmscope.ingest import FORMATS, ingest
 from swarmscope.ingest.sources import MAX_DECOMPRESSED, MAX_RECORD_BYTES
 from swarmscope.params import parse_evidence, parse_maps, parse_windows
@@ -412,6 +413,11 @@ Defaults: """ + "; ".join(f"{k} within {', '.join(f'{w:g}' for w in ws)} s"
 Example:
   swarmscope detect --fdr 0.01 --out results/
   swarmscope detect --kinds repost,mention,hashtag --window hashtag=600 --out results/
+  swarmscope detect --engine spark --master local[4] --input dataset/ --out results/
+
+With --engine spark, the input is a canonical Parquet dataset (ingest --dataset) on a local
+path or a Hadoop URI (s3a://, abfss://, hdfs://), no store is opened, and every stage but the
+signals and signatures runs on Spark (docs/spark.md).
 """
 
 
@@ -437,14 +443,24 @@ Example:
 @click.option("--affiliation-rounds", type=int, default=AFFILIATION_ROUNDS,
               show_default=True, help="Rounds of the affiliation test (0: clusters are the "
               "flagged accounts' Leiden communities only); stops early when a round adds none.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Also write the result tables as Parquet into this directory.")
+@click.option("--out", "out_dir",
+              help="Also write the result tables as Parquet into this directory (with "
+                   "--engine spark: where the results go, a path or a Hadoop URI).")
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
+              help="Where the stages run: the store's DuckDB, or Spark on --input.")
+@click.option("--input", "dataset", metavar="PATH",
+              help="With --engine spark: the canonical Parquet dataset (ingest --dataset).")
+@click.option("--master", default="local[*]", show_default=True,
+              help="With --engine spark: the Spark master URL (spark-submit sets its own).")
+@click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
+              help="With --engine spark: a Spark setting; repeatable.")
 @_time_range_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
 def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: float, seed: int,
                permutations: int, sync_bin: float | None, similar_text_threshold: float,
-               affiliation_rounds: int, out_dir: str | None, since: datetime | None,
+               affiliation_rounds: int, out_dir: str | None, engine: str, dataset: str | None,
+               master: str, spark_conf: tuple[str, ...], since: datetime | None,
                until: datetime | None, as_json: bool) -> None:
     from swarmscope.pipeline import DetectParams, detect  # loads numpy, pyarrow: only when used
     from rich.progress import Progress
@@ -457,6 +473,12 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
     params = DetectParams(windows=chosen, fdr=fdr, seed=seed, permutations=permutations,
                           traces=traces, affiliation_rounds=affiliation_rounds)
     steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 5
+    if engine == "spark":
+        _detect_on_spark(params, dataset, out_dir, master, spark_conf, since, until, as_json)
+        return
+    if dataset is not None:
+        raise SwarmscopeError("--input is the dataset of --engine spark: DuckDB reads the store "
+                              "(--db)")
     with obj.store() as store, Progress(console=err, transient=True) as bar:
         task = bar.add_task("detect", total=steps)
         r = detect(store, params, since=since, until=until, out=out_dir,
@@ -488,6 +510,37 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
             + (f", top hashtags {tags}" if tags else ""))
     if out_dir:
         say(f"tables written to {out_dir}/")
+
+
+def _detect_on_spark(params: Any, dataset: str | None, out_dir: str | None, master: str,
+                     spark_conf: tuple[str, ...], since: datetime | None,
+                     until: datetime | None, as_json: bool) -> None:
+    """``detect --engine spark``: the dataset in, Parquet out, no store."""
+    from swarmscope.pipeline import detect_dataset
+    if not dataset or not out_dir:
+        raise SwarmscopeError("--engine spark reads --input PATH (a dataset written by ingest "
+                              "--dataset) and writes --out PATH: give both")
+    config = {}
+    for item in spark_conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SwarmscopeError(f"--spark-conf {item!r}: give KEY=VALUE, e.g. "
+                                  "spark.executor.memory=8g")
+        config[key.strip()] = value.strip()
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise SwarmscopeError("--engine spark needs pyspark: pip install 'swarmscope[spark]' "
+                              "(and Java 17)") from None
+    r = detect_dataset(dataset, out_dir, params, master=master, config=config, since=since,
+                       until=until, progress=lambda step: err.print(step, style="dim"))
+    if as_json:
+        _json({**dataclasses.asdict(r), "out": out_dir, "engine": "spark"})
+        return
+    say(f"{r.accounts:,} accounts scored on Spark; {r.flagged:,} flagged at FDR "
+        f"{params.fdr:g} in {r.clusters:,} clusters ({r.recruited:,} joined by affiliation); "
+        f"{r.edges:,} edges with evidence ({r.evidence:,} co-actions); tables written to "
+        f"{out_dir}/ (the signals and signatures run on DuckDB only)")
 
 
 @cli.command("evaluate")

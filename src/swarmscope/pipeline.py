@@ -21,12 +21,15 @@ with ``out``, written as Parquet files; tables, files and columns in
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, ClassVar, Iterator
+
+import pyarrow as pa
 
 from swarmscope.detection.affiliation import affiliate
 from swarmscope.detection.communities import cluster_summaries, leiden_clusters
@@ -38,15 +41,15 @@ from swarmscope.detection.significance import NullParams, pair_tests, reset_test
 from swarmscope.engine import PairParams
 from swarmscope.engine.registry import get_engine
 from swarmscope.errors import SwarmscopeError
-from swarmscope.outputs import atomic_write, check_output, output_dir
+from swarmscope.outputs import check_output
 from swarmscope.params import (COUNT, MAPPING, NON_NEGATIVE, PROBABILITY_OPEN, Interval,
                                check_time_range, validate, validate_dataclass)
 from swarmscope.signals.operations import temporal_signals
 from swarmscope.signatures import signatures
 from swarmscope.store import Store
 from swarmscope.store.backend import Backend
-from swarmscope.store.schema import CALIBRATION_DDL, DETECT
-from swarmscope.store.sql import time_filter
+from swarmscope.store.schema import CALIBRATION, DETECT
+from swarmscope.store.sql import column_list, time_filter
 from swarmscope.traces import KINDS, TraceOptions, build_traces, reset_traces
 
 
@@ -168,17 +171,77 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
            until: datetime | None = None, out: str | Path | None = None,
            engine: str = "duckdb",
            progress: Callable[[str], None] = lambda step: None) -> DetectResult:
-    """Run every stage (:data:`STAGES`) and store (and, with ``out``, write) the detect tables."""
+    """Run every stage (:data:`STAGES`) on the store and keep (and, with ``out``, write) the
+    detect tables; the run is recorded in the store's ``runs`` table."""
     check_time_range(since, until)
-    db = store.db
-    if not db.scalar("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)"):
+    if not store.db.scalar("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)"):
         raise SwarmscopeError(f"the store {store.path} has no posts: ingest data first "
                               f"(swarmscope --db {store.path} ingest FILE)")
     if out is not None:
         check_output(out, directory=True)
-    pairs_engine = get_engine(engine, db)
+    get_engine(engine, store.db)
     run_id = store.start_run("detect", {**dataclasses.asdict(params), "since": since,
                                         "until": until, "engine": engine}, seed=params.seed)
+    try:
+        res = run_stages(store.db, params, run_id, since=since, until=until, progress=progress)
+        if out is not None:
+            write_results(store.db, out)
+    except BaseException as exc:
+        store.finish_run(run_id, "failed", {"error": str(exc)[:500]})
+        raise
+    store.finish_run(run_id, "ok", dataclasses.asdict(res))
+    return res
+
+
+def detect_dataset(dataset: str, out: str, params: DetectParams = DetectParams(), *,
+                   master: str = "local[*]", config: dict[str, str] | None = None,
+                   since: datetime | None = None, until: datetime | None = None,
+                   progress: Callable[[str], None] = lambda step: None) -> DetectResult:
+    """``detect --engine spark``: every stage but the behavioural ones (signals, signatures)
+    on Spark, reading the canonical Parquet dataset at ``dataset`` and writing the detect
+    tables as Parquet under ``out`` (each a local path or a Hadoop URI), with ``run.parquet``
+    describing the run. No DuckDB file is read or written."""
+    from swarmscope import __version__
+    from swarmscope.store.dataset import register_dataset
+    from swarmscope.store.spark import SparkBackend, spark_session
+    check_time_range(since, until)
+    if "://" not in out:
+        check_output(out, directory=True)
+    try:
+        session = spark_session(master, config)
+    except Exception as exc:  # pyspark's errors when no JVM starts or the master is unknown
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SwarmscopeError(f"cannot start Spark at {master} ({first}): Spark needs Java 17 "
+                              "(java on the PATH or JAVA_HOME) and a reachable master") from None
+    db = SparkBackend(session)
+    register_dataset(db, dataset)
+    if not db.scalar("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)"):
+        raise SwarmscopeError(f"the dataset {dataset} has no posts: write one with "
+                              "swarmscope ingest FILE --dataset PATH")
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    res = run_stages(db, params, 1, since=since, until=until, behaviour=False,
+                     progress=progress)
+    write_results(db, out)
+    db.register_arrow("run_row", pa.Table.from_pylist([{
+        "run_id": 1, "command": "detect", "version": __version__,
+        "parameters": json.dumps({**dataclasses.asdict(params), "since": since, "until": until,
+                                  "engine": "spark", "master": master, "input": dataset},
+                                 default=str),
+        "seed": params.seed, "started_at": started,
+        "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "status": "ok",
+        "summary": json.dumps(dataclasses.asdict(res), default=str)}]))
+    db.write_output("SELECT * FROM run_row", out, "run")
+    return res
+
+
+def run_stages(db: Backend, params: DetectParams, run_id: int, *,
+               since: datetime | None = None, until: datetime | None = None,
+               behaviour: bool = True,
+               progress: Callable[[str], None] = lambda step: None) -> DetectResult:
+    """Every stage of ``detect`` on the backend ``db`` (whose canonical tables hold the
+    input), leaving the detect tables there (tables in DuckDB, views in Spark); without
+    ``behaviour``, not the temporal signals and the signatures."""
+    pairs_engine = get_engine(db.name, db)
     res = DetectResult(run_id)
 
     @contextmanager
@@ -188,61 +251,55 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
             yield
         res.seconds[name] = res.seconds.get(name, 0.0) + time.perf_counter() - start
 
-    try:
-        reset_traces(db)
-        reset_tests(db)
-        db.drop("pair_permutation_p")
+    reset_traces(db)
+    reset_tests(db)
+    db.drop("pair_permutation_p")
+    if params.permutations:
+        with stage("permutations"):
+            res.calibration = permutation_check(db, params, pairs_engine, since, until,
+                                                progress)
+    for kind, windows in params.windows.items():
+        progress(f"traces: {kind}")
+        with stage("traces"):
+            build_traces(db, kind, params.traces, since, until)
+        for window in windows:
+            progress(f"pairs and tests: {kind} within {window:g} s")
+            with stage("pairs"):
+                pairs_engine.candidates(PairParams(kind=kind, window=window, evidence=0),
+                                        run_id)
+            with stage("significance"):
+                pair_tests(db, kind, window, params.null)
+    progress("fusion and scores")
+    kinds = list(params.windows)
+    with stage("fusion"):
         if params.permutations:
-            with stage("permutations"):
-                res.calibration = permutation_check(db, params, pairs_engine, since, until,
-                                                    progress)
-        for kind, windows in params.windows.items():
-            progress(f"traces: {kind}")
-            with stage("traces"):
-                build_traces(db, kind, params.traces, since, until)
-            for window in windows:
-                progress(f"pairs and tests: {kind} within {window:g} s")
-                with stage("pairs"):
-                    pairs_engine.candidates(PairParams(kind=kind, window=window, evidence=0),
-                                            run_id)
-                with stage("significance"):
-                    pair_tests(db, kind, window, params.null)
-        progress("fusion and scores")
-        kinds = list(params.windows)
-        with stage("fusion"):
-            if params.permutations:
-                empirical_p(db, params.permutations)
-            res.p_cut = fuse_accounts(db, params.tests, kinds, params.null.alpha_pair,
-                                      params.fdr)
-            fuse_edges(db, params.tests, kinds, params.null.alpha_pair)
-        progress("clusters")
-        with stage("clusters"):
-            res.clusters = leiden_clusters(db, params.seed)
-        with stage("affiliation"):
-            res.recruited = affiliate(db, params.tests, params.null, params.fdr,
-                                      params.affiliation_rounds, progress)
-        with stage("summaries"):
-            cluster_summaries(db, kinds)
-        progress("evidence")
-        with stage("evidence"):
-            res.evidence = collect_evidence(db, params.null.alpha_pair, params.evidence)
-        with stage("persist"):
-            _persist(db, run_id, kinds, since, until, res.calibration)
+            empirical_p(db, params.permutations)
+        res.p_cut = fuse_accounts(db, params.tests, kinds, params.null.alpha_pair,
+                                  params.fdr)
+        fuse_edges(db, params.tests, kinds, params.null.alpha_pair)
+    progress("clusters")
+    with stage("clusters"):
+        res.clusters = leiden_clusters(db, params.seed)
+    with stage("affiliation"):
+        res.recruited = affiliate(db, params.tests, params.null, params.fdr,
+                                  params.affiliation_rounds, progress)
+    with stage("summaries"):
+        cluster_summaries(db, kinds)
+    progress("evidence")
+    with stage("evidence"):
+        res.evidence = collect_evidence(db, params.null.alpha_pair, params.evidence)
+    with stage("persist"):
+        _persist(db, run_id, kinds, since, until, res.calibration)
+    if behaviour:
         progress("temporal signals")
         with stage("signals"):
             temporal_signals(db, run_id, time_filter(since, until))
         progress("signatures")
         with stage("signatures"):
             res.signatures = signatures(db, run_id, time_filter(since, until))
-        if out is not None:
-            _write(db, Path(out))
-        res.accounts, res.flagged = db.query(
-            "SELECT count(*), count(*) FILTER (WHERE flagged) FROM detect_accounts")[0]
-        res.edges = db.scalar("SELECT count(*) FROM detect_edges")
-    except BaseException as exc:
-        store.finish_run(run_id, "failed", {"error": str(exc)[:500]})
-        raise
-    store.finish_run(run_id, "ok", dataclasses.asdict(res))
+    res.accounts, res.flagged = db.query(
+        "SELECT count(*), count(*) FILTER (WHERE flagged) FROM detect_accounts")[0]
+    res.edges = db.scalar("SELECT count(*) FROM detect_edges")
     return res
 
 
@@ -304,20 +361,18 @@ def _persist(db: Backend, run_id: int, kinds: list[str], since: datetime | None,
         db.persist("detect_clusters", f"SELECT {run_id} AS run_id, * FROM cluster_summary")
         db.persist("detect_evidence", f"""
                 SELECT {run_id} AS run_id, ka.account_id AS account_a, kb.account_id AS account_b,
-               ev.* EXCLUDE (a, b)
+               {column_list(db.columns("edge_evidence"), "ev", exclude=("a", "b"))}
         FROM edge_evidence ev JOIN account_keys ka ON ka.account_key = ev.a
         JOIN account_keys kb ON kb.account_key = ev.b""")
-        db.execute(CALIBRATION_DDL)
-        for r in calibration:
-            db.execute("INSERT INTO detect_calibration VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
-                run_id, r["permutation"], r["kind"], r.get("window_s"), r.get("testable_pairs"),
-                r.get("pairs_at_alpha"), r.get("share_at_alpha"), r.get("accounts_flagged")])
+        db.register_arrow("calibration_rows", pa.Table.from_pylist(
+            [{"run_id": run_id, **{c: r.get(c) for c in CALIBRATION.names[1:]}}
+             for r in calibration], CALIBRATION))
+        db.persist("detect_calibration", "SELECT * FROM calibration_rows")
 
 
-def _write(db: Backend, out: Path) -> None:
-    """Every detect table to ``out/<file>.parquet``, each written whole or not at all, its
-    rows in the table's order."""
-    out = output_dir(out)
+def write_results(db: Backend, out: str | Path) -> None:
+    """Every detect table the run made to ``out/<file>.parquet``, each written whole or not
+    at all, its rows in the table's order."""
     for table in DETECT:
-        with atomic_write(out / f"{table.file}.parquet") as tmp:
-            db.write_parquet(table.ordered(), tmp)
+        if db.has_table(table.name):
+            db.write_output(table.ordered(), out, table.file)

@@ -30,6 +30,7 @@ from swarmscope.detection.significance import (RATE_BIN_MS, NullParams, null_ter
                                                smoothed_rate_sql)
 from swarmscope.detection.stats import benjamini_hochberg, fdr_cut, poisson_p, score
 from swarmscope.store.backend import Backend
+from swarmscope.store.sql import column_list, no_rows
 
 
 def affiliation_tests(db: Backend, kind: str, window: float,
@@ -53,7 +54,8 @@ def affiliation_tests(db: Backend, kind: str, window: float,
         WHERE e.account NOT IN (SELECT account FROM cluster_members)
         GROUP BY ALL HAVING count(DISTINCT e.object) >= 2""")
     db.materialise("aff_shares", f"""
-        SELECT * FROM (SELECT account, object, ts // {RATE_BIN_MS} AS bin, {share} AS share
+        SELECT * FROM (SELECT account, object, {db.dialect.int_div('ts', str(RATE_BIN_MS))} AS bin,
+                              {share} AS share
                        FROM aff_events)
         WHERE account IN (SELECT account FROM aff_x)""")
     db.materialise("aff_rates", smoothed_rate_sql(
@@ -72,10 +74,12 @@ def affiliation_tests(db: Backend, kind: str, window: float,
             ORDER BY x.account, x.cluster_id""")
     p = poisson_p(rows.column("x").to_numpy(), rows.column("mu").to_numpy())
     db.register_arrow("aff_tested", rows.append_column("p", [pa.array(p, pa.float64())]))
-    db.execute("""CREATE TEMP TABLE IF NOT EXISTS affiliation_tests (kind VARCHAR,
-        window_s DOUBLE, account INTEGER, cluster_id BIGINT, x BIGINT, mu DOUBLE, p DOUBLE)""")
-    db.execute(f"INSERT INTO affiliation_tests SELECT '{kind_sql}', {float(window)}, account, "
-               "cluster_id, x, mu, p FROM aff_tested")
+    if not db.has_table("affiliation_tests"):
+        db.materialise("affiliation_tests", no_rows(
+            kind="STRING", window_s="DOUBLE", account="INTEGER", cluster_id="BIGINT",
+            x="BIGINT", mu="DOUBLE", p="DOUBLE"))
+    db.append("affiliation_tests", f"SELECT '{kind_sql}' AS kind, {float(window)} AS window_s, "
+                                   "account, cluster_id, x, mu, p FROM aff_tested")
     db.drop("aff_events", "aff_member_events", "aff_x", "aff_shares", "aff_rates", "aff_tested")
 
 
@@ -84,9 +88,9 @@ def affiliate(db: Backend, tests: list[tuple[str, float]], null: NullParams,
     """Rounds of affiliation tests and recruitment, until a round recruits nobody or
     ``rounds`` have run; returns the number of accounts recruited. Reads and rewrites
     ``cluster_members`` and ``account_scores``; writes ``affiliation``."""
-    db.execute("CREATE OR REPLACE TEMP TABLE affiliation (account INTEGER, cluster_id BIGINT, "
-               "kind VARCHAR, window_s DOUBLE, x BIGINT, mu DOUBLE, p DOUBLE, q DOUBLE, "
-               "score DOUBLE, round INTEGER)")
+    db.materialise("affiliation", no_rows(
+        account="INTEGER", cluster_id="BIGINT", kind="STRING", window_s="DOUBLE", x="BIGINT",
+        mu="DOUBLE", p="DOUBLE", q="DOUBLE", score="DOUBLE", round="INTEGER"))
     total = 0
     for round_ in range(1, rounds + 1):
         if not db.scalar("SELECT count(*) FROM cluster_members"):
@@ -129,13 +133,13 @@ def recruit(db: Backend, n_tests: int, fdr: float, round_: int) -> int:
                       .append_column("score", [pa.array(score(p, fdr_cut(p, q, fdr)),
                                                         pa.float64())]))
     db.materialise("recruits", f"SELECT *, {round_} AS round FROM aff WHERE q <= {fdr}")
-    db.execute("INSERT INTO affiliation SELECT * FROM recruits")
+    db.append("affiliation", "SELECT * FROM recruits")
     db.materialise("cluster_members", """
         SELECT * FROM cluster_members UNION ALL SELECT account, cluster_id FROM recruits""")
-    db.materialise("account_scores", """
-        SELECT s.* REPLACE (CASE WHEN r.account IS NULL THEN s.score
-                                 ELSE greatest(s.score, r.score) END AS score,
-                            s.flagged OR r.account IS NOT NULL AS flagged)
-        FROM account_scores s LEFT JOIN recruits r USING (account)""")
+    columns = column_list(db.columns("account_scores"), "s", replace={
+        "score": "CASE WHEN r.account IS NULL THEN s.score ELSE greatest(s.score, r.score) END",
+        "flagged": "s.flagged OR r.account IS NOT NULL"})
+    db.materialise("account_scores", f"""
+        SELECT {columns} FROM account_scores s LEFT JOIN recruits r ON r.account = s.account""")
     db.drop("aff")
     return db.scalar("SELECT count(*) FROM recruits")

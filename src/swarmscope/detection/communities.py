@@ -59,39 +59,46 @@ def cluster_summaries(db: Backend, kinds: list[str], top: int = 5) -> None:
         SELECT m.cluster_id, m.account, p.platform, p.post_id, p.created_at, p.kind, p.text
         FROM cluster_members m JOIN account_keys k ON k.account_key = m.account
         JOIN posts p ON p.platform = k.platform AND p.account_id = k.account_id""")
+    d = db.dialect
+    shared = d.struct(value="value", members="members")
     db.materialise("cluster_shared", f"""
-        SELECT cluster_id, kind, list(struct_pack(value, members) ORDER BY members DESC, value)
-               [1:{top}] AS top
-        FROM (SELECT mp.cluster_id, e.kind, e.value, count(DISTINCT mp.account) AS members
-              FROM member_posts mp JOIN entities e ON e.platform = mp.platform
-                   AND e.post_id = mp.post_id
-              WHERE e.kind IN ('hashtag', 'domain') AND mp.kind <> 'repost'
-              GROUP BY ALL HAVING count(DISTINCT mp.account) >= 2
-              UNION ALL
-              SELECT cluster_id, 'text', min(text), count(DISTINCT account)
-              FROM member_posts WHERE text IS NOT NULL AND length(text) >= 20
-              GROUP BY cluster_id, lower(trim(text)) HAVING count(DISTINCT account) >= 2)
-        GROUP BY cluster_id, kind""")
+        SELECT cluster_id,
+               {d.ordered_list(shared, "rank", "kind = 'hashtag'")} AS top_hashtags,
+               {d.ordered_list(shared, "rank", "kind = 'domain'")} AS top_domains,
+               {d.ordered_list(shared, "rank", "kind = 'text'")} AS top_texts
+        FROM (SELECT *, row_number() OVER (PARTITION BY cluster_id, kind
+                                           ORDER BY members DESC, value) AS rank
+              FROM (SELECT mp.cluster_id, e.kind, e.value, count(DISTINCT mp.account) AS members
+                    FROM member_posts mp JOIN entities e ON e.platform = mp.platform
+                         AND e.post_id = mp.post_id
+                    WHERE e.kind IN ('hashtag', 'domain') AND mp.kind <> 'repost'
+                    GROUP BY ALL HAVING count(DISTINCT mp.account) >= 2
+                    UNION ALL
+                    SELECT cluster_id, 'text', min(text), count(DISTINCT account)
+                    FROM member_posts WHERE text IS NOT NULL AND length(text) >= 20
+                    GROUP BY cluster_id, lower(trim(text))
+                    HAVING count(DISTINCT account) >= 2) shared) ranked
+        WHERE rank <= {int(top)}
+        GROUP BY cluster_id""")
     db.materialise("cluster_summary", f"""
         SELECT s.cluster_id, s.size, coalesce(ce.edges, 0) AS edges,
                coalesce(ce.edges, 0) / (s.size * (s.size - 1) / 2) AS density,
                act.first_activity, act.last_activity, act.posts,
                ce.strongest, {', '.join(f'ce."edges_{k}"' for k in kinds)},
-               (SELECT top FROM cluster_shared c WHERE c.cluster_id = s.cluster_id
-                AND c.kind = 'hashtag') AS top_hashtags,
-               (SELECT top FROM cluster_shared c WHERE c.cluster_id = s.cluster_id
-                AND c.kind = 'domain') AS top_domains,
-               (SELECT top FROM cluster_shared c WHERE c.cluster_id = s.cluster_id
-                AND c.kind = 'text') AS top_texts
+               c.top_hashtags, c.top_domains, c.top_texts
         FROM (SELECT cluster_id, count(*) AS size FROM cluster_members GROUP BY ALL) s
         LEFT JOIN (SELECT cluster_id, count(*) AS edges, {per_kind},
-                          list(struct_pack(account_a := ka.account_id, account_b := kb.account_id,
-                                           weight := e.weight)
-                               ORDER BY e.weight DESC, ka.account_id, kb.account_id)[1:{top}]
-                          AS strongest
-                   FROM cluster_edges e JOIN account_keys ka ON ka.account_key = e.a
-                   JOIN account_keys kb ON kb.account_key = e.b GROUP BY cluster_id) ce
+                          {d.ordered_list(d.struct(account_a="account_a", account_b="account_b",
+                                                   weight="weight"), "rank",
+                                          f"rank <= {int(top)}")} AS strongest
+                   FROM (SELECT e.*, ka.account_id AS account_a, kb.account_id AS account_b,
+                                row_number() OVER (PARTITION BY e.cluster_id ORDER BY e.weight
+                                                   DESC, ka.account_id, kb.account_id) AS rank
+                         FROM cluster_edges e JOIN account_keys ka ON ka.account_key = e.a
+                         JOIN account_keys kb ON kb.account_key = e.b) e
+                   GROUP BY cluster_id) ce
                USING (cluster_id)
+        LEFT JOIN cluster_shared c USING (cluster_id)
         LEFT JOIN (SELECT cluster_id, min(created_at) AS first_activity,
                           max(created_at) AS last_activity, count(*) AS posts
                    FROM member_posts GROUP BY ALL) act USING (cluster_id)

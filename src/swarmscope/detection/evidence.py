@@ -35,8 +35,9 @@ def collect_evidence(db: Backend, alpha_pair: float, per_edge: int = 10) -> int:
             {closest.format(by='b.a, b.b, b.kind')}
             UNION ALL
             SELECT * FROM (  -- one co-action per object, the closest member's
-                SELECT f.account, r.account, f.kind, f.window_s, l.object, l.post, l.ts,
-                       r.post, r.ts, 'affiliation'
+                SELECT f.account AS a, r.account AS b, f.kind, f.window_s, l.object,
+                       l.post AS post_a, l.ts AS ts_a, r.post AS post_b, r.ts AS ts_b,
+                       'affiliation' AS basis
                 FROM affiliation f
                 JOIN traces l ON l.kind = f.kind AND l.account = f.account
                 JOIN traces r ON r.kind = f.kind AND r.object = l.object
@@ -44,8 +45,8 @@ def collect_evidence(db: Backend, alpha_pair: float, per_edge: int = 10) -> int:
                 JOIN cluster_members m ON m.account = r.account AND m.cluster_id = f.cluster_id
                 QUALIFY row_number() OVER (PARTITION BY f.account, l.object
                                            ORDER BY abs(r.ts - l.ts), l.ts, l.post, r.post) = 1)
-            QUALIFY row_number() OVER (PARTITION BY account ORDER BY abs(ts_1 - ts), ts, post,
-                                       post_1, object) <= {int(per_edge)})
+            QUALIFY row_number() OVER (PARTITION BY a ORDER BY abs(ts_b - ts_a), ts_a, post_a,
+                                       post_b, object) <= {int(per_edge)})
         SELECT ev.a, ev.b, ev.kind, ev.window_s, o.value AS object,
                pa.post_id AS post_a, {d.from_epoch_ms('ev.ts_a')} AS ts_a,
                pb.post_id AS post_b, {d.from_epoch_ms('ev.ts_b')} AS ts_b,

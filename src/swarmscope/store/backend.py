@@ -73,6 +73,12 @@ class Backend(ABC):
     def write_parquet(self, sql: str, path: str | Path) -> None:
         """Write the result of a query to a Parquet file."""
 
+    def write_output(self, sql: str, out: str | Path, name: str) -> None:
+        """Write the result of a query as ``out/<name>.parquet``, whole or not at all."""
+        from swarmscope.outputs import atomic_write, output_dir
+        with atomic_write(output_dir(out) / f"{name}.parquet") as tmp:
+            self.write_parquet(sql, tmp)
+
     @abstractmethod
     def register_arrow(self, name: str, table: pa.Table) -> None:
         """Make ``name`` a temporary table holding a copy of ``table``."""
@@ -102,6 +108,11 @@ class Backend(ABC):
         order."""
         self.materialise(name, f"SELECT * FROM ({sql}) ORDER BY {TABLES[name].order}",
                          temporary=False)
+
+    def append(self, name: str, sql: str) -> None:
+        """The step ``name``: add the rows of ``sql`` to the temporary table ``name``."""
+        with self.step(name, table=name):
+            self.execute(f"INSERT INTO {name} {sql}")
 
     def view(self, name: str, sql: str) -> None:
         """(Re)create the temporary view ``name`` of ``sql``: evaluated where it is read."""

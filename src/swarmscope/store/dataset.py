@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from swarmscope.errors import SwarmscopeError
 from swarmscope.store.backend import Backend
 from swarmscope.store.sql import literal
 
@@ -55,11 +56,18 @@ def register_dataset(spark_db: Backend, path: str) -> None:
     """Make the tables of the dataset at ``path`` (a local path or a Hadoop URI) views of the
     Spark backend ``spark_db``, read lazily from Parquet; partition values are read as text
     (a platform named ``123`` stays a name)."""
+    from pyspark.errors import AnalysisException
     spark = spark_db.spark
     spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
     base = path.rstrip("/")
     for table, partitions in DATASET_TABLES.items():
-        df = spark.read.option("basePath", f"{base}/{table}").parquet(f"{base}/{table}")
+        try:
+            df = spark.read.option("basePath", f"{base}/{table}").parquet(f"{base}/{table}")
+        except AnalysisException as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise SwarmscopeError(
+                f"cannot read the dataset's table {table} at {base}/{table} ({first}): give "
+                "the folder that swarmscope ingest --dataset PATH wrote") from None
         if "day" in partitions:
             df = df.drop("day")
         df.createOrReplaceTempView(table)

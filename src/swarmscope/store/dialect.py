@@ -59,6 +59,15 @@ class Dialect:
         """The group's values joined by ``sep`` (a literal) in the order of ``order``."""
         raise NotImplementedError(f"dialect {self.name!r} has no string_agg_ordered")
 
+    def struct(self, **fields: str) -> str:
+        """A struct (a row) of named fields from expressions."""
+        raise NotImplementedError(f"dialect {self.name!r} has no struct")
+
+    def ordered_list(self, value: str, rank: str, where: str = "true") -> str:
+        """The values of the group's rows that meet ``where`` as a list in the order of
+        ``rank`` (unique within the group); NULL when no row does."""
+        raise NotImplementedError(f"dialect {self.name!r} has no ordered_list")
+
     #: The keyword that makes a CTE be evaluated once (``WITH x AS MATERIALIZED (...)``).
     materialized_cte = ""
 
@@ -106,6 +115,12 @@ class DuckDBDialect(Dialect):
                            distinct: bool = False) -> str:
         return f"string_agg({'DISTINCT ' if distinct else ''}{value}, {sep} ORDER BY {order})"
 
+    def struct(self, **fields: str) -> str:
+        return f"struct_pack({', '.join(f'{k} := {v}' for k, v in fields.items())})"
+
+    def ordered_list(self, value: str, rank: str, where: str = "true") -> str:
+        return f"list({value} ORDER BY {rank}) FILTER (WHERE {where})"
+
     materialized_cte = "MATERIALIZED"
 
 
@@ -141,3 +156,14 @@ class SparkDialect(Dialect):
                            distinct: bool = False) -> str:
         return (f"string_agg({'DISTINCT ' if distinct else ''}{value}, {sep}) "
                 f"WITHIN GROUP (ORDER BY {order})")
+
+    def struct(self, **fields: str) -> str:
+        pairs = ", ".join(f"'{k}', {v}" for k, v in fields.items())
+        return f"named_struct({pairs})"
+
+    def ordered_list(self, value: str, rank: str, where: str = "true") -> str:
+        # structs sort field by field: by the rank, which is unique, and so never by the value;
+        # collect_list of no rows is an empty array, not NULL
+        return (f"CASE WHEN count(*) FILTER (WHERE {where}) > 0 THEN transform(array_sort("
+                f"collect_list(struct({rank} AS k, {value} AS v)) FILTER (WHERE {where})), "
+                "s -> s.v) END")

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+
 SCHEMA_VERSION = 4
 UPGRADABLE_VERSIONS = (2, 3)
 
@@ -415,10 +417,11 @@ DETECT = tuple(
           file=_FILES.get(name, name.removeprefix("detect_")), order=_ORDERS[name])
     for name, columns in {**_DETECT_CORE, "detect_calibration": _CALIBRATION,
                           **_DETECT_TEMPORAL, **_DETECT_SIGNATURES}.items())
-#: The calibration table's DDL: created by every detect run, filled with --permutations.
-CALIBRATION_DDL = """CREATE TABLE IF NOT EXISTS detect_calibration (run_id BIGINT,
-    permutation INTEGER, kind VARCHAR, window_s DOUBLE, testable_pairs BIGINT,
-    pairs_at_alpha BIGINT, share_at_alpha DOUBLE, accounts_flagged BIGINT)"""
+#: The calibration table's columns: written by every detect run, rows with --permutations.
+CALIBRATION = pa.schema([
+    ("run_id", pa.int64()), ("permutation", pa.int32()), ("kind", pa.string()),
+    ("window_s", pa.float64()), ("testable_pairs", pa.int64()), ("pairs_at_alpha", pa.int64()),
+    ("share_at_alpha", pa.float64()), ("accounts_flagged", pa.int64())])
 
 TABLES = {t.name: t for t in (*CANONICAL, *PAIRS, *DETECT)}
 #: What ``export --format csv|parquet`` writes: every result table (pairs' and detect's).

@@ -73,6 +73,12 @@ class SparkBackend(Backend):
         """The result as a Parquet dataset (a directory of part files) at ``path``."""
         self.spark.sql(sql).write.mode("overwrite").parquet(str(path))
 
+    def write_output(self, sql: str, out: str | Path, name: str) -> None:
+        """The result as the Parquet dataset ``out/<name>.parquet`` (a directory of part files,
+        in order; complete when it holds ``_SUCCESS``, by the Hadoop output committer), on a
+        local path or any Hadoop URI."""
+        self.write_parquet(sql, f"{str(out).rstrip('/')}/{name}.parquet")
+
     def register_arrow(self, name: str, table: pa.Table) -> None:
         self._keep(name, self.spark.createDataFrame(table))
 
@@ -92,6 +98,10 @@ class SparkBackend(Backend):
         self._persisted[name] = df
         if old is not None:
             old.unpersist()
+
+    def append(self, name: str, sql: str) -> None:
+        """The view ``name`` remade with the rows of ``sql`` added (by position)."""
+        self.materialise(name, f"SELECT * FROM {name} UNION ALL SELECT * FROM ({sql}) added")
 
     def has_table(self, name: str, *, temporary: bool | None = None) -> bool:
         return temporary is not False and self.spark.catalog.tableExists(name)

@@ -16,6 +16,22 @@ def shown_time(ts: str) -> str:
     return f"CAST({ts} AS VARCHAR)"
 
 
+def column_list(columns: list[str], alias: str, *, replace: dict[str, str] | None = None,
+                exclude: tuple[str, ...] = ()) -> str:
+    """``alias.*`` written out, in order, with some columns replaced by expressions and some
+    left out (DuckDB's ``* REPLACE``/``* EXCLUDE``, which Spark lacks)."""
+    replace = replace or {}
+    return ", ".join(f"{replace[c]} AS \"{c}\"" if c in replace else f'{alias}."{c}"'
+                     for c in columns if c not in exclude)
+
+
+def no_rows(**columns: str) -> str:
+    """A query of no rows with these columns of these types (type names both engines know:
+    ``STRING``, ``INTEGER``, ``BIGINT``, ``DOUBLE``, ``BOOLEAN``, ``TIMESTAMP``)."""
+    return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in columns.items()) + \
+        " WHERE false"
+
+
 def time_filter(since: datetime | None, until: datetime | None,
                 column: str = "created_at") -> str:
     """A SQL condition: ``column`` within [since, until) (``true`` without bounds)."""

@@ -413,7 +413,8 @@ def build_similar_text_objects(db: Backend, source: str,
                    "SELECT post, ts, norm FROM similar_text_batch WHERE norm <> ''")
     db.drop("similar_text_batch")
     bucket_ms = int(p.semantic_bucket_seconds * 1000)
-    ranked = db.to_arrow(f"""SELECT norm, min(ts) // {bucket_ms} AS bucket FROM similar_text_norm
+    ranked = db.to_arrow(f"""SELECT norm, {db.dialect.int_div('min(ts)', str(bucket_ms))} AS bucket
+                             FROM similar_text_norm
                              GROUP BY norm ORDER BY count(*) DESC, min(post), norm""")
     texts = ranked["norm"].combine_chunks()
     extra = None
