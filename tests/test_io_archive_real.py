@@ -93,7 +93,8 @@ def test_list_columns_become_entities_in_order(russia):
     for r in records:
         if r["poll_choices"] is None:
             continue
-        for col, kind in (("hashtags", "hashtag"), ("user_mentions", "mention")):   # mentions: user ids
+        # the mentions are user ids
+        for col, kind in (("hashtags", "hashtag"), ("user_mentions", "mention")):
             raw = ast.literal_eval(r[col]) if r[col] else []
             want = list(dict.fromkeys(str(v).lower() for v in raw))   # repeated: one entity
             assert got.get((r["tweetid"], kind), []) == want, (r["tweetid"], col)

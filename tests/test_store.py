@@ -63,7 +63,8 @@ def test_schema_4_evidence_gets_both_platforms_when_opened_for_writing(db, share
         swarmscope.pairs(s, PairParams(kind="repost", window=60))
         before = s.con.execute("SELECT * FROM evidence ORDER BY ALL").fetchall()
         s.con.execute("""
-            ALTER TABLE evidence DROP COLUMN platform_a; ALTER TABLE evidence DROP COLUMN platform_b;
+            ALTER TABLE evidence DROP COLUMN platform_a;
+            ALTER TABLE evidence DROP COLUMN platform_b;
             UPDATE meta SET value = '4' WHERE key = 'schema_version'""")
     assert before and all(r[-2:] == ("mastodon", "mastodon") for r in before)
     with Store(db) as s:

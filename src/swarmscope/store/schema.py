@@ -11,8 +11,8 @@ by its first run (:data:`PAIRS`); those of ``detect`` by each run, as ``CREATE T
 Schema versions: 2 kept ``edges`` as a table of account ids; 3 keyed pair edges by account
 (``pair_edges``, ``pair_runs``, the view ``edges``); 4 gives every post an explicit integer key
 (``posts.post_key``, in place of DuckDB's ``rowid``, which no other engine has); 5 gives
-pairs' evidence the platform of both accounts (``evidence.platform_a``, ``platform_b``). Older stores
-are read as they are and upgraded when next opened for writing (:data:`UPGRADES`).
+pairs' evidence the platform of both accounts (``evidence.platform_a``, ``platform_b``). Older
+stores are read as they are and upgraded when next opened for writing (:data:`UPGRADES`).
 """
 
 from __future__ import annotations
@@ -362,7 +362,8 @@ JOIN account_keys kb ON kb.account_key = account_key_b""",
         ("dt_s", "DOUBLE", "|ts_b - ts_a| in seconds"),
         ("platform_a", "VARCHAR", "account_a's platform"),
         ("platform_b", "VARCHAR", "account_b's platform")],
-           order="run_id, account_a, account_b, dt_s, ts_a, post_a, post_b, object"),
+           order="run_id, platform_a, account_a, platform_b, account_b, dt_s, ts_a, post_a, "
+                 "post_b, object"),
     _table("popular_objects", "objects too popular to list their pairs (aggregated) or left "
                               "out by --max-object-accounts (capped)", [
         ("run_id", "BIGINT", "the pairs run"), ("kind", "VARCHAR", "trace kind"),
@@ -400,7 +401,8 @@ _ORDERS = {
     "detect_accounts": "score DESC, platform, account_id",
     "detect_edges": "weight DESC, platform_a, account_a, platform_b, account_b",
     "detect_clusters": "cluster_id",
-    "detect_evidence": "account_a, account_b, kind, dt_s, ts_a, post_a, post_b, object, basis",
+    "detect_evidence": "platform_a, account_a, platform_b, account_b, kind, dt_s, ts_a, post_a, "
+                       "post_b, object, basis",
     "detect_calibration": "permutation, kind, window_s",
     "detect_fingerprints": "platform, account_id",
     "detect_operations": "operation_id",
