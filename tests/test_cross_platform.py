@@ -47,9 +47,21 @@ def test_each_platform_is_stored_as_its_own(german, shared):
     assert sorted(prefixes) == [("facebook", ["fb_"]), ("twitter", ["tw_"])]
 
 
-def test_links_pushed_on_both_platforms_are_edges_with_both_platforms(german):
+def test_links_pushed_on_both_platforms_are_edges_with_both_platforms(german, shared):
+    # the toolkit's co-link semantics on the raw file: account pairs that shared a URL id
+    # within 60 s (one action per post and URL)
+    ref = set(duckdb.connect().execute(f"""
+        WITH s AS (SELECT DISTINCT url_id, account_id, post_id, CAST(timestamp AS BIGINT) AS ts
+                   FROM read_csv('{shared / GERMAN}', all_varchar = true)
+                   WHERE url_id IS NOT NULL AND post_id IS NOT NULL)
+        SELECT DISTINCT l.account_id, r.account_id FROM s l JOIN s r ON l.url_id = r.url_id
+             AND l.account_id < r.account_id AND abs(l.ts - r.ts) <= 60""").fetchall())
     with Store(german) as s:
         r = pairs(s, PairParams(kind="link", window=60))
+        ours = {(min(a, b), max(a, b)) for a, b in s.con.execute(
+            "SELECT account_a, account_b FROM edges WHERE run_id = ?", [r.run_id]).fetchall()}
+        assert ours == ref and len(ref) == 2906
+        assert sum(a[:3] != b[:3] for a, b in ref) == 34   # docs/platforms/README.md
         cross = s.con.execute(
             "SELECT platform_a, account_a, platform_b, account_b, events FROM edges "
             "WHERE run_id = ? AND platform_a <> platform_b", [r.run_id]).fetchall()
