@@ -5,10 +5,12 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import re
+import shlex
+from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, SHARED, run
 from swarmscope.cli import cli
 from swarmscope.signals.fingerprints import MIN_POSTS
 from swarmscope.store.schema import CANONICAL, DETECT, PAIRS, TABLES
@@ -66,9 +68,58 @@ def test_schema_names_are_unique_and_the_fingerprint_threshold_is_the_code_s():
         "platform, account_id, cluster_id, operation_id"]
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
 def test_doc_links_resolve(path):
     """Relative links between the docs point at files that exist."""
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", path.read_text(encoding="utf-8")):
         assert (path.parent / target).exists(), f"{path.name} links to missing {target}"
+
+
+SHARED_IN_DOCS = "../shared/data/"
+
+
+def doc_commands(page: Path, tmp: Path) -> list[tuple[list[str], list[str]]]:
+    """The ``swarmscope`` commands of a page's ``sh`` blocks that read the shared real data
+    (``../shared/data/...``), as CLI arguments with that path made the tests' and ``--db`` put
+    in ``tmp``, each with the lines of the output block right after its block (for the block's
+    last command)."""
+    text = page.read_text(encoding="utf-8")
+    found = []
+    for block, output in re.findall(r"```sh\n(.*?)```\n(?:\n?```\n(.*?)```)?", text, re.S):
+        commands = [shlex.split(c, comments=True) for c in block.replace("\\\n", " ").splitlines()]
+        commands = [c[1:] for c in commands if c and c[0] == "swarmscope"
+                    and any(a.startswith(SHARED_IN_DOCS) for a in c)]
+        for i, argv in enumerate(commands):
+            argv = [str(SHARED / a.removeprefix(SHARED_IN_DOCS)) if a.startswith(SHARED_IN_DOCS)
+                    else a for a in argv]
+            if "--db" in argv:
+                at = argv.index("--db") + 1
+                argv[at] = str(tmp / argv[at])
+            shown = [line.replace(SHARED_IN_DOCS, f"{SHARED}/") for line in output.splitlines()
+                     if line.strip()] if i == len(commands) - 1 else []
+            found.append((argv, shown))
+    return found
+
+
+@pytest.mark.parametrize("page", sorted((ROOT / "docs" / "platforms").glob("*.md")),
+                         ids=lambda p: p.name)
+def test_platform_pages_commands_on_the_real_samples_work_as_shown(page, tmp_path):
+    """Every command of a platform page that reads a real sample runs, in order, and prints
+    the output the page shows."""
+    commands = doc_commands(page, tmp_path)
+    if commands and not SHARED.is_dir():
+        pytest.skip(f"real data not found at {SHARED}")
+    for argv, shown in commands:
+        result = run(*argv)
+        assert result.exit_code == 0, (argv, result.output)
+        for line in shown:
+            assert line in result.output, (argv, line, result.output)
+
+
+def test_the_platforms_index_links_every_platform_page():
+    index = ROOT / "docs" / "platforms" / "README.md"
+    text = index.read_text(encoding="utf-8")
+    for page in sorted(index.parent.glob("*.md")):
+        if page != index:
+            assert f"]({page.name})" in text, f"docs/platforms/README.md does not link {page.name}"

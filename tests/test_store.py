@@ -57,6 +57,23 @@ def test_schema_2_store_is_read_as_is_and_upgraded_when_opened_for_writing(db, s
     assert after == [row[1:] for row in before]
 
 
+def test_schema_4_evidence_gets_both_platforms_when_opened_for_writing(db, shared):
+    with Store(db) as s:
+        ingest(s, [shared / CNT], platform="mastodon")
+        swarmscope.pairs(s, PairParams(kind="repost", window=60))
+        before = s.con.execute("SELECT * FROM evidence ORDER BY ALL").fetchall()
+        s.con.execute("""
+            ALTER TABLE evidence DROP COLUMN platform_a;
+            ALTER TABLE evidence DROP COLUMN platform_b;
+            UPDATE meta SET value = '4' WHERE key = 'schema_version'""")
+    assert before and all(r[-2:] == ("mastodon", "mastodon") for r in before)
+    with Store(db) as s:
+        assert s.con.execute("SELECT * FROM evidence ORDER BY ALL").fetchall() == before
+        swarmscope.pairs(s, PairParams(kind="repost", window=60))   # inserts as a new store does
+        assert s.con.execute("SELECT * EXCLUDE (run_id) FROM evidence ORDER BY ALL").fetchall() \
+            == [r[1:] for r in before]
+
+
 def test_a_file_that_is_not_a_store_is_refused(tmp_path):
     bogus = tmp_path / "notes.duckdb"
     bogus.write_text("hello")

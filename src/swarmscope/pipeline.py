@@ -360,7 +360,8 @@ def _persist(db: Backend, run_id: int, kinds: list[str], since: datetime | None,
         LEFT JOIN cluster_members mb ON mb.account = e.b""")
         db.persist("detect_clusters", f"SELECT {run_id} AS run_id, * FROM cluster_summary")
         db.persist("detect_evidence", f"""
-                SELECT {run_id} AS run_id, ka.account_id AS account_a, kb.account_id AS account_b,
+                SELECT {run_id} AS run_id, ka.platform AS platform_a, ka.account_id AS account_a,
+               kb.platform AS platform_b, kb.account_id AS account_b,
                {column_list(db.columns("edge_evidence"), "ev", exclude=("a", "b"))}
         FROM edge_evidence ev JOIN account_keys ka ON ka.account_key = ev.a
         JOIN account_keys kb ON kb.account_key = ev.b""")

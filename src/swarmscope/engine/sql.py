@@ -329,7 +329,8 @@ class SQLEngine:
                                      UNION SELECT pb FROM candidate_evidence))
                     SELECT {run_id}, '{kind}', ka.account_id, kb.account_id, o.value,
                            pa.post_id, {db.dialect.from_epoch_ms('x.ta')}, pb.post_id,
-                           {db.dialect.from_epoch_ms('x.tb')}, abs(x.tb - x.ta) / 1000
+                           {db.dialect.from_epoch_ms('x.tb')}, abs(x.tb - x.ta) / 1000,
+                           ka.platform, kb.platform
                     FROM candidate_evidence x
                     JOIN account_keys ka ON ka.account_key = x.a
                     JOIN account_keys kb ON kb.account_key = x.b

@@ -325,12 +325,16 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, dialect: Dialect,
     lines); :func:`locate_csv_lines` turns it into the physical line. An unclosed quote makes
     DuckDB read the rest of the file (or up to the record limit) as one field: that record is
     rejected, and parsing starts again on the next physical line, so that the records after it
-    are kept. Lines over the record limit are blanked first (DuckDB drops them without a word).
+    are kept; where no record after it parses, the file was cut inside that record (``head``
+    on a file with multi-line fields): it is one rejected record running to the end of the
+    file (:func:`_cut_last_record`). Lines over the record limit are blanked first (DuckDB
+    drops them without a word).
     """
     layout = CsvLayout(dialect)
     _no_parse_rejects(con)
     source, overlong = _without_overlong(f, work_dir) if f.overlong else (f, [])
     header, base_line, base_record, n_rows, relined = dialect.header, 0, 0, 0, False
+    unclosed_records: list[tuple[int, int]] = []   # (record number, rows staged before it)
     while True:
         con.execute("DROP TABLE IF EXISTS reject_errors; DROP TABLE IF EXISTS reject_scans")
         try:
@@ -374,6 +378,7 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, dialect: Dialect,
         con.execute("DROP TABLE scratch.raw0")
         if unclosed is None:
             break
+        unclosed_records.append((base_record + unclosed - int(header), n_rows))
         if len(layout.restarts) >= MAX_QUOTE_RESTARTS:
             raise UnusableInputError(
                 f"{f.path}: line {base_line + line}: more than {MAX_QUOTE_RESTARTS} unclosed "
@@ -385,6 +390,7 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, dialect: Dialect,
         if source is not f:
             source.path.unlink()
         source, header = rest, False
+    _cut_last_record(con, layout, unclosed_records, n_rows)
     if overlong:   # DuckDB saw blank lines there: their record numbers, as for its own rejects
         wanted = {line: (reason, head) for line, reason, head in overlong}
         numbered = []
@@ -395,6 +401,22 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, dialect: Dialect,
                     break
         con.executemany("INSERT INTO scratch.raw_rejects VALUES (?, NULL, ?, ?)", numbered)
     return layout
+
+
+def _cut_last_record(con: duckdb.DuckDBPyConnection, layout: CsvLayout,
+                     unclosed_records: list[tuple[int, int]], n_rows: int) -> None:
+    """Where no row parsed after an unclosed quote, the quote runs to the end of the file: the
+    first such record is rejected as cut short, and the fragments read after it (the rest of
+    its own lines, parsed afresh) are part of it, not records of their own."""
+    cut = next((i for i, (_, before) in enumerate(unclosed_records) if before == n_rows), None)
+    if cut is None:
+        return
+    record = unclosed_records[cut][0]
+    con.execute(f"DELETE FROM scratch.raw_rejects WHERE line > {record}")
+    con.execute("UPDATE scratch.raw_rejects SET reason = 'unclosed quote: the file ends inside "
+                "this record (was it cut short, e.g. by head?); complete or remove the record "
+                f"and retry' WHERE line = {record}")
+    del layout.restarts[cut:]
 
 
 def _reject_reason(f: InputFile) -> str:

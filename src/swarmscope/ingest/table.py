@@ -6,8 +6,8 @@ parent_post_id, parent_account_id, quoted_post_id, handle, display_name, descrip
 account_created_at, followers, following, reported_location, deleted_at``), entity lists (``hashtags, urls,
 domains, mentions, media, objects``: a list, or a string split on whitespace, commas, ``;`` or
 ``|``) and labels (``label.NAME``). ``account_id`` and ``created_at`` are required;
-``created_at`` (and ``deleted_at``, when the input knows that a post was deleted) may be epoch
-seconds/milliseconds or any timestamp text; ``kind`` defaults to
+``created_at`` (and ``deleted_at``, when the input knows that a post was deleted, and
+``account_created_at``) may be epoch seconds/milliseconds or any timestamp text; ``kind`` defaults to
 ``post``; without ``post_id`` each row is its own post with an id derived from its content.
 Rows that share a post id are one post whose entities are the union of the rows'.
 
@@ -38,7 +38,7 @@ def mapping(columns: list[str], maps: dict[str, str]) -> Mapping:
         raise SwarmscopeError(f"--format table needs --map for {', '.join(missing)} "
                               f"(input columns: {', '.join(c for c in columns if c[0] != '_')})")
     fields = {f: f"({e})" for f, e in maps.items() if f in RECORD_FIELDS}
-    for f in ("created_at", "deleted_at"):
+    for f in ("created_at", "deleted_at", "account_created_at"):
         if f in maps:
             fields[f] = timestamp_sql(maps[f])
     fields.setdefault("kind", "'post'")

@@ -10,8 +10,9 @@ by its first run (:data:`PAIRS`); those of ``detect`` by each run, as ``CREATE T
 
 Schema versions: 2 kept ``edges`` as a table of account ids; 3 keyed pair edges by account
 (``pair_edges``, ``pair_runs``, the view ``edges``); 4 gives every post an explicit integer key
-(``posts.post_key``, in place of DuckDB's ``rowid``, which no other engine has). Older stores
-are read as they are and upgraded when next opened for writing (:data:`UPGRADES`).
+(``posts.post_key``, in place of DuckDB's ``rowid``, which no other engine has); 5 gives
+pairs' evidence the platform of both accounts (``evidence.platform_a``, ``platform_b``). Older
+stores are read as they are and upgraded when next opened for writing (:data:`UPGRADES`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 4
-UPGRADABLE_VERSIONS = (2, 3)
+SCHEMA_VERSION = 5
+UPGRADABLE_VERSIONS = (2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ _DETECT_CORE = {
         "top_hashtags, top_domains, top_texts": "shared by most members (value, members)",
     },
     "detect_evidence": {
-        "account_a, account_b, kind, window_s": "the edge and the test",
+        "platform_a, account_a, platform_b, account_b, kind, window_s": "the edge and the test",
         "object, post_a, ts_a, post_b, ts_b, dt_s, text_a, text_b": "one co-action",
         "basis": "'pair' (an edge's test) or 'affiliation' (account_b is a member of "
                  "account_a's cluster)",
@@ -360,8 +361,11 @@ JOIN account_keys kb ON kb.account_key = account_key_b""",
         ("object", "VARCHAR", "the object both acted on"),
         ("post_a", "VARCHAR", "account_a's post"), ("ts_a", "TIMESTAMP", "its time"),
         ("post_b", "VARCHAR", "account_b's post"), ("ts_b", "TIMESTAMP", "its time"),
-        ("dt_s", "DOUBLE", "|ts_b - ts_a| in seconds")],
-           order="run_id, account_a, account_b, dt_s, ts_a, post_a, post_b, object"),
+        ("dt_s", "DOUBLE", "|ts_b - ts_a| in seconds"),
+        ("platform_a", "VARCHAR", "account_a's platform"),
+        ("platform_b", "VARCHAR", "account_b's platform")],
+           order="run_id, platform_a, account_a, platform_b, account_b, dt_s, ts_a, post_a, "
+                 "post_b, object"),
     _table("popular_objects", "objects too popular to list their pairs (aggregated) or left "
                               "out by --max-object-accounts (capped)", [
         ("run_id", "BIGINT", "the pairs run"), ("kind", "VARCHAR", "trace kind"),
@@ -399,7 +403,8 @@ _ORDERS = {
     "detect_accounts": "score DESC, platform, account_id",
     "detect_edges": "weight DESC, platform_a, account_a, platform_b, account_b",
     "detect_clusters": "cluster_id",
-    "detect_evidence": "account_a, account_b, kind, dt_s, ts_a, post_a, post_b, object, basis",
+    "detect_evidence": "platform_a, account_a, platform_b, account_b, kind, dt_s, ts_a, post_a, "
+                       "post_b, object, basis",
     "detect_calibration": "permutation, kind, window_s",
     "detect_fingerprints": "platform, account_id",
     "detect_operations": "operation_id",
@@ -449,4 +454,13 @@ UPGRADES = {
         "DROP TABLE edges_v2"]),
     3: ("posts", ["ALTER TABLE posts ADD COLUMN IF NOT EXISTS post_key BIGINT",
                   "UPDATE posts SET post_key = rowid + 1 WHERE post_key IS NULL"]),
+    4: ("evidence", ["ALTER TABLE evidence ADD COLUMN IF NOT EXISTS platform_a VARCHAR",
+                     "ALTER TABLE evidence ADD COLUMN IF NOT EXISTS platform_b VARCHAR",
+                     """UPDATE evidence SET platform_a = e.platform_a, platform_b = e.platform_b
+                        FROM (SELECT DISTINCT run_id, ka.platform AS platform_a, ka.account_id AS a,
+                                     kb.platform AS platform_b, kb.account_id AS b
+                              FROM pair_edges JOIN account_keys ka ON ka.account_key = account_key_a
+                              JOIN account_keys kb ON kb.account_key = account_key_b) e
+                        WHERE evidence.run_id = e.run_id AND evidence.account_a = e.a
+                              AND evidence.account_b = e.b"""]),
 }

@@ -25,6 +25,13 @@ Trace kinds (`KINDS`):
   :mod:`swarmscope.traces.similar_text`; Jaccard ``similar_text_threshold``.
 - ``reply``: the post replied to.
 - ``sync``: the time bin (``sync_bin_seconds``) a post falls in: co-activity without content.
+
+Across platforms: content (links, domains, hashtags, texts, images, time bins) is the same
+object on every platform, so accounts on different platforms that push the same link co-act
+(a fake news site pushed on Facebook and Twitter at once). What a repost, reply, fast repost or
+mention points at is a post or an account *of its platform* (`PLATFORM_SCOPED`): in a store of
+several platforms those objects are told apart by platform (Twitter post ``123`` is not
+Telegram message ``123``).
 """
 
 from __future__ import annotations
@@ -116,23 +123,28 @@ ENCODED = {"repost", "reply", "link", "domain", "hashtag", "mention", "image"}
 #: Kinds that give a post at most one trace (``repost`` too, unless posts carry ``object``s).
 ONE_PER_POST = {"reply", "fast_repost", "text", "similar_text", "sync", "hashtag_seq",
                 "hashtag_set"}
+#: Kinds whose objects are posts or accounts of one platform, not content.
+PLATFORM_SCOPED = {"repost", "reply", "fast_repost", "mention"}
 
 
-def _raw_traces_sql(kind: str, o: TraceOptions, where: str, d: Dialect) -> str:
+def _raw_traces_sql(kind: str, o: TraceOptions, where: str, d: Dialect,
+                    scoped: bool = False) -> str:
     """SELECT account (key), object (key for ``ENCODED`` kinds, else text), post (the post's
-    key), ts (ms)."""
+    key), ts (ms); ``scoped``: objects as text, with the post's ``platform`` beside them."""
     ms = d.epoch_ms("p.created_at")
+    scope = ", p.platform" if scoped else ""
     base = (f"SELECT p.account_key AS account, {{obj}} AS object, p.post_key AS post, "
-            f"{ms} AS ts FROM posts p {{join}} WHERE {where} AND {{cond}}")
+            f"{ms} AS ts{scope} FROM posts p {{join}} WHERE {where} AND {{cond}}")
 
     def ent(kind_: str, originals_only: bool = True) -> str:
         cond = f"e.kind = '{kind_}'" + (" AND p.kind <> 'repost'" if originals_only else "")
-        return base.format(obj="e.value_key", cond=cond, join=(
+        return base.format(obj="e.value" if scoped else "e.value_key", cond=cond, join=(
             "JOIN entities e ON e.platform = p.platform AND e.post_id = p.post_id"))
 
     if kind in ("repost", "reply"):    # parent_key: the parent post, or its author, or its text
-        own = base.format(obj="p.parent_key", join="",
-                          cond=f"p.kind = '{kind}' AND p.parent_key IS NOT NULL")
+        own = base.format(obj="k.value" if scoped else "p.parent_key",
+                          join="JOIN object_keys k ON k.object_key = p.parent_key" if scoped
+                          else "", cond=f"p.kind = '{kind}' AND p.parent_key IS NOT NULL")
         return f"{own} UNION ALL {ent('object', originals_only=False)}" if kind == "repost" else own
     if kind == "fast_repost":
         parent_ms = (f"coalesce({d.epoch_ms('src.created_at')}, "
@@ -239,14 +251,19 @@ def build_traces(db: Backend, kind: str, options: TraceOptions = TraceOptions(),
                 f"FROM posts p WHERE {where} AND p.kind <> 'repost'",
             SimilarityParams(threshold=options.similar_text_threshold,
                              semantic=options.similar_text_semantic))
-    raw = _raw_traces_sql(kind, options, where, d)
+    # several platforms: their posts' and accounts' ids are told apart (numbered by platform)
+    scoped = kind in PLATFORM_SCOPED and db.scalar(
+        "SELECT count(DISTINCT platform) FROM account_keys") > 1
+    encoded = kind in ENCODED and not scoped
+    raw = _raw_traces_sql(kind, options, where, d, scoped)
     one_per_post = kind in ONE_PER_POST or kind == "repost" and not db.scalar(
         "SELECT count(*) FROM entities WHERE kind = 'object'")
     db.materialise("trace_kinds", f"""
         SELECT kind, encoded, one_per_post FROM trace_kinds WHERE kind <> '{kind}'
-        UNION ALL SELECT '{kind}', {str(kind in ENCODED).lower()}, {str(one_per_post).lower()}""")
+        UNION ALL SELECT '{kind}', {str(encoded).lower()}, {str(one_per_post).lower()}""")
+    platform = ", platform" if scoped else ""
     with db.step(f"traces.{kind}"):
-        if kind in ENCODED:
+        if encoded:
             db.drop(f"trace_values_{kind}")
             db.materialise(f"traces_{kind}", f"SELECT * FROM ({raw}) r")
         else:
@@ -255,13 +272,14 @@ def build_traces(db: Backend, kind: str, options: TraceOptions = TraceOptions(),
             db.materialise("raw_traces", f"WITH raw AS {d.materialized_cte} ({raw}) "
                                          "SELECT * FROM raw WHERE object IS NOT NULL "
                                          "AND object <> ''")
-            db.materialise(f"trace_values_{kind}", """
-                SELECT CAST(row_number() OVER (ORDER BY object) AS BIGINT) AS object_key,
-                       object AS value
-                FROM (SELECT DISTINCT object FROM raw_traces) v""")
+            db.materialise(f"trace_values_{kind}", f"""
+                SELECT CAST(row_number() OVER (ORDER BY object{platform}) AS BIGINT) AS object_key,
+                       object AS value{platform}
+                FROM (SELECT DISTINCT object{platform} FROM raw_traces) v""")
+            same = " AND o.platform = r.platform" if scoped else ""
             db.materialise(f"traces_{kind}", f"""
                 SELECT r.account, o.object_key AS object, r.post, r.ts
-                FROM raw_traces r JOIN trace_values_{kind} o ON o.value = r.object""")
+                FROM raw_traces r JOIN trace_values_{kind} o ON o.value = r.object{same}""")
             db.drop("raw_traces", "similar_text_objects")
     _trace_views(db)
     return db.scalar(f"SELECT count(*) FROM traces_{kind}")
