@@ -121,8 +121,8 @@ def mapping(columns: list[str], _: dict) -> Mapping:
                  "'an API error response: ' || left(json_extract_string(d, '$.json.errors[0]'), "
                  "200) || '; nothing to store'"),
                 ("thing IS NULL OR thing NOT IN ('t1', 't3')", "kind",
-                 "'not a comment or submission (kind ' || coalesce(thing, 'missing') || "
-                 "'): nothing to store'")],
+                 "'not a comment or submission, nothing to store: kind ' || "
+                 "coalesce(thing, 'missing')")],
         excerpt=f"left(concat_ws(' ', {post_id}, {author}, coalesce({s('d', 'body')}, {title})), 200)",
     )
 

@@ -21,8 +21,9 @@ from swarmscope.ingest.normalize import (HASHTAG_PATTERN, MENTION_PATTERN, URL_P
                                          text_list_sql, timestamp_sql)
 from swarmscope.ingest.reader import Mapping, Reader
 
-SOURCE = unnest_json("scratch.raw", "coalesce(json_extract(json, '$.data.videos[*]'), "
-                     "json_extract(json, '$.data.comments[*]'))")
+SOURCE = unnest_json("scratch.raw", "CASE WHEN json_type(json, '$.data.videos') = 'ARRAY' "
+                     "THEN json_extract(json, '$.data.videos[*]') "
+                     "ELSE json_extract(json, '$.data.comments[*]') END")
 
 
 def mapping(columns: list[str], _: dict) -> Mapping:
@@ -60,10 +61,9 @@ def mapping(columns: list[str], _: dict) -> Mapping:
         time_raw=s("json", "create_time"), time_field="create_time",
         time_hint="epoch seconds (create_time)",
         checks=[(page, "data",
-                 "'a response page without videos or comments (error ' || coalesce("
-                 "json_extract_string(json, '$.error.code'), '?') || ': ' || coalesce(left("
-                 "nullif(json_extract_string(json, '$.error.message'), ''), 200), 'no message')"
-                 " || '): nothing to store'"),
+                 "'a response page without videos or comments, nothing to store: error ' || coalesce("
+                 "json_extract_string(json, '$.error.code'), '?') || coalesce(' (' || left(nullif("
+                 "json_extract_string(json, '$.error.message'), ''), 200) || ')', '')"),
                 float_id_check("json", "id", "post id"),
                 float_id_check("json", "video_id", "video id"),
                 float_id_check("json", "parent_comment_id", "parent comment id")],

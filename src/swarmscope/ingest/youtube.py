@@ -39,13 +39,13 @@ def _no_item(kinds: tuple[str, ...], what: str) -> list[tuple[str, str, str]]:
     """Checks for records that hold no item of ``kinds`` to store: an empty page, an API
     error, another kind of item."""
     return [(f"{KIND} LIKE 'youtube#%ListResponse'", "items",
-             "'a response page without items (totalResults ' || coalesce(json_extract_string("
-             "json, '$.pageInfo.totalResults'), '?') || '): nothing to store'"),
+             "'a response page without items, nothing to store: totalResults ' || coalesce("
+             "json_extract_string(json, '$.pageInfo.totalResults'), '?')"),
             ("json_type(json, '$.error') = 'OBJECT'", "error",
              "'an API error response: ' || coalesce(left(json_extract_string(json, "
              "'$.error.message'), 200), '?') || '; nothing to store'"),
             (f"{KIND} IS NULL OR {KIND} NOT IN {kinds}", "kind",
-             f"'not a {what} (kind ' || coalesce({KIND}, 'missing') || '): nothing to store'")]
+             f"'not a {what}, nothing to store: kind ' || coalesce({KIND}, 'missing')")]
 
 
 def _html_text(expr: str) -> str:
@@ -95,9 +95,9 @@ def mapping(columns: list[str], _: dict) -> Mapping:
         time_hint="ISO 8601",
         checks=_no_item(ITEM_KINDS, "comment or video") + [
             (f"{KIND} = 'youtube#searchResult' AND {video_id} IS NULL", "id.kind",
-             f"'a search result that is no video (' || coalesce({s('json', 'id.kind')}, '?') || "
-             "'): nothing to store; channels are read from channels.list pages "
-             "(format youtube-channels)'")],
+             "'a search result that is no video, nothing to store (channels are read from "
+             "channels.list pages, format youtube-channels): ' || "
+             f"coalesce({s('json', 'id.kind')}, '?')")],
         excerpt=f"left(concat_ws(' ', {post_id}, {author}, {words}), 200)",
     )
 
