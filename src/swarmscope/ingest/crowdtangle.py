@@ -112,9 +112,9 @@ def _api_mapping(platform: str):
                     "page_admin_top_country": s("json", "account.pageAdminTopCountry")},
             time_raw=s("json", "date"), time_field="date", time_hint="YYYY-MM-DD HH:MM:SS (UTC)",
             checks=[("json_exists(json, '$.status') OR json_exists(json, '$.result')", "result.posts",
-                     "'a response without posts, nothing to store: status ' || coalesce("
-                     "json_extract_string(json, '$.status'), '?') || coalesce(' (' || left("
-                     "json_extract_string(json, '$.message'), 200) || ')', '')"),
+                     "'API status ' || coalesce(json_extract_string(json, '$.status'), '?') || "
+                     "', no posts: ' || coalesce(left(json_extract_string(json, '$.message'), "
+                     "200), 'no message')"),
                     (f"lower({stated}) <> '{platform}'", "platform",
                      f"'a post of another platform than the file''s ({platform}, its first "
                      "post''s): split the file by platform (jq) and ingest each part; this one is "

@@ -8,7 +8,8 @@ Columns (any case; only ``id``, ``creation_time`` and ``post_owner.id`` are requ
 ``.username``, ``.type`` (a label, ``owner_type``), ``surface.id`` and ``surface.type`` (where a
 Facebook post was made: a ``community`` entity ``<type>:<id>`` when that is not the owner's
 own Page or profile), ``link_attachment.link`` (a link, with those in the text). Posts are
-Facebook's unless ``--platform instagram`` says otherwise.
+Facebook's unless ``--platform instagram`` says otherwise. An id in scientific notation
+(``8.74512E+14``: the file went through a spreadsheet, which rounds long ids) is rejected.
 """
 
 from swarmscope.ingest.normalize import (HASHTAG_PATTERN, MENTION_PATTERN, URL_PATTERN,
@@ -41,6 +42,11 @@ def mapping(columns: list[str], _: dict) -> Mapping:
                          f"coalesce(lower({col('surface.type')}), 'surface') || ':' || {surface} END]",
         },
         labels={"owner_type": col("post_owner.type")},
+        checks=[(f"regexp_full_match({col(name)}, '[0-9.]+[eE][+][0-9]+')", name,
+                 f"'{name} in scientific notation: ' || {col(name)} || '; the export went "
+                 "through a spreadsheet, which rounds long ids (distinct posts would merge): "
+                 "export it again and read the CSV as it came'")
+                for name in ("id", "post_owner.id")],
         time_raw=col("creation_time"), time_field="creation_time", time_hint="ISO 8601",
         excerpt=f"left(concat_ws(',', {col('id')}, {owner}, {col('creation_time')}, {text}), 200)",
     )

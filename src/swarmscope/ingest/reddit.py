@@ -118,8 +118,9 @@ def mapping(columns: list[str], _: dict) -> Mapping:
                 ("thing = 'Listing'", "data.children",
                  "'an empty listing: no comments or submissions, nothing to store'"),
                 ("json_array_length(d, '$.json.errors') > 0", "json.errors",
-                 "'an API error response: ' || left(json_extract_string(d, '$.json.errors[0]'), "
-                 "200) || '; nothing to store'"),
+                 "'API error ' || coalesce(json_extract_string(d, '$.json.errors[0][0]'), '?') || "
+                 "', nothing to store: ' || coalesce(left(json_extract_string(d, "
+                 "'$.json.errors[0][1]'), 200), 'no message')"),
                 ("thing IS NULL OR thing NOT IN ('t1', 't3')", "kind",
                  "'not a comment or submission, nothing to store: kind ' || "
                  "coalesce(thing, 'missing')")],

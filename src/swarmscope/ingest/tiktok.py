@@ -61,9 +61,11 @@ def mapping(columns: list[str], _: dict) -> Mapping:
         time_raw=s("json", "create_time"), time_field="create_time",
         time_hint="epoch seconds (create_time)",
         checks=[(page, "data",
-                 "'a response page without videos or comments, nothing to store: error ' || coalesce("
-                 "json_extract_string(json, '$.error.code'), '?') || coalesce(' (' || left(nullif("
-                 "json_extract_string(json, '$.error.message'), ''), 200) || ')', '')"),
+                 "CASE WHEN json_extract_string(json, '$.error.code') IS DISTINCT FROM 'ok' THEN "
+                 "'API error ' || coalesce(json_extract_string(json, '$.error.code'), '?') || "
+                 "', no videos or comments: ' || coalesce(left(nullif(json_extract_string(json, "
+                 "'$.error.message'), ''), 200), 'no message') ELSE 'a response page without "
+                 "videos or comments: nothing to store' END"),
                 float_id_check("json", "id", "post id"),
                 float_id_check("json", "video_id", "video id"),
                 float_id_check("json", "parent_comment_id", "parent comment id")],

@@ -42,8 +42,9 @@ def _no_item(kinds: tuple[str, ...], what: str) -> list[tuple[str, str, str]]:
              "'a response page without items, nothing to store: totalResults ' || coalesce("
              "json_extract_string(json, '$.pageInfo.totalResults'), '?')"),
             ("json_type(json, '$.error') = 'OBJECT'", "error",
-             "'an API error response: ' || coalesce(left(json_extract_string(json, "
-             "'$.error.message'), 200), '?') || '; nothing to store'"),
+             "'API error ' || coalesce(json_extract_string(json, '$.error.code'), '?') || "
+             "', nothing to store: ' || coalesce(left(json_extract_string(json, "
+             "'$.error.message'), 200), 'no message')"),
             (f"{KIND} IS NULL OR {KIND} NOT IN {kinds}", "kind",
              f"'not a {what}, nothing to store: kind ' || coalesce({KIND}, 'missing')")]
 
