@@ -153,9 +153,10 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
     if kind == "parquet" and reader.shape not in ("parquet", "csv-or-parquet"):
         raise UnusableInputError(f"{f.path}: format {reader.name} is not read from Parquet")
     if kind == "json" and reader.shape != "json":
+        json_formats = ", ".join(r.name for r in FORMATS.values() if r.shape == "json")
         raise UnusableInputError(f"{f.path}: this is a JSON file; format {reader.name} expects "
-                                 "delimited text. Pass --format twitter-v1, osome-hashed or "
-                                 "twitter-v2, or leave --format out")
+                                 f"delimited text. Pass --format one of {json_formats}, or leave "
+                                 "--format out")
     if kind == "text" and reader.shape in ("json", "parquet"):
         raise UnusableInputError(f"{f.path}: format {reader.name} expects "
                                  f"{reader.shape.upper()}, but the file is delimited text")
