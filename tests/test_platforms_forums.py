@@ -257,6 +257,19 @@ def test_crowdtangle_api_response(store, platforms):
                     "AND account_id = ?", posts[0]["account"]["platformId"]) == [("US",)]
 
 
+def test_crowdtangle_instagram_csv_to_its_columns(store):
+    """No real CrowdTangle Instagram export is public: the file is built to the columns of
+    one (Account instead of Page Name, the caption in Description, no Message)."""
+    path = HANDMADE / "crowdtangle/instagram_search_export.csv"
+    report = ingest_balanced(store, [path])
+    assert (report.files[0].format, report.files[0].stored) == ("crowdtangle-instagram", 2)
+    assert q(store, "SELECT platform, post_id, account_id, created_at, text FROM posts "
+                    "ORDER BY created_at")[0] == (
+        "instagram", "https://www.instagram.com/p/C2AbCdEfGhI/", "examplenews",
+        datetime(2024, 1, 13, 20, 15, 26), "Read this before you vote #NZpol @dailytruth")
+    assert q(store, "SELECT DISTINCT value FROM entities WHERE kind = 'hashtag'") == [("nzpol",)]
+
+
 # -- Meta Content Library and TikTok: hand-made files to the documented schemas -----------------
 def test_meta_content_library_export_to_the_data_dictionary(store):
     """No real Meta Content Library export is public: the file is built to the API field

@@ -10,7 +10,8 @@ else the page's name. ``Post Created`` is the dashboard's wall time with its zon
 another is rejected). The text is ``Message`` (Facebook) or ``Description`` (Instagram, the
 caption); links are ``Link``, ``Final Link`` and those in the text. ``Page Category`` and
 ``Page Admin Top Country`` become account labels. Every column but ``Post Created`` and ``URL``
-may be missing (cut-down exports).
+may be missing (cut-down exports). A file is Facebook's when it has ``Message`` (Page and group
+exports), Instagram's when it has ``Account`` instead.
 
 API: the post id is ``platformId``, the account ``account.platformId``; ``date`` is UTC; links
 are ``expandedLinks`` (expanded), ``link`` and those in the text. A post of the other platform
@@ -142,8 +143,8 @@ def _readers(platform: str, suffix: str) -> tuple[Reader, Reader]:
     csv = Reader(name="crowdtangle" + suffix, summary=f"CrowdTangle {name} CSV export",
                  shape="csv", default_platform=platform, mapping=_csv_mapping(platform),
                  required=("post created", "url"),
-                 signature=("page name" if platform == "facebook" else "account",
-                            "post created", "url"))
+                 signature=("post created", "url") + (("message",) if platform == "facebook"
+                                                      else ("account",)))
     api = Reader(name="crowdtangle-api" + suffix, summary=f"CrowdTangle API {name} posts (JSON)",
                  shape="json", default_platform=platform, mapping=_api_mapping(platform),
                  detect_json=lambda obj: _api_platform(obj) == platform)
