@@ -22,6 +22,7 @@ from swarmscope.ingest.jsonsql import json_text as s, unknown_author, unnest_jso
 from swarmscope.ingest.normalize import (HASHTAG_PATTERN, URL_PATTERN, text_list_sql,
                                          timestamp_sql)
 from swarmscope.ingest.reader import Mapping, Reader
+from swarmscope.store.sql import literal
 
 #: One row per page item (a page's ``items``, or a record that is an item itself).
 ITEMS = unnest_json("scratch.raw", "json_extract(json, '$.items[*]')")
@@ -45,7 +46,7 @@ def _no_item(kinds: tuple[str, ...], what: str) -> list[tuple[str, str, str]]:
              "'API error ' || coalesce(json_extract_string(json, '$.error.code'), '?') || "
              "', nothing to store: ' || coalesce(left(json_extract_string(json, "
              "'$.error.message'), 200), 'no message')"),
-            (f"{KIND} IS NULL OR {KIND} NOT IN {kinds}", "kind",
+            (f"{KIND} IS NULL OR {KIND} NOT IN ({', '.join(map(literal, kinds))})", "kind",
              f"'not a {what}, nothing to store: kind ' || coalesce({KIND}, 'missing')")]
 
 
@@ -117,7 +118,7 @@ def channels_mapping(columns: list[str], _: dict) -> Mapping:
                          f"TRY_CAST({s('json', 'statistics.subscriberCount')} AS BIGINT) END",
             "reported_location": s("json", "snippet.country"),
         },
-        checks=_no_item(("youtube#channel", ""), "channel"),
+        checks=_no_item(("youtube#channel",), "channel"),
         excerpt=f"left(concat_ws(' ', {s('json', 'id')}, {s('json', 'snippet.title')}), 200)",
     )
 
