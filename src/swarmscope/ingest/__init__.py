@@ -36,7 +36,7 @@ FORMATS: dict[str, Reader] = {r.name: r for r in (
     io_archive.TWEETS, io_archive.USERS, twitter_v1.V1, twitter_v1.OSOME, reddit.READER,
     youtube.READER, youtube.CHANNELS, crowdtangle.API, crowdtangle.API_INSTAGRAM, tiktok.READER,
     twitter_v2.V2, coortweet.READER, cnt.READER, fivethirtyeight.READER, snap_higgs.READER,
-    crowdtangle.CSV_INSTAGRAM, crowdtangle.CSV, meta_content_library.READER, table.READER)}
+    crowdtangle.CSV, crowdtangle.CSV_INSTAGRAM, meta_content_library.READER, table.READER)}
 
 
 @dataclass
