@@ -165,6 +165,16 @@ CSV_RECORDS = {
                             "language": "English"},
     "table": {"id": "p1", "user": "u1", "time": "2020-01-01T00:00:00Z", "text": "hi",
               "links": "http://x.com/a, http://y.com", "tags": "a;b", "country": "RU"},
+    "crowdtangle": {"Page Name": "AJ+", "User Name": "ajplus", "Facebook Id": "100064529598989",
+                    "Post Created": "2023-11-04 19:12:24 EDT", "Followers at Posting": "1.2E7",
+                    "Message": "Tens of thousands #Gaza https://x.com/a",
+                    "URL": "https://www.facebook.com/100064529598989/posts/723251456502501",
+                    "Link": "https://www.y.org/?fbclid=1", "Page Category": "MEDIA"},
+    "meta-content-library": {"id": "874512369854123", "creation_time": "2024-05-02T08:15:30+0000",
+                             "text": "Read #this https://x.com/a", "post_owner.id": "100064",
+                             "post_owner.username": "news", "post_owner.type": "page",
+                             "surface.id": "553210", "surface.type": "group",
+                             "link_attachment.link": "https://x.com/a?utm_source=fb"},
 }
 #: A typical record of each JSON format (hypothesis varies its leaves).
 JSON_RECORDS = {
@@ -187,6 +197,27 @@ JSON_RECORDS = {
                    "entities": {"hashtags": [{"tag": "Tag"}], "mentions": [{"username": "kyiv"}],
                                 "urls": [{"expanded_url": "https://x.com/a"}]},
                    "referenced_tweets": [{"type": "replied_to", "id": "1496699039996469249"}]},
+    "reddit": {"kind": "t1", "data": {"id": "kod0bkd", "author": "DubsAli", "body":
+                                      "hi u/bob [x](https://x.com/a) &amp;", "created_utc": 1706745600.0,
+                                      "subreddit": "woodworking", "link_id": "t3_1afjd7n",
+                                      "parent_id": "t1_kod0abc", "author_created_utc": 1500000000}},
+    "youtube": {"kind": "youtube#comment", "id": "UghpFKUJfaHCZHgCoAEC.8JEh4_ERo0a8JFaFXGFIQc",
+                "snippet": {"videoId": "ibpMob4wgHs", "channelId": "UC5VgEt3Na1zZDJo-PBa86Rg",
+                            "parentId": "UghpFKUJfaHCZHgCoAEC", "textDisplay": "a<br>b &amp; #c",
+                            "authorDisplayName": "@someone",
+                            "authorChannelId": {"value": "UC5VgEt3Na1zZDJo-PBa86Rg"},
+                            "publishedAt": "2016-09-25T14:39:15Z"}},
+    "crowdtangle-api": {"platformId": "11430503918_10159078346893919", "platform": "Facebook",
+                        "date": "2020-10-29 14:56:05", "message": "Salió #Perfecta",
+                        "expandedLinks": [{"original": "http://t.co/x", "expanded": "https://x.com/a"}],
+                        "link": "https://www.facebook.com/luisfonsi/photos/1/",
+                        "account": {"platformId": "11430503918", "handle": "luisfonsi",
+                                    "name": "Luis Fonsi", "subscriberCount": 13231210,
+                                    "pageAdminTopCountry": "US"}},
+    "tiktok": {"id": 7316412875134323999, "create_time": 1703462400, "username": "newsdesk_ro",
+               "region_code": "RO", "video_description": "Ce nu #alegeri @redactia_b",
+               "music_id": 7316412812345678901, "hashtag_names": ["alegeri"],
+               "video_mention_list": ["redactia_b"]},
 }
 SNAP_RECORD = {"user_a": "1", "user_b": "2", "ts": "1341100972", "interaction": "RT"}
 READERS = (*CSV_RECORDS, *JSON_RECORDS, "snap-higgs")

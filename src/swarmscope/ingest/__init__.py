@@ -16,8 +16,9 @@ from pathlib import Path
 import duckdb
 
 from swarmscope.errors import SwarmscopeError, UnusableInputError
-from swarmscope.ingest import (cnt, coortweet, fivethirtyeight, io_archive, snap_higgs, table,
-                               twitter_v1, twitter_v2)
+from swarmscope.ingest import (cnt, coortweet, crowdtangle, fivethirtyeight, io_archive,
+                               meta_content_library, reddit, snap_higgs, table, tiktok,
+                               twitter_v1, twitter_v2, youtube)
 from swarmscope.ingest.merge import FileCounts, map_records, merge
 from swarmscope.ingest.normalize import register_functions
 from swarmscope.ingest.reader import Reader
@@ -29,9 +30,13 @@ from swarmscope.ingest.sources import (MAX_DECOMPRESSED, MAX_RECORD_BYTES, Input
 from swarmscope.params import BYTES, RATIO, SIZE, parse_size, validate
 from swarmscope.store import Store
 
+#: In the order formats are tried: the platforms' JSON before twitter-v2, whose pages
+#: (``{"data": …}``) other APIs' responses resemble.
 FORMATS: dict[str, Reader] = {r.name: r for r in (
-    io_archive.TWEETS, io_archive.USERS, twitter_v1.V1, twitter_v1.OSOME, twitter_v2.V2,
-    coortweet.READER, cnt.READER, fivethirtyeight.READER, snap_higgs.READER, table.READER)}
+    io_archive.TWEETS, io_archive.USERS, twitter_v1.V1, twitter_v1.OSOME, reddit.READER,
+    youtube.READER, youtube.CHANNELS, crowdtangle.API, crowdtangle.API_INSTAGRAM, tiktok.READER,
+    twitter_v2.V2, coortweet.READER, cnt.READER, fivethirtyeight.READER, snap_higgs.READER,
+    crowdtangle.CSV, crowdtangle.CSV_INSTAGRAM, meta_content_library.READER, table.READER)}
 
 
 @dataclass
@@ -148,9 +153,10 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
     if kind == "parquet" and reader.shape not in ("parquet", "csv-or-parquet"):
         raise UnusableInputError(f"{f.path}: format {reader.name} is not read from Parquet")
     if kind == "json" and reader.shape != "json":
+        json_formats = ", ".join(r.name for r in FORMATS.values() if r.shape == "json")
         raise UnusableInputError(f"{f.path}: this is a JSON file; format {reader.name} expects "
-                                 "delimited text. Pass --format twitter-v1, osome-hashed or "
-                                 "twitter-v2, or leave --format out")
+                                 f"delimited text. Pass --format one of {json_formats}, or leave "
+                                 "--format out")
     if kind == "text" and reader.shape in ("json", "parquet"):
         raise UnusableInputError(f"{f.path}: format {reader.name} expects "
                                  f"{reader.shape.upper()}, but the file is delimited text")

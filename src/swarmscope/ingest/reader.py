@@ -20,7 +20,9 @@ RECORD_FIELDS = (
     "reported_location", "deleted_at",
 )
 POST_KINDS = ("post", "repost", "reply", "quote")
-ENTITY_KINDS = ("hashtag", "url", "domain", "mention", "media", "object")
+#: ``community``: where a post was made (a subreddit, a Facebook group or Page): stored for
+#: queries, compared by no trace.
+ENTITY_KINDS = ("hashtag", "url", "domain", "mention", "media", "object", "community")
 
 
 @dataclass(frozen=True)
@@ -82,3 +84,14 @@ class Reader:
     dialect: Callable[[list[str], str], Dialect] = lambda columns, delim: Dialect(
         tuple(columns), True, delim)
     stage: Callable[..., None] | None = None
+
+
+def column_sql(columns: list[str]) -> Callable[[str], str]:
+    """For a reader of delimited text: the SQL of a column named in any case, trimmed and NULL
+    when empty; NULL where the file lacks the column (exports leave columns out)."""
+    by_name = {c.lower(): c for c in columns}
+
+    def column(name: str) -> str:
+        found = by_name.get(name.lower())
+        return "NULL" if found is None else "nullif(trim(\"" + found.replace('"', '""') + "\"), '')"
+    return column

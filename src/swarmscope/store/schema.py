@@ -106,7 +106,8 @@ CANONICAL = (
     _table("entities", "what a post contains or points at", [
         ("platform", "VARCHAR NOT NULL", "the post's platform"),
         ("post_id", "VARCHAR NOT NULL", "the post"),
-        ("kind", "VARCHAR NOT NULL", "hashtag | url | domain | mention | media | object"),
+        ("kind", "VARCHAR NOT NULL", "hashtag | url | domain | mention | media | object | "
+                                     "community (where it was posted: r/name, a group)"),
         ("value", "VARCHAR NOT NULL", "normalised: hashtags case-folded without #, canonical "
                                       "URLs, registered domains, mentions without @"),
         ("position", "INTEGER", "order within the post, from 0"),
