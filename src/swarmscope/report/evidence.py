@@ -2,10 +2,10 @@
 
 Every read of ``detect_evidence`` the report makes is here, so that a change in how evidence
 is stored (keys resolved to text on read) is one change. A cluster's rows are drawn from many
-pairs and every kind: one co-action per pair and kind (the closest in time), one per object and
-kind (no object twice), then the kinds taken in turn, each kind's pairs by their p-value, the
-kind with the smallest p first; the same two posts are shown once. An account's rows are its
-strongest partners', one per partner and kind, by p-value, the same two posts once.
+pairs and every kind: one co-action per pair and kind (the closest in time), the same two posts
+once; then the kinds taken in turn, each kind's rows every object once before any object twice,
+by p-value, the kind with the smallest p first. An account's rows are its strongest partners',
+one per partner and kind, by p-value, the same two posts once.
 """
 
 from __future__ import annotations
@@ -42,19 +42,17 @@ def cluster_evidence(db: Backend, kinds: list[str], per_cluster: int = PER_CLUST
             QUALIFY row_number() OVER (PARTITION BY e.cluster_id, v.account_a, v.account_b,
                                        v.kind ORDER BY v.dt_s, v.ts_a, v.post_a, v.post_b,
                                        v.object) = 1),
-        distinct_objects AS (
-            SELECT * FROM ev QUALIFY row_number() OVER (
-                PARTITION BY cluster_id, kind, object
-                ORDER BY p, dt_s, account_a, account_b) = 1),
         distinct_posts AS (  -- the same two posts under a second kind add nothing
-            SELECT * FROM distinct_objects QUALIFY row_number() OVER (
+            SELECT * FROM ev QUALIFY row_number() OVER (
                 PARTITION BY cluster_id, least(post_a, post_b), greatest(post_a, post_b)
                 ORDER BY p, kind, account_a, account_b) = 1),
-        ranked AS (
+        ranked AS (  -- in each kind, every object once before any object twice
             SELECT *, row_number() OVER (PARTITION BY cluster_id, kind
-                                         ORDER BY p, dt_s, account_a, account_b) AS turn,
+                                         ORDER BY seen, p, dt_s, account_a, account_b) AS turn,
                    min(p) OVER (PARTITION BY cluster_id, kind) AS kind_p
-            FROM distinct_posts)
+            FROM (SELECT *, row_number() OVER (PARTITION BY cluster_id, kind, object
+                                               ORDER BY p, dt_s, account_a, account_b) AS seen
+                  FROM distinct_posts))
         SELECT cluster_id, account_a, account_b, kind, object, post_a, {TS_A}, post_b,
                {TS_B}, dt_s, text_a, text_b, platform_a, platform_b, p
         FROM ranked

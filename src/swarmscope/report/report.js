@@ -129,7 +129,7 @@
                                                             : el("mark", w)));
     if (url && POST_LINK.test(url)) {
       const a = el("a", "open the post");
-      a.href = url; a.rel = "noopener noreferrer"; a.target = "_blank";
+      a.setAttribute("href", url); a.rel = "noopener noreferrer"; a.target = "_blank";
       add(cell, el("br"), a);
     }
     return cell;

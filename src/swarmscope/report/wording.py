@@ -83,10 +83,10 @@ def zone_sentence(op: dict, location_source: str) -> str:
                  .replace("no clear", "No clear")]
     if op["claimed"] is not None:
         if location_source == "dataset":
-            parts.append(f"the location field points to {_zone(op['claimed'])}, but here it "
-                         "is the FiveThirtyEight dataset's region column, a classification by "
-                         "the dataset's authors, not a place the accounts stated: it is not "
-                         "compared with the activity")
+            parts.append(f"the location field (the dataset's region column, a "
+                         "classification by its authors, not the accounts' own statement) "
+                         f"points to {_zone(op['claimed'])} and is not compared with the "
+                         "activity")
         else:
             parts.append(f"the members' profiles most often state a place at "
                          f"{_zone(op['claimed'])}" + (
