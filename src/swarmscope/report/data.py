@@ -108,7 +108,8 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
             nodes[index[(platform, account)]]["evidence"] = [_shown(e, names, texts)
                                                              for e in rows]
     signatures = _signatures(db, names)
-    clusters = _clusters(db, kinds, names, texts, location_source)
+    in_window = time_filter(since, until, "p.created_at")
+    clusters = _clusters(db, kinds, names, texts, location_source, in_window)
     data = {
         "title": title or "swarmscope report",
         "generated": {"version": __version__, "detect_run": run_id,
@@ -125,7 +126,7 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
         "edges": [[a, b, round(w, 3)] for a, b, w in edges],
         "clusters": clusters,
         "traits_computed": db.has_table("detect_cluster_traits", temporary=False),
-        "timeline": _timeline(db, where, first, last),
+        "timeline": _timeline(db, in_window, first, last),
         "directory": _directory(db, names),
         "texts": texts.values,
         **signatures,
@@ -285,7 +286,7 @@ def _post_url(platform: str | None, post_id: str | None) -> str | None:
 
 
 def _clusters(db: Backend, kinds: list[str], names: Names, texts: Texts,
-              location_source: str) -> list[dict]:
+              location_source: str, in_window: str) -> list[dict]:
     """Cluster cards, strongest evidence of operation first (where detect ranked them), with
     their traits, evidence, activity and working hours."""
     columns = db.columns("detect_clusters")
@@ -299,7 +300,7 @@ def _clusters(db: Backend, kinds: list[str], names: Names, texts: Texts,
         ORDER BY {'evidence_strength DESC NULLS LAST, ' if ranked else ''}cluster_id""")
     traits = _traits(db, names)
     evidence = ev.cluster_evidence(db, kinds)
-    activity = _cluster_activity(db)
+    activity = _cluster_activity(db, in_window)
     rhythms = _rhythms(db, location_source)
     out = []
     for r in rows:
@@ -355,22 +356,22 @@ def _timeline(db: Backend, where: str, first: str | None, last: str | None) -> d
                count(*) FILTER (WHERE d.cluster_id IS NOT NULL)
         FROM posts p LEFT JOIN detect_accounts d
              ON d.platform = p.platform AND d.account_id = p.account_id AND d.flagged
-        WHERE {where.replace('created_at', 'p.created_at')} GROUP BY t ORDER BY t""")
+        WHERE {where} GROUP BY t ORDER BY t""")
     return {"step_ms": step, "all": [[t, n] for t, n, _ in rows],
             "clustered": [[t, c] for t, _, c in rows if c]}
 
 
-def _cluster_activity(db: Backend) -> dict:
+def _cluster_activity(db: Backend, in_window: str) -> dict:
     """Per cluster: posts per hour (epoch ms) and per UTC hour of the week (168 cells, Monday
-    00h first), in one pass over the members' posts."""
+    00h first), in one pass over the members' posts within ``in_window``."""
     timeline: dict[int, list] = {}
     heatmap: dict[int, list[int]] = {}
-    for cid, t, cell, n in db.query("""
+    for cid, t, cell, n in db.query(f"""
             SELECT d.cluster_id, epoch_ms(date_trunc('hour', p.created_at)) AS t,
                    (isodow(p.created_at) - 1) * 24 + hour(p.created_at) AS cell, count(*)
             FROM posts p JOIN detect_accounts d
                  ON d.platform = p.platform AND d.account_id = p.account_id
-            WHERE d.cluster_id IS NOT NULL GROUP BY ALL ORDER BY 1, 2, 3"""):
+            WHERE d.cluster_id IS NOT NULL AND {in_window} GROUP BY ALL ORDER BY 1, 2, 3"""):
         timeline.setdefault(cid, []).append([t, n])
         heatmap.setdefault(cid, [0] * 168)[cell] += n
     return {"timeline": timeline, "heatmap": heatmap}
