@@ -1,10 +1,11 @@
 """Screenshots of a report in Debian's chromium, for docs/ (``docs/report-*.png``).
 
     .venv/bin/python scripts/report_screenshots.py REPORT.html OUT_DIR [--prefix report]
+        [--cluster N] [--height PX]
 
-Writes PREFIX-first-screen.png (what opens), PREFIX-network.png, PREFIX-cluster.png (the first
-cluster card opened) and PREFIX-account.png (the first account's card), 1280 px wide, the
-cards cut at 1,500 px.
+Writes PREFIX-first-screen.png (what opens), PREFIX-network.png, PREFIX-timeline.png,
+PREFIX-cluster.png (cluster N's card opened, by default the first) and PREFIX-account.png (the
+first account's card), 1280 px wide, the cards cut at --height.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def main() -> None:
     ap.add_argument("report", type=Path)
     ap.add_argument("out_dir", type=Path)
     ap.add_argument("--prefix", default="report")
+    ap.add_argument("--cluster", type=int, help="the cluster card to show (default: the first)")
+    ap.add_argument("--height", type=int, default=1500, help="where the cards are cut (px)")
     args = ap.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
     shot = lambda name: args.out_dir / f"{args.prefix}-{name}.png"  # noqa: E731
@@ -42,14 +45,16 @@ def main() -> None:
         page.goto(args.report.resolve().as_uri())
         page.wait_for_function("() => window.swarmscope !== undefined")
         page.screenshot(path=str(shot("first-screen")))
-        page.locator("#network-section").scroll_into_view_if_needed()
-        page.locator("#network-section").screenshot(path=str(shot("network")))
-        cluster = page.locator("details.cluster").first
+        for section in ("network", "timeline"):
+            page.locator(f"#{section}-section").scroll_into_view_if_needed()
+            page.locator(f"#{section}-section").screenshot(path=str(shot(section)))
+        cluster = (page.locator(f"#cluster-{args.cluster}") if args.cluster else
+                   page.locator("details.cluster").first)
         if cluster.count():
             cluster.locator("summary").click()
-            top(page, cluster, shot("cluster"))
+            top(page, cluster, shot("cluster"), args.height)
         page.evaluate("() => window.swarmscope.openAccount(0)")
-        top(page, page.locator("#card"), shot("account"))
+        top(page, page.locator("#card"), shot("account"), args.height)
         browser.close()
 
 

@@ -302,20 +302,28 @@
   // A time chart with axes: series of [epoch ms, count] as step lines, bands [start, end, label]
   // shaded behind them, days along x (UTC), counts up y.
   function chart(series, bands, yLabel) {
-    const W = 900, H = 190, L = 52, R = 12, T = 12, B = 38;
+    const W = 900, H = 210, L = 66, R = 40, T = 40, B = 38;
     const s = svg("svg", {"class": "chart", viewBox: "0 0 " + W + " " + H, role: "img",
                           "aria-label": yLabel + " over time"});
     const points = series.flatMap((x) => x.points).filter((p) => Number.isFinite(p[0]));
-    if (!points.length) { add(s, svg("text", {x: L, y: H / 2}, "no activity to show")); return s; }
+    if (!points.length) return el("p", "No activity to show.", "note");
     let t0 = Math.min(...points.map((p) => p[0])), t1 = Math.max(...points.map((p) => p[0])) + 3600000;
     const ymax = Math.max(1, ...points.map((p) => p[1]));
     const x = (t) => L + (W - L - R) * (t - t0) / Math.max(1, t1 - t0);
     const y = (v) => H - B - (H - T - B) * v / ymax;
-    bands.forEach(([a, b, label]) => {
-      if (b < t0 || a > t1) return;
-      const x0 = x(Math.max(a, t0)), x1 = Math.max(x0 + 2, x(Math.min(b, t1)));
-      add(s, svg("rect", {x: x0, y: T, width: x1 - x0, height: H - T - B, "class": "band"}),
-          svg("text", {x: x0 + 2, y: T + 10, "class": "band-label"}, label));
+    const groups = [];   // overlapping bands share one label: "#a, #b +3"
+    bands.filter(([a, b]) => b >= t0 && a <= t1).sort((p, q) => p[0] - q[0]).forEach((band) => {
+      const last = groups[groups.length - 1];
+      if (last && band[0] <= last.end) { last.names.push(band[2]); last.end = Math.max(last.end, band[1]); }
+      else groups.push({start: band[0], end: band[1], names: [band[2]]});
+      const x0 = x(Math.max(band[0], t0)), x1 = Math.max(x0 + 2, x(Math.min(band[1], t1)));
+      add(s, svg("rect", {x: x0, y: T, width: x1 - x0, height: H - T - B, "class": "band"}));
+    });
+    groups.forEach((grp, k) => {
+      const x0 = x(Math.max(grp.start, t0));
+      add(s, svg("text", {x: x0, y: 14 + 12 * (k % 2), "class": "band-label",
+                          "text-anchor": x0 > W / 2 ? "end" : "start"},
+                 grp.names.slice(0, 2).join(", ") + (grp.names.length > 2 ? " +" + (grp.names.length - 2) : "")));
     });
     add(s, svg("line", {x1: L, y1: H - B, x2: W - R, y2: H - B, "class": "axis"}),
         svg("line", {x1: L, y1: T, x2: L, y2: H - B, "class": "axis"}));
@@ -331,24 +339,34 @@
     add(s, svg("text", {x: 12, y: T + (H - T - B) / 2, "class": "tick",
                         transform: "rotate(-90 12 " + (T + (H - T - B) / 2) + ")", "text-anchor": "middle"}, yLabel),
         svg("text", {x: L + (W - L - R) / 2, y: H - 4, "text-anchor": "middle", "class": "tick"}, "date (UTC)"));
-    series.forEach((ser, k) => {
+    const key = el("p", undefined, "chart-key");
+    series.forEach((ser) => {
       const pts = ser.points.filter((p) => Number.isFinite(p[0])).sort((a, b) => a[0] - b[0]);
       const path = pts.map((p, i) => (i ? "L" : "M") + x(p[0]).toFixed(1) + " " + y(p[1]).toFixed(1) +
                                        " H" + x(p[0] + 3600000).toFixed(1)).join(" ");
-      add(s, svg("path", {d: path, fill: "none", stroke: ser.colour, "stroke-width": 1.4}),
-          svg("rect", {x: W - R - 200, y: T + 4 + 14 * k, width: 10, height: 10, fill: ser.colour}),
-          svg("text", {x: W - R - 185, y: T + 13 + 14 * k, "class": "tick"}, ser.name));
+      add(s, svg("path", {d: path, fill: "none", stroke: ser.colour, "stroke-width": 1.4}));
+      const sw = el("span", undefined, "swatch");
+      sw.style.background = ser.colour;
+      add(key, sw, el("span", ser.name + "   "));
     });
-    return s;
+    if (bands.length) {
+      const sw = el("span", undefined, "swatch band-swatch");
+      add(key, sw, el("span", "burst of a manufactured trend"));
+    }
+    return add(el("div", undefined, "chart-wrap"), s, key);
   }
-  const tl = data.timeline;
+  const tl = data.timeline, per = "posts per " + (tl.step_ms > 3600000 ? "day" : "hour");
+  const bursts = data.trends.slice(0, 8).map((t) => [t.start_ms, t.end_ms,
+                                                     (t.kind === "hashtag" ? "#" : "") + t.value]);
   add(document.getElementById("timeline"),
-      el("p", "Posts per " + (tl.step_ms > 3600000 ? "day" : "hour") + " in the whole store and by " +
-              "accounts in flagged clusters; shaded: bursts of manufactured trends (see below).", "note"),
+      el("p", per[0].toUpperCase() + per.slice(1) + " in the whole store against those of the " +
+              "accounts in flagged clusters, on one scale, then the clusters' alone; shaded: " +
+              "the bursts of manufactured trends (listed below).", "note"),
       chart([{name: "all posts", colour: "#8792a2", points: tl.all},
              {name: "posts of flagged clusters", colour: "#c0392b", points: tl.clustered}],
-            data.trends.slice(0, 8).map((t) => [t.start_ms, t.end_ms, (t.kind === "hashtag" ? "#" : "") + t.value]),
-            "posts per " + (tl.step_ms > 3600000 ? "day" : "hour")));
+            bursts, per),
+      chart([{name: "posts of flagged clusters", colour: "#c0392b", points: tl.clustered}],
+            bursts, per));
 
   function heatmap(counts) {
     const grid = el("div", undefined, "heat");
