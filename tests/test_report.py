@@ -151,6 +151,8 @@ def test_wording_keeps_labels_within_their_evidence(case):
     sentence = wording.zone_sentence(weak, "dataset")
     assert sentence.startswith("No clear working zone") and "fit r = 0.41" in sentence
     assert "not the accounts' own statement" in sentence and "posing" not in sentence
+    unknown = wording.zone_sentence({**weak, "fit": 0.7}, "unknown")
+    assert "not recorded" in unknown and "posing" not in unknown
     stated = wording.zone_sentence({**weak, "fit": 0.7}, "profile")
     assert stated.startswith("Its activity fits office hours at UTC+10 (fit r = 0.70)")
     assert "profiles most often state a place at UTC+3" in stated

@@ -34,6 +34,8 @@ IDENTIFYING = {"repost", "reply", "mention", "fast_repost"}
 LABELLED = 20
 #: Platforms whose posts have a public address, from the post id.
 POST_URLS = {"twitter": "https://twitter.com/i/web/status/{}"}
+#: Formats whose location field is a dataset's classification, not the accounts' statement.
+DATASET_LOCATIONS = {"fivethirtyeight-ira"}
 #: Above this span the timelines count posts per day instead of per hour.
 HOURLY_DAYS = 45
 
@@ -88,8 +90,7 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
                {shown_time('max(created_at)')}, count(DISTINCT (platform, account_id)),
                count(*) FROM posts WHERE {where}""")[0]
     inputs = _inputs(db)
-    location_source = ("dataset" if any(i["format"] == "fivethirtyeight-ira" for i in inputs)
-                       else "profile")
+    location_source = _location_source(inputs)
     columns = db.columns("detect_accounts")
     kinds = [c.removeprefix("score_") for c in columns if c.startswith("score_")]
     nodes, index = _nodes(db, columns, kinds, names)
@@ -170,6 +171,16 @@ def _inputs(db: Backend) -> list[dict]:
                         "posts": posts, "first": start, "last": end,
                         "note": _bundled_note(f["path"], f["sha256"])})
     return out
+
+
+def _location_source(inputs: list[dict]) -> str:
+    """Where the accounts' location field comes from: 'dataset' (a dataset's classification:
+    FiveThirtyEight's ``region``), 'profile' (what the accounts stated), or 'unknown' (a store
+    whose ingest did not record its formats)."""
+    formats = {i["format"] for i in inputs}
+    if DATASET_LOCATIONS & formats:
+        return "dataset"
+    return "unknown" if None in formats else "profile"
 
 
 def _bundled_note(path: str, sha256: str) -> str | None:

@@ -74,7 +74,8 @@ def account_zone(offset: int, rhythm: str, fit: float) -> dict:
 
 def zone_sentence(op: dict, location_source: str) -> str:
     """The working hours of a cluster's operation in words: the zone only from a fit of
-    ``MIN_FIT``; the location field compared with it only when the accounts stated it."""
+    ``MIN_FIT``; the location field compared with it only when the accounts stated it
+    (``location_source`` 'profile'; not 'dataset' or 'unknown')."""
     if op["zone"] is None:
         parts = ["No working zone could be inferred"]
     else:
@@ -82,11 +83,12 @@ def zone_sentence(op: dict, location_source: str) -> str:
                  .replace("activity fits", "Its activity fits")
                  .replace("no clear", "No clear")]
     if op["claimed"] is not None:
-        if location_source == "dataset":
-            parts.append(f"the location field (the dataset's region column, a "
-                         "classification by its authors, not the accounts' own statement) "
-                         f"points to {_zone(op['claimed'])} and is not compared with the "
-                         "activity")
+        if location_source != "profile":
+            source = ("the dataset's region column, a classification by its authors, not "
+                      "the accounts' own statement" if location_source == "dataset" else
+                      "its source was not recorded: it may be a dataset's classification")
+            parts.append(f"the location field ({source}) points to {_zone(op['claimed'])} "
+                         "and is not compared with the activity")
         else:
             parts.append(f"the members' profiles most often state a place at "
                          f"{_zone(op['claimed'])}" + (
@@ -115,6 +117,10 @@ def notes(data: dict, location_source: str) -> list[str]:
         out.append("Locations come from the FiveThirtyEight dataset's region column (a "
                    "classification, not what the accounts stated): no location claim is "
                    "checked against the accounts' activity.")
+    elif location_source == "unknown":
+        out.append("This store's ingest did not record its input formats, so where the "
+                   "accounts' locations come from is not known: no location claim is checked "
+                   "against the accounts' activity (ingest again to record them).")
     return out
 
 
