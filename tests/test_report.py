@@ -438,6 +438,7 @@ def test_pseudonymized_report_hides_ids_and_the_key(planted, tmp_path):
     html = out.read_text()
     assert "another-secret-key" not in html and "acct_" in html
     assert not re.search(r'"id":"g\d"', html) and '"handle":null' in html
+    assert str(db.parent) not in html and '"path":"planted.csv"' in html
     directory = json.loads(re.search(r'"directory":(\{.*?\})', html).group(1))
     assert directory["handles"] == "" and not re.search(r"(^|\n)u\d+(\n|$)", directory["ids"])
 

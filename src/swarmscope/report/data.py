@@ -90,6 +90,9 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
                {shown_time('max(created_at)')}, count(DISTINCT (platform, account_id)),
                count(*) FROM posts WHERE {where}""")[0]
     inputs = _inputs(db)
+    if key:   # a copy to hand on names its files, not the analyst's folders
+        for i in inputs:
+            i["path"] = i["path"].replace("\\", "/").rsplit("/", 1)[-1]
     location_source = _location_source(inputs)
     columns = db.columns("detect_accounts")
     kinds = [c.removeprefix("score_") for c in columns if c.startswith("score_")]
