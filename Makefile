@@ -31,7 +31,7 @@ demo: $(VENV)/.installed
 	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb info
 	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb pairs --kind repost --window 60 --out $(DEMO)/repost_edges.parquet
 	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb detect --out $(DEMO)/detect
-	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb report --out $(DEMO)/report.html
+	$(BIN)/swarmscope --db $(DEMO)/demo.duckdb report --title "swarmscope demo: real IRA trolls inside the real Higgs week" --out $(DEMO)/report.html
 	@echo
 	@echo "Demo store: $(DEMO)/demo.duckdb  (explore it: $(BIN)/swarmscope --db $(DEMO)/demo.duckdb info)"
 	@echo "Co-retweet network (60 s): $(DEMO)/repost_edges.parquet; evidence in the store's evidence table"

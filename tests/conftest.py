@@ -46,6 +46,21 @@ def demo_ingested(tmp_path_factory) -> Path:
     return db
 
 
+def demo_slice(tmp: Path, rows: tuple[int | None, int | None]) -> list[Path]:
+    """The first ``rows`` of the bundled demo's two files (real IRA trolls in real Higgs
+    activity), written to ``tmp``; small, but with flagged accounts and clusters. None keeps
+    a file whole, where it is (its bytes and name those of the bundled file)."""
+    import pyarrow.parquet as pq
+    files = []
+    for path, n in zip(DEMO_FILES, rows):
+        if n is None:
+            files.append(path)
+            continue
+        files.append(tmp / path.name)
+        pq.write_table(pq.read_table(path).slice(0, n), files[-1])
+    return files
+
+
 def copy_store(db: Path, to: Path) -> Path:
     """A copy of a closed store, for a test that writes to it."""
     to.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ CONTRACT = {
     "detect": ["--kinds", "--window", "--fdr", "--seed", "--out", "--since", "--until"],
     "evaluate": ["--labels", "--json"],
     "explain": [],
-    "report": ["--out", "--pseudonymize", "--key-file", "--since", "--until"],
+    "report": ["--out", "--title", "--pdf", "--pseudonymize", "--key-file", "--since", "--until"],
     "export": ["--format", "--out", "--pseudonymize", "--key-file"],
 }
 

@@ -18,7 +18,7 @@ from swarmscope.engine.sql import SQLEngine
 from swarmscope.store.backend import Backend
 from swarmscope.store.dataset import DATASET_TABLES, register_dataset
 from swarmscope.traces import build_traces, reset_traces
-from tests.conftest import DEMO_FILES, copy_store, run
+from tests.conftest import copy_store, demo_slice, run
 
 pytestmark = pytest.mark.spark
 
@@ -36,17 +36,6 @@ def spark():
     session.stop()
 
 
-def _demo_slice(tmp: Path) -> list[Path]:
-    """The first rows of the bundled demo's two files (real IRA trolls in real Higgs
-    activity): small, but with flagged accounts and clusters."""
-    import pyarrow.parquet as pq
-    files = []
-    for path, rows in zip(DEMO_FILES, (8_000, 30_000)):
-        files.append(tmp / path.name)
-        pq.write_table(pq.read_table(path).slice(0, rows), files[-1])
-    return files
-
-
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory, shared):
     """For a source file of ../shared/data: its DuckDB store and its canonical dataset,
@@ -56,7 +45,8 @@ def ingested(tmp_path_factory, shared):
     def make(source: str) -> tuple[Path, Path]:
         if source not in made:
             tmp = tmp_path_factory.mktemp("spark")
-            files = [shared / source] if source != DEMO_SLICE else _demo_slice(tmp)
+            files = ([shared / source] if source != DEMO_SLICE
+                     else demo_slice(tmp, (8_000, 30_000)))
             result = run("ingest", *files, "--dataset", tmp / "dataset", db=tmp / "s.duckdb")
             assert result.exit_code == 0, result.output
             made[source] = tmp / "s.duckdb", tmp / "dataset"

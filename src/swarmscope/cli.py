@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 import sys
+from pathlib import Path
 from datetime import datetime
 from typing import Any
 
@@ -673,15 +674,22 @@ def export_cmd(obj: Context, fmt: str, out_path: str, pseudonymize: bool,
 @click.option("--pseudonymize", is_flag=True,
               help="Replace account ids, handles and post ids with keyed pseudonyms.")
 @click.option("--key-file", type=click.Path(dir_okay=False), help="The pseudonym key (secret).")
+@click.option("--title", help="The case title at the top of the report.")
+@click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False),
+              help="Also print the report, every card open, to this PDF file (needs chromium).")
 @_time_range_options
 @click.pass_obj
 def report_cmd(obj: Context, out_path: str, pseudonymize: bool, key_file: str | None,
-               since: datetime | None, until: datetime | None) -> None:
-    """A self-contained offline HTML report of the latest detection: overview, network, cluster
-    cards with evidence, search, methods. It needs no network and runs no code but its own.
+               title: str | None, pdf_path: str | None, since: datetime | None,
+               until: datetime | None) -> None:
+    """A self-contained offline HTML report of the latest detection: the case summary (inputs,
+    key findings, ranked accounts), the network, the case timeline, cluster cards with their
+    traits and evidence, search over every account, methods. It needs no network and runs no
+    code but its own.
 
     \b
     Example:
+      swarmscope report --title "Case 12" --out report.html --pdf report.pdf
       swarmscope report --out report.html --pseudonymize --key-file key.txt
     """
     if key_file and not pseudonymize:
@@ -690,8 +698,11 @@ def report_cmd(obj: Context, out_path: str, pseudonymize: bool, key_file: str | 
     from swarmscope.report import build_report
     key = read_key(key_file) if pseudonymize else None
     with obj.store(read_only=True) as store:
-        path = build_report(store, out_path, key=key, since=since, until=until)
+        path = build_report(store, out_path, key=key, since=since, until=until, title=title,
+                            pdf=pdf_path)
     say(f"report written to {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB)")
+    if pdf_path:
+        say(f"PDF written to {Path(pdf_path).resolve()}")
 
 
 def main() -> None:

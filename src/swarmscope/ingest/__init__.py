@@ -128,8 +128,10 @@ def ingest(store: Store, paths: list[str | Path], *, format: str | None = None,
         raise
     finally:
         _drop_scratch(con, scratch_dir)
+    files = [{"path": c.path, "format": c.format, "read": c.read, "stored": c.stored,
+              "duplicates": c.duplicates, "rejected": c.rejected} for c in report.files]
     store.finish_run(run_id, "failed" if report.failed else "ok",
-                     {**report.totals, "failed": report.failed})
+                     {**report.totals, "failed": report.failed, "files": files})
     return report
 
 
