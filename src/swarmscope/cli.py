@@ -444,7 +444,7 @@ signals and signatures runs on Spark (docs/spark.md).
 @click.option("--affiliation-rounds", type=int, default=AFFILIATION_ROUNDS,
               show_default=True, help="Rounds of the affiliation test (0: clusters are the "
               "flagged accounts' Leiden communities only); stops early when a round adds none.")
-@click.option("--out", "out_dir",
+@click.option("--out", "out_dir", metavar="PATH",
               help="Also write the result tables as Parquet into this directory (with "
                    "--engine spark: where the results go, a path or a Hadoop URI).")
 @click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
@@ -452,7 +452,7 @@ signals and signatures runs on Spark (docs/spark.md).
 @click.option("--input", "dataset", metavar="PATH",
               help="With --engine spark: the canonical Parquet dataset (ingest --dataset).")
 @click.option("--master", default="local[*]", show_default=True,
-              help="With --engine spark: the Spark master URL (spark-submit sets its own).")
+              help="With --engine spark: the Spark master URL (local[N], yarn, spark://HOST:PORT).")
 @click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
               help="With --engine spark: a Spark setting; repeatable.")
 @_time_range_options
