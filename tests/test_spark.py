@@ -25,6 +25,19 @@ pytestmark = pytest.mark.spark
 CNT = "fixtures/coordination_network_toolkit/coretweet_test_input.csv"
 COORTWEET = "coortweet/russian_coord_tweets.csv.gz"
 DEMO_SLICE = "demo slice"
+IRA_SLICE = "ira slice"
+
+
+def _ira_slice(shared: Path, tmp: Path, rows: int = 100_000) -> list[Path]:
+    """The first ``rows`` IRA tweets from 15 July 2015 on, in time order: a dense stretch of
+    the release (many trolls at work at once)."""
+    import duckdb
+    out = tmp / "ira_slice.parquet"
+    duckdb.sql(f"""COPY (SELECT * FROM read_parquet('{shared / "ira/ira_tweets.parquet"}')
+                         WHERE publish_date >= TIMESTAMP '2015-07-15'
+                         ORDER BY publish_date, author_id, content LIMIT {rows})
+                   TO '{out}' (FORMAT parquet)""")
+    return [out]
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +58,8 @@ def ingested(tmp_path_factory, shared):
     def make(source: str) -> tuple[Path, Path]:
         if source not in made:
             tmp = tmp_path_factory.mktemp("spark")
-            files = ([shared / source] if source != DEMO_SLICE
-                     else demo_slice(tmp, (8_000, 30_000)))
+            files = (demo_slice(tmp, (8_000, 30_000)) if source == DEMO_SLICE
+                     else _ira_slice(shared, tmp) if source == IRA_SLICE else [shared / source])
             result = run("ingest", *files, "--dataset", tmp / "dataset", db=tmp / "s.duckdb")
             assert result.exit_code == 0, result.output
             made[source] = tmp / "s.duckdb", tmp / "dataset"
@@ -158,6 +171,36 @@ def test_the_per_edge_tests_are_the_same_on_both_engines(engines, kind, window):
     assert p1.num_rows > 20 and min(p1.column("p").to_pylist()) < 1e-3
     assert_same_table(p1, p2)
     assert_same_table(a1, a2)
+
+
+@pytest.mark.parametrize("kind, semantics, window", [
+    ("repost", "sliding", 60), ("repost", "coortweet", 600), ("hashtag", "sliding", 600),
+    ("sync", "sliding", 60)])
+def test_a_100k_ira_slice_gives_the_same_edges_and_tests_on_both_engines(engines, kind,
+                                                                          semantics, window):
+    """100,000 real IRA tweets (July 2015): every edge, measure and evidence row, and for the
+    sliding window every pair's mu and p and every account's test, the same on Spark."""
+    from swarmscope.detection.significance import NullParams, pair_tests, reset_tests
+    duck, sdb = engines(IRA_SLICE)
+    params = PairParams(kind=kind, window=window, semantics=semantics, evidence=2)
+    results = []
+    for db in (duck, sdb):
+        n, edges, evidence = _candidates(db, params)
+        tests = []
+        if semantics == "sliding":
+            SQLEngine(db).candidates(PairParams(kind=kind, window=window, evidence=0), 0)
+            reset_tests(db)
+            pair_tests(db, kind, window, NullParams())
+            tests = [db.to_arrow("SELECT * FROM pair_tests ORDER BY a, b"),
+                     db.to_arrow("SELECT * FROM account_tests ORDER BY account")]
+        results.append((n, edges, evidence, tests))
+    (n1, e1, v1, t1), (n2, e2, v2, t2) = results
+    assert n1 == n2 > 10_000 and e1.num_rows > 1_000
+    assert_same_table(e1, e2)
+    assert_same_table(v1, v2)
+    for a, b in zip(t1, t2):
+        assert a.num_rows > 0
+        assert_same_table(a, b)
 
 
 def test_fusion_and_clusters_are_the_same_on_both_engines(engines):
