@@ -444,7 +444,7 @@ signals and signatures runs on Spark (docs/spark.md).
 @click.option("--affiliation-rounds", type=int, default=AFFILIATION_ROUNDS,
               show_default=True, help="Rounds of the affiliation test (0: clusters are the "
               "flagged accounts' Leiden communities only); stops early when a round adds none.")
-@click.option("--out", "out_dir", metavar="PATH",
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="PATH",
               help="Also write the result tables as Parquet into this directory (with "
                    "--engine spark: where the results go, a path or a Hadoop URI).")
 @click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
