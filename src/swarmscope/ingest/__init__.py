@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from swarmscope.errors import SwarmscopeError, UnusableInputError
-from swarmscope.ingest import (cnt, coortweet, crowdtangle, fivethirtyeight, io_archive,
+from swarmscope.ingest import (bluesky, cnt, coortweet, crowdtangle, fivethirtyeight, io_archive,
                                meta_content_library, reddit, snap_higgs, table, telegram, tiktok,
                                twitter_v1, twitter_v2, youtube)
 from swarmscope.ingest.jsondoc import iter_document_records
@@ -36,7 +36,7 @@ from swarmscope.store import Store
 FORMATS: dict[str, Reader] = {r.name: r for r in (
     io_archive.TWEETS, io_archive.USERS, twitter_v1.V1, twitter_v1.OSOME, reddit.READER,
     youtube.READER, youtube.CHANNELS, crowdtangle.API, crowdtangle.API_INSTAGRAM, tiktok.READER,
-    telegram.DESKTOP, telegram.TGDATASET, twitter_v2.V2, coortweet.READER, cnt.READER, fivethirtyeight.READER, snap_higgs.READER,
+    telegram.DESKTOP, telegram.TGDATASET, bluesky.READER, twitter_v2.V2, coortweet.READER, cnt.READER, fivethirtyeight.READER, snap_higgs.READER,
     crowdtangle.CSV, crowdtangle.CSV_INSTAGRAM, meta_content_library.READER, table.READER)}
 
 
