@@ -17,8 +17,8 @@ import duckdb
 
 from swarmscope.errors import SwarmscopeError, UnusableInputError
 from swarmscope.ingest import (bluesky, cnt, coortweet, crowdtangle, fivethirtyeight, io_archive,
-                               meta_content_library, reddit, snap_higgs, table, telegram, tiktok,
-                               twitter_v1, twitter_v2, youtube)
+                               mastodon, meta_content_library, reddit, snap_higgs, table,
+                               telegram, tiktok, twitter_v1, twitter_v2, youtube)
 from swarmscope.ingest.jsondoc import iter_document_records
 from swarmscope.ingest.merge import FileCounts, map_records, merge
 from swarmscope.ingest.normalize import register_functions
@@ -36,7 +36,8 @@ from swarmscope.store import Store
 FORMATS: dict[str, Reader] = {r.name: r for r in (
     io_archive.TWEETS, io_archive.USERS, twitter_v1.V1, twitter_v1.OSOME, reddit.READER,
     youtube.READER, youtube.CHANNELS, crowdtangle.API, crowdtangle.API_INSTAGRAM, tiktok.READER,
-    telegram.DESKTOP, telegram.TGDATASET, bluesky.READER, twitter_v2.V2, coortweet.READER, cnt.READER, fivethirtyeight.READER, snap_higgs.READER,
+    telegram.DESKTOP, telegram.TGDATASET, bluesky.READER, mastodon.READER, twitter_v2.V2,
+    coortweet.READER, cnt.READER, fivethirtyeight.READER, snap_higgs.READER,
     crowdtangle.CSV, crowdtangle.CSV_INSTAGRAM, meta_content_library.READER, table.READER)}
 
 
