@@ -67,7 +67,7 @@ CANONICAL = (
         ("post_id", "VARCHAR NOT NULL", "the platform's id of the post"),
         ("account_id", "VARCHAR NOT NULL", "its author"),
         ("created_at", "TIMESTAMP NOT NULL", "UTC, millisecond precision where the input has it"),
-        ("kind", "VARCHAR NOT NULL", "post | repost | reply | quote"),
+        ("kind", "VARCHAR NOT NULL", "post | repost | reply | quote | like"),
         ("text", "VARCHAR", "the text (a repost's: the reposted text)"),
         ("lang", "VARCHAR", "language code, as the input gives it"),
         ("client", "VARCHAR", "posting application"),
