@@ -71,7 +71,7 @@ CANONICAL = (
         ("text", "VARCHAR", "the text (a repost's: the reposted text)"),
         ("lang", "VARCHAR", "language code, as the input gives it"),
         ("client", "VARCHAR", "posting application"),
-        ("parent_post_id", "VARCHAR", "the post it reposts, replies to or quotes"),
+        ("parent_post_id", "VARCHAR", "the post it reposts, replies to, quotes or likes"),
         ("parent_account_id", "VARCHAR", "that post's author"),
         ("quoted_post_id", "VARCHAR", "the quoted post, when any (also for a quoting reply)"),
         ("latitude", "DOUBLE", "geotag"), ("longitude", "DOUBLE", "geotag"),
