@@ -34,8 +34,9 @@ SOURCE = f"""(
   WITH pages AS (
     SELECT _row AS page_row, _line, json,
            {IS_PAGE} AS is_page,
-           coalesce(json_extract(json, '$.feed[*]'), list_transform(
-               json_extract(json, '$.posts[*]'), lambda p: json_object('post', p))) AS items
+           CASE WHEN json_type(json, '$.feed') = 'ARRAY' THEN json_extract(json, '$.feed[*]')
+                ELSE list_transform(json_extract(json, '$.posts[*]'),
+                                    lambda p: json_object('post', p)) END AS items
     FROM scratch.raw),
   items AS (
     SELECT page_row, _line, unnest(items) AS item, unnest(generate_series(1, len(items))) AS idx
@@ -137,8 +138,10 @@ def mapping(columns: list[str], _: dict) -> Mapping:
                  "account''s handle or status), not a post: nothing to store'"),
                 (f"event IS DISTINCT FROM 'commit' OR op IS DISTINCT FROM 'create' OR col NOT IN "
                  f"('{POST}', '{REPOST}', '{LIKE}')", "commit.collection", what),
+                (f"{s('author', 'did')} IS NULL", "did", "'missing did: every record needs "
+                 "its author''s DID'"),
                 (f"col <> '{POST}' AND {subject} IS NULL", "subject",
-                 "'a ' || col || ' record without the subject.uri of its post'")],
+                 "'a record of type ' || col || ' without the subject.uri of its post'")],
         excerpt="left(CAST(json AS VARCHAR), 200)",
     )
 

@@ -17,7 +17,7 @@ the server's own accounts). Post ids are the server's status ids, as ``in_reply_
 the responses of one server (or one ``--platform`` per server).
 """
 
-from swarmscope.ingest.jsonsql import json_text as s
+from swarmscope.ingest.jsonsql import float_id_check, json_text as s
 from swarmscope.ingest.normalize import timestamp_sql
 from swarmscope.ingest.reader import Mapping, Reader
 
@@ -109,7 +109,9 @@ def mapping(columns: list[str], _: dict) -> Mapping:
                  "ifnull(json_type(json, '$.ancestors') = 'ARRAY', false)", "descendants",
                  "'a context without statuses: nothing to store'"),
                 ("json_type(json, '$.account') IS DISTINCT FROM 'OBJECT'", "account",
-                 "'a status without its account object'")],
+                 "'a status without its account object'"),
+                float_id_check("json", "id", "post id"),
+                float_id_check("json", "in_reply_to_id", "parent post id")],
         excerpt="left(CAST(json AS VARCHAR), 200)",
     )
 
