@@ -33,15 +33,17 @@ def iter_document_records(f: InputFile, walk: Walk) -> Iterator[Record]:
     """(line, staged text, None or the (field, reason) it is rejected for) for each record
     that ``walk`` reaches in ``f`` (see the module's docstring)."""
     contexts: dict[tuple, dict] = {}
-    for _ in _Doc(f).walk(walk, contexts):       # first pass: the contexts, wherever they are
-        pass
-    for keys, line, text, error in _Doc(f).walk(walk, None):
-        if error is not None:
-            yield line, text, error
-            continue
-        ctx = [contexts.get(keys[:i], {}) for i in range(len(keys))]
-        yield line, (f'{{"ctx":{json.dumps(ctx, ensure_ascii=False)},'
-                     f'"key":{json.dumps(keys[-1], ensure_ascii=False)},"item":{text}}}'), None
+    with _Doc(f) as doc:                         # first pass: the contexts, wherever they are
+        for _ in doc.walk(walk, contexts):
+            pass
+    with _Doc(f) as doc:
+        for keys, line, text, error in doc.walk(walk, None):
+            if error is not None:
+                yield line, text, error
+                continue
+            ctx = [contexts.get(keys[:i], {}) for i in range(len(keys))]
+            yield line, (f'{{"ctx":{json.dumps(ctx, ensure_ascii=False)},'
+                         f'"key":{json.dumps(keys[-1], ensure_ascii=False)},"item":{text}}}'), None
 
 
 class _Doc:
@@ -53,6 +55,12 @@ class _Doc:
         self.line, self.counted = 1, 0       # the line at buf[counted]
         self.keep: int | None = None         # the start of the record being read
         self.done = False                    # the file ended inside a record
+
+    def __enter__(self) -> "_Doc":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.fh.close()
 
     def fill(self) -> bool:
         done = self.pos if self.keep is None else self.keep
@@ -102,8 +110,7 @@ class _Doc:
             except (ValueError, RecursionError):
                 if self.eof or len(self.buf) - self.pos > self.f.max_record:
                     raise
-            if not self.fill():
-                continue
+            self.fill()
 
     def record(self, keys: tuple) -> tuple[tuple, int, str, tuple[str | None, str] | None]:
         line = self.line_at(self.pos)
@@ -151,8 +158,9 @@ class _Doc:
 
     def walk(self, walk: Walk, contexts: dict | None, keys: tuple = ()
              ) -> Iterator[tuple[tuple, int, str, tuple[str | None, str] | None]]:
-        """The records under the value at ``pos``; ``contexts`` (first pass) collects the
-        scalar members of each object on the way, and then no record is decoded twice."""
+        """The records under the value at ``pos``, as (keys, line, text, error); given
+        ``contexts`` (the first pass), it collects the scalar members of each object on the way
+        instead, and yields no record."""
         try:
             c = self.peek()
             if c == "[":
