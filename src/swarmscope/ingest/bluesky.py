@@ -44,7 +44,8 @@ SOURCE = f"""(
   views AS (
     SELECT page_row, idx, 0 AS sub, _line, 'commit' AS event, 'create' AS op,
            '{POST}' AS col, json_extract_string(item, '$.post.uri') AS uri,
-           json_extract(item, '$.post.author') AS author, json_extract(item, '$.post.record') AS rec,
+           json_extract(item, '$.post.author') AS author,
+           json_extract(item, '$.post.record') AS rec,
            NULL::BIGINT AS time_us, json_extract(item, '$.post') AS json
     FROM items
     UNION ALL
@@ -96,8 +97,8 @@ def mapping(columns: list[str], _: dict) -> Mapping:
         return (f"coalesce(list_transform({blobs}, lambda b: coalesce("
                 "json_extract_string(b, '$.ref.\"$link\"'), json_extract_string(b, '$.cid'))), [])")
 
-    what = (f"CASE WHEN col NOT IN ('{POST}', '{REPOST}', '{LIKE}') THEN 'a record of type ' || col "
-            "|| ', not a post, repost or like: nothing to store' "
+    what = (f"CASE WHEN col NOT IN ('{POST}', '{REPOST}', '{LIKE}') THEN 'a record of type ' "
+            "|| col || ', not a post, repost or like: nothing to store' "
             "ELSE coalesce(op, 'no operation') || ' of a record of type ' || col || ': only "
             "created records are stored' END")
     return Mapping(

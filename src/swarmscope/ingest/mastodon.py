@@ -18,7 +18,7 @@ the responses of one server (or one ``--platform`` per server).
 """
 
 from swarmscope.ingest.jsonsql import float_id_check, json_text as s
-from swarmscope.ingest.normalize import timestamp_sql
+from swarmscope.ingest.normalize import html_text_sql, timestamp_sql
 from swarmscope.ingest.reader import Mapping, Reader
 
 SOURCE = """(
@@ -48,16 +48,9 @@ def account_sql(account: str) -> str:
             f"nullif(regexp_extract({s(account, 'url')}, '^https?://([^/]+)', 1), '') END")
 
 
-def html_text_sql(html: str) -> str:
-    """SQL: the text of Mastodon's HTML: paragraphs and line breaks as newlines, no tags,
-    entities decoded."""
-    t = f"regexp_replace({html}, '<br\\s*/?>', chr(10), 'g')"
-    t = f"regexp_replace({t}, '</p>\\s*<p>', chr(10) || chr(10), 'g')"
-    t = f"regexp_replace({t}, '<[^>]*>', '', 'g')"
-    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "''"),
-                         ("&apos;", "''"), ("&nbsp;", " "), ("&amp;", "&")):
-        t = f"replace({t}, '{entity}', '{char}')"
-    return f"nullif(trim({t}), '')"
+def _text(html: str) -> str:
+    """SQL: the text of Mastodon's HTML, NULL where empty."""
+    return f"nullif(trim({html_text_sql(html)}), '')"
 
 
 def mapping(columns: list[str], _: dict) -> Mapping:
@@ -77,7 +70,7 @@ def mapping(columns: list[str], _: dict) -> Mapping:
             "created_at": timestamp_sql(s("json", "created_at")),
             "kind": f"CASE WHEN {is_rb} THEN 'repost' WHEN {reply} IS NOT NULL THEN 'reply' "
                     "ELSE 'post' END",
-            "text": html_text_sql(f"json_extract_string(CASE WHEN {is_rb} THEN {rb} ELSE json "
+            "text": _text(f"json_extract_string(CASE WHEN {is_rb} THEN {rb} ELSE json "
                                   "END, '$.content')"),
             "lang": s("json", "language"),
             "client": s("json", "application.name"),
@@ -87,7 +80,7 @@ def mapping(columns: list[str], _: dict) -> Mapping:
                                  f"WHEN {to} IS NOT NULL THEN {account_sql(replied)} END",
             "handle": account_sql(own),
             "display_name": s("json", "account.display_name"),
-            "description": html_text_sql(s("json", "account.note")),
+            "description": _text(s("json", "account.note")),
             "account_created_at": timestamp_sql(s("json", "account.created_at")),
             "followers": f"TRY_CAST({s('json', 'account.followers_count')} AS BIGINT)",
             "following": f"TRY_CAST({s('json', 'account.following_count')} AS BIGINT)",

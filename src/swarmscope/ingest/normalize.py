@@ -254,6 +254,19 @@ def parent_object_sql(kind: str, parent_post_id: str, parent_account_id: str, te
             f"ELSE 'text:' || md5(nullif({tk}, '')) END, '')")
 
 
+def html_text_sql(html: str) -> str:
+    """SQL: the text of the HTML that APIs write for a post (Mastodon's content, YouTube's
+    ``textDisplay``): paragraphs and line breaks as newlines, tags dropped, entities decoded
+    (``&amp;`` last)."""
+    t = f"regexp_replace({html}, '<br\\s*/?>', chr(10), 'g')"
+    t = f"regexp_replace({t}, '</p>\\s*<p>', chr(10) || chr(10), 'g')"
+    t = f"regexp_replace({t}, '<[^>]*>', '', 'g')"
+    for entity, char in (("&quot;", '"'), ("&#39;", "''"), ("&apos;", "''"), ("&lt;", "<"),
+                         ("&gt;", ">"), ("&nbsp;", " "), ("&amp;", "&")):
+        t = f"replace({t}, '{entity}', '{char}')"
+    return t
+
+
 def text_list_sql(text: str, pattern: str, *markers: str) -> str:
     """SQL: every match of a capture group in a text (hashtags, mentions, links); the regex
     runs only on texts that contain one of ``markers`` (most texts have no hashtag, say)."""
