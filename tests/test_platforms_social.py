@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from swarmscope import Store, ingest
-from tests.conftest import run
+from tests.conftest import ROOT, run
 from tests.test_readers_real import assert_balanced, assert_reingest_adds_nothing, one, q
 
 TELEGRAM = "platforms/telegram"
@@ -70,6 +70,19 @@ def test_telegram_desktop_group_service_messages_rejected_with_their_line(store,
     assert q(store, "SELECT display_name FROM accounts WHERE account_id = '1868330241'") == [
         ("@𝐑𝐮𝐬𝐭𝐚𝐦𝐁𝐞𝐤",)]
     assert_reingest_adds_nothing(store, [path])
+
+
+def test_telegram_desktop_forward_and_reply_hand_made(store):
+    """No real Desktop export with forwards or replies was found: the bad-input corpus's
+    hand-made one (its last message cut off) shows how they map."""
+    path = ROOT / "tests/bad_inputs/telegram-desktop-truncated-export/result.json"
+    assert_balanced(ingest(store, [path]))
+    assert q(store, "SELECT p.post_id, p.kind, p.parent_post_id, p.parent_account_id, o.value "
+                    "FROM posts p LEFT JOIN object_keys o ON o.object_key = p.parent_key "
+                    "ORDER BY 1") == [
+        ("777/1", "post", None, None, None),
+        ("777/2", "repost", None, "55", "account:55"),   # forwarded_from_id channel55
+        ("777/3", "reply", "777/1", None, "777/1")]
 
 
 def test_tgdataset_forwards_are_reposts_of_their_source(store, shared):
