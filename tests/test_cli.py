@@ -69,8 +69,8 @@ def test_detect_commands_on_an_empty_store_say_what_to_do(db, argv, says):
 def test_pairs_kinds_are_the_contract():
     kinds = next(p for p in cli.commands["pairs"].params if p.name == "kind").type.choices
     assert list(kinds) == ["repost", "fast_repost", "link", "domain", "hashtag", "hashtag_seq",
-                           "hashtag_set", "text", "similar_text", "reply", "mention", "image",
-                           "sync"]
+                           "hashtag_set", "text", "similar_text", "reply", "like", "mention",
+                           "image", "sync"]
 
 
 def test_ingest_and_info_end_to_end(db, shared):

@@ -218,6 +218,38 @@ JSON_RECORDS = {
                "region_code": "RO", "video_description": "Ce nu #alegeri @redactia_b",
                "music_id": 7316412812345678901, "hashtag_names": ["alegeri"],
                "video_mention_list": ["redactia_b"]},
+    "bluesky": {"did": "did:plc:a", "time_us": 1783175888090631, "kind": "commit", "commit": {
+        "operation": "create", "collection": "app.bsky.feed.post", "rkey": "3k",
+        "record": {"createdAt": "2026-07-04T14:38:06.240Z", "text": "hi #x", "langs": ["en"],
+                   "reply": {"parent": {"uri": "at://did:plc:b/app.bsky.feed.post/3j"}},
+                   "facets": [{"features": [{"$type": "app.bsky.richtext.facet#tag",
+                                             "tag": "x"}]}],
+                   "embed": {"images": [{"image": {"ref": {"$link": "bafk"}}}]}}}},
+    "mastodon": {"id": "109294767623508949", "created_at": "2022-11-06T03:36:44.808Z",
+                 "in_reply_to_id": "109294719267373593", "in_reply_to_account_id": "1",
+                 "language": "en", "content": "<p>hi <a href=\"https://x.org/a\">x</a> &amp;</p>",
+                 "reblog": None, "application": {"name": "Web"},
+                 "account": {"id": "1", "username": "a", "acct": "a",
+                             "url": "https://mastodon.social/@a", "note": "<p>bio</p>"},
+                 "mentions": [{"id": "2", "acct": "b@x.org", "username": "b"}],
+                 "tags": [{"name": "x"}], "card": {"url": "https://y.org"}},
+    "telegram-desktop": {"id": 3, "type": "message", "date": "2024-03-01T10:00:00",
+                         "date_unixtime": "1709287200", "from": "A", "from_id": "user5",
+                         "forwarded_from": "S", "forwarded_from_id": "channel9",
+                         "reply_to_message_id": 2,
+                         "text": ["hi ", {"type": "link", "text": "https://x.org"}],
+                         "text_entities": [{"type": "plain", "text": "hi "},
+                                           {"type": "link", "text": "https://x.org"}]},
+    "tgdataset": {"message": "hi https://x.org #x", "date": 1637750294.0, "author": None,
+                  "is_forwarded": True, "forwarded_from_id": 749891673,
+                  "forwarded_message_date": 1637398793.0},
+}
+#: The formats whose file is one JSON document holding the records.
+DOCUMENTS = {
+    "telegram-desktop": lambda records: {"name": "N", "type": "public_channel", "id": 7,
+                                         "messages": records},
+    "tgdataset": lambda records: {"7": {"username": "u", "text_messages": dict(
+        enumerate(records)), "generic_media": {}, "n_subscribers": 1}},
 }
 SNAP_RECORD = {"user_a": "1", "user_b": "2", "ts": "1341100972", "interaction": "RT"}
 READERS = (*CSV_RECORDS, *JSON_RECORDS, "snap-higgs")
@@ -225,6 +257,8 @@ READERS = (*CSV_RECORDS, *JSON_RECORDS, "snap-higgs")
 
 def file_bytes(fmt: str, records: list[dict]) -> bytes:
     """Records (dicts like the format's typical one) as the bytes of a file of ``fmt``."""
+    if fmt in DOCUMENTS:
+        return json.dumps(DOCUMENTS[fmt](records), ensure_ascii=False, indent=1).encode()
     if fmt in JSON_RECORDS:
         return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
     if fmt == "snap-higgs":

@@ -16,15 +16,16 @@ from pathlib import Path
 import duckdb
 
 from swarmscope.errors import SwarmscopeError, UnusableInputError
-from swarmscope.ingest import (cnt, coortweet, crowdtangle, fivethirtyeight, io_archive,
-                               meta_content_library, reddit, snap_higgs, table, tiktok,
-                               twitter_v1, twitter_v2, youtube)
+from swarmscope.ingest import (bluesky, cnt, coortweet, crowdtangle, fivethirtyeight, io_archive,
+                               mastodon, meta_content_library, reddit, snap_higgs, table,
+                               telegram, tiktok, twitter_v1, twitter_v2, youtube)
+from swarmscope.ingest.jsondoc import iter_document_records
 from swarmscope.ingest.merge import FileCounts, map_records, merge
 from swarmscope.ingest.normalize import register_functions
 from swarmscope.ingest.reader import Reader
 from swarmscope.ingest.sources import (MAX_DECOMPRESSED, MAX_RECORD_BYTES, InputFile,
                                        check_encoding, check_input, fingerprint,
-                                       iter_json_records, list_inputs, parquet_columns,
+                                       iter_json_records, list_inputs, parquet_columns, read_head,
                                        sniff_columns, stage_csv, stage_json, stage_parquet,
                                        store_files)
 from swarmscope.params import BYTES, RATIO, SIZE, parse_size, validate
@@ -35,7 +36,8 @@ from swarmscope.store import Store
 FORMATS: dict[str, Reader] = {r.name: r for r in (
     io_archive.TWEETS, io_archive.USERS, twitter_v1.V1, twitter_v1.OSOME, reddit.READER,
     youtube.READER, youtube.CHANNELS, crowdtangle.API, crowdtangle.API_INSTAGRAM, tiktok.READER,
-    twitter_v2.V2, coortweet.READER, cnt.READER, fivethirtyeight.READER, snap_higgs.READER,
+    telegram.DESKTOP, telegram.TGDATASET, bluesky.READER, mastodon.READER, twitter_v2.V2,
+    coortweet.READER, cnt.READER, fivethirtyeight.READER, snap_higgs.READER,
     crowdtangle.CSV, crowdtangle.CSV_INSTAGRAM, meta_content_library.READER, table.READER)}
 
 
@@ -165,7 +167,7 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
     _check_required(f, reader, columns, delim, mappings)
     layout = None
     if reader.shape == "json":
-        stage_json(con, f)
+        stage_json(con, f, iter_document_records(f, reader.walk) if reader.walk else None)
     elif kind == "parquet":
         stage_parquet(con, f)
     elif reader.shape == "text":
@@ -204,6 +206,10 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
 def detect_format(f: InputFile, kind: str, columns: list[str]) -> Reader:
     """Pick the reader whose signature the file matches, or explain what was seen."""
     if kind == "json":
+        head = read_head(f)
+        for r in FORMATS.values():
+            if r.detect_head and r.detect_head(head):
+                return r
         first: dict | None = None
         for _, text, err in islice(iter_json_records(f), 100):   # streams start with notices
             if err is None:

@@ -145,7 +145,7 @@ def _central_checks(reader: Reader, m: Mapping) -> list[tuple[str, str, str]]:
                        f"{int(PLAUSIBLE_BEFORE[:4]) - 1}; fix the value and retry'"))
         checks.append((f"kind NOT IN {tuple(POST_KINDS)}", "kind",
                        "'unknown post kind: ' || coalesce(kind, 'NULL') || "
-                       "', expected post, repost, reply or quote'"))
+                       "', expected post, repost, reply, quote or like'"))
     for f in STRING_FIELDS:
         checks.append((f"contains({f}, chr(0))", f,
                        "'NUL byte: the field contains one; the file is corrupt or binary, "

@@ -240,18 +240,31 @@ def timestamp_sql(expr: str) -> str:
 
 
 def parent_object_sql(kind: str, parent_post_id: str, parent_account_id: str, text: str) -> str:
-    """SQL: the object a post reposts or replies to, as the ``repost`` and ``reply`` traces
-    compare it: the parent post id; for a repost without one, ``account:`` + the parent's
+    """SQL: the object a post reposts, replies to or likes, as the ``repost``, ``reply`` and
+    ``like`` traces compare it: the parent post id; for a repost without one, ``account:`` + the parent's
     author, else ``text:`` + the MD5 of its text (lower-cased, ``RT @x:`` and quotes off,
     whitespace collapsed; IRA). NULL for other posts, and where nothing is known."""
     tk = f"regexp_replace(lower({text}), '^rt @\\S+:?\\s*', '')"
     tk = f"regexp_replace({tk}, '[\"“”‘’'']', '', 'g')"
     tk = f"trim(regexp_replace({tk}, '\\s+', ' ', 'g'))"
-    return (f"nullif(CASE WHEN {kind} = 'reply' THEN {parent_post_id} "
+    return (f"nullif(CASE WHEN {kind} IN ('reply', 'like') THEN {parent_post_id} "
             f"WHEN {kind} <> 'repost' THEN NULL "
             f"WHEN {parent_post_id} IS NOT NULL THEN {parent_post_id} "
             f"WHEN {parent_account_id} IS NOT NULL THEN 'account:' || {parent_account_id} "
             f"ELSE 'text:' || md5(nullif({tk}, '')) END, '')")
+
+
+def html_text_sql(html: str) -> str:
+    """SQL: the text of the HTML that APIs write for a post (Mastodon's content, YouTube's
+    ``textDisplay``): paragraphs and line breaks as newlines, tags dropped, entities decoded
+    (``&amp;`` last)."""
+    t = f"regexp_replace({html}, '<br\\s*/?>', chr(10), 'g')"
+    t = f"regexp_replace({t}, '</p>\\s*<p>', chr(10) || chr(10), 'g')"
+    t = f"regexp_replace({t}, '<[^>]*>', '', 'g')"
+    for entity, char in (("&quot;", '"'), ("&#39;", "''"), ("&apos;", "''"), ("&lt;", "<"),
+                         ("&gt;", ">"), ("&nbsp;", " "), ("&amp;", "&")):
+        t = f"replace({t}, '{entity}', '{char}')"
+    return t
 
 
 def text_list_sql(text: str, pattern: str, *markers: str) -> str:

@@ -19,7 +19,7 @@ RECORD_FIELDS = (
     "handle", "display_name", "description", "account_created_at", "followers", "following",
     "reported_location", "deleted_at",
 )
-POST_KINDS = ("post", "repost", "reply", "quote")
+POST_KINDS = ("post", "repost", "reply", "quote", "like")
 #: ``community``: where a post was made (a subreddit, a Facebook group or Page): stored for
 #: queries, compared by no trace.
 ENTITY_KINDS = ("hashtag", "url", "domain", "mention", "media", "object", "community")
@@ -70,6 +70,9 @@ class Reader:
     ``signature`` lists the input columns (or JSON keys) that identify the format.
     ``posts`` is False for formats whose records are accounts only.
     ``dialect`` says how delimited text is read, from its header columns and delimiter.
+    ``walk`` says where the records lie in a file that is one JSON document (see
+    :mod:`swarmscope.ingest.jsondoc`); ``detect_head`` recognises such a file from its first
+    64 KiB of text, as the document itself may be far longer than a record.
     """
 
     name: str
@@ -84,6 +87,8 @@ class Reader:
     dialect: Callable[[list[str], str], Dialect] = lambda columns, delim: Dialect(
         tuple(columns), True, delim)
     stage: Callable[..., None] | None = None
+    walk: tuple | None = None
+    detect_head: Callable[[str], bool] | None = None
 
 
 def column_sql(columns: list[str]) -> Callable[[str], str]:

@@ -567,11 +567,14 @@ def _no_parse_rejects(con: duckdb.DuckDBPyConnection) -> None:
 
 
 # -- JSON --------------------------------------------------------------------------------------
-def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
+def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile,
+               records: Iterator[tuple[int, str, tuple[str | None, str] | None]] | None = None
+               ) -> None:
     """Split a JSON file into records (``scratch.raw(_row, _line, json)``).
 
     Accepted shapes: one object per line (also indented), concatenated objects (also
-    pretty-printed), and a top-level array. A record that does not parse is rejected with its
+    pretty-printed), and a top-level array; or the ``records`` a reader finds in one
+    document (see :mod:`swarmscope.ingest.jsondoc`). A record that does not parse is rejected with its
     line and the reason; the records around it are kept. So is a record that holds a byte that
     is not UTF-8, or that Python's parser reads but DuckDB's refuses (a lone surrogate escape
     such as ``\\ud800``, left by a truncated emoji), naming the field; of an API response page,
@@ -593,7 +596,7 @@ def stage_json(con: duckdb.DuckDBPyConnection, f: InputFile) -> None:
             con.executemany("INSERT INTO scratch.raw_rejects VALUES (?, ?, ?, ?)", rejects)
             rejects.clear()
 
-    for line, text, error in iter_json_records(f):
+    for line, text, error in records or iter_json_records(f):
         if error is not None:
             rejects.append((line, *error, text[:200].replace(BAD_BYTE, "\ufffd")))
         else:

@@ -19,8 +19,8 @@ subscribers as followers unless hidden, ``country`` as the reported location).
 """
 
 from swarmscope.ingest.jsonsql import json_text as s, unknown_author, unnest_json
-from swarmscope.ingest.normalize import (HASHTAG_PATTERN, URL_PATTERN, text_list_sql,
-                                         timestamp_sql)
+from swarmscope.ingest.normalize import (HASHTAG_PATTERN, URL_PATTERN, html_text_sql,
+                                         text_list_sql, timestamp_sql)
 from swarmscope.ingest.reader import Mapping, Reader
 from swarmscope.store.sql import literal
 
@@ -50,17 +50,6 @@ def _no_item(kinds: tuple[str, ...], what: str) -> list[tuple[str, str, str]]:
              f"'not a {what}, nothing to store: kind ' || coalesce({KIND}, 'missing')")]
 
 
-def _html_text(expr: str) -> str:
-    """SQL: the text of YouTube's HTML comment form (``<br>`` as a new line, tags dropped,
-    the entities YouTube writes undone)."""
-    t = f"regexp_replace({expr}, '<br\\s*/?>', chr(10), 'g')"
-    t = f"regexp_replace({t}, '<[^>]*>', '', 'g')"
-    for entity, char in (("&quot;", '"'), ("&#39;", "''"), ("&lt;", "<"), ("&gt;", ">"),
-                         ("&amp;", "&")):
-        t = f"replace({t}, '{entity}', '{char}')"
-    return t
-
-
 def mapping(columns: list[str], _: dict) -> Mapping:
     comment = f"{KIND} = 'youtube#comment'"
     video_id = (f"CASE {KIND} WHEN 'youtube#video' THEN {s('json', 'id')} "
@@ -70,7 +59,7 @@ def mapping(columns: list[str], _: dict) -> Mapping:
     author = s("json", "snippet.authorDisplayName")
     title = s("json", "snippet.title")
     words = (f"CASE WHEN {comment} THEN coalesce({s('json', 'snippet.textOriginal')}, "
-             f"{_html_text(s('json', 'snippet.textDisplay'))}) "
+             f"{html_text_sql(s('json', 'snippet.textDisplay'))}) "
              f"ELSE concat_ws(chr(10), {title}, {s('json', 'snippet.description')}) END")
     return Mapping(
         source=SOURCE,

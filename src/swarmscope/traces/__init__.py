@@ -24,12 +24,15 @@ Trace kinds (`KINDS`):
   normalised text): MinHash-LSH over character shingles with exact verification, see
   :mod:`swarmscope.traces.similar_text`; Jaccard ``similar_text_threshold``.
 - ``reply``: the post replied to.
-- ``sync``: the time bin (``sync_bin_seconds``) a post falls in: co-activity without content.
+- ``like``: the post liked (Bluesky's likes, stored as posts of kind ``like`` that no other
+  trace kind counts).
+- ``sync``: the time bin (``sync_bin_seconds``) a post falls in (likes left out): co-activity
+  without content.
 
 Across platforms: content (links, domains, hashtags, texts, images, time bins) is the same
 object on every platform, so accounts on different platforms that push the same link co-act
-(a fake news site pushed on Facebook and Twitter at once). What a repost, reply, fast repost or
-mention points at is a post or an account *of its platform* (`PLATFORM_SCOPED`): in a store of
+(a fake news site pushed on Facebook and Twitter at once). What a repost, reply, like, fast repost
+or mention points at is a post or an account *of its platform* (`PLATFORM_SCOPED`): in a store of
 several platforms those objects are told apart by platform (Twitter post ``123`` is not
 Telegram message ``123``).
 """
@@ -55,7 +58,7 @@ KIND_HELP = {
     "hashtag": "a hashtag", "hashtag_seq": "a post's hashtags in order",
     "hashtag_set": "a post's hashtags as a set", "text": "the exact normalised text",
     "similar_text": "a near-duplicate text cluster (character-shingle Jaccard)",
-    "reply": "the post replied to", "mention": "a mentioned account",
+    "reply": "the post replied to", "like": "the post liked", "mention": "a mentioned account",
     "image": "a media or image hash", "sync": "the time bin of the post",
 }
 KINDS = tuple(KIND_HELP)
@@ -119,12 +122,12 @@ def normalized_text_sql(col: str, *, strip_mentions: bool = True, strip_urls: bo
 
 #: Kinds whose objects are keys in the store's ``object_keys`` (encoded at ingest): their traces
 #: are a scan of integer columns. The others' objects are derived here, as text.
-ENCODED = {"repost", "reply", "link", "domain", "hashtag", "mention", "image"}
+ENCODED = {"repost", "reply", "like", "link", "domain", "hashtag", "mention", "image"}
 #: Kinds that give a post at most one trace (``repost`` too, unless posts carry ``object``s).
-ONE_PER_POST = {"reply", "fast_repost", "text", "similar_text", "sync", "hashtag_seq",
+ONE_PER_POST = {"reply", "like", "fast_repost", "text", "similar_text", "sync", "hashtag_seq",
                 "hashtag_set"}
 #: Kinds whose objects are posts or accounts of one platform, not content.
-PLATFORM_SCOPED = {"repost", "reply", "fast_repost", "mention"}
+PLATFORM_SCOPED = {"repost", "reply", "like", "fast_repost", "mention"}
 
 
 def _raw_traces_sql(kind: str, o: TraceOptions, where: str, d: Dialect,
@@ -141,7 +144,7 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str, d: Dialect,
         return base.format(obj="e.value" if scoped else "e.value_key", cond=cond, join=(
             "JOIN entities e ON e.platform = p.platform AND e.post_id = p.post_id"))
 
-    if kind in ("repost", "reply"):    # parent_key: the parent post, or its author, or its text
+    if kind in ("repost", "reply", "like"):   # parent_key: the parent post, its author or text
         own = base.format(obj="k.value" if scoped else "p.parent_key",
                           join="JOIN object_keys k ON k.object_key = p.parent_key" if scoped
                           else "", cond=f"p.kind = '{kind}' AND p.parent_key IS NOT NULL")
@@ -174,7 +177,7 @@ def _raw_traces_sql(kind: str, o: TraceOptions, where: str, d: Dialect,
         return base.format(join="", obj=norm, cond="p.kind <> 'repost'")  # '' dropped later
     if kind == "sync":
         bin_ms = int(o.sync_bin_seconds * 1000)
-        return base.format(join="", cond="true",
+        return base.format(join="", cond="p.kind <> 'like'",
                            obj=f"CAST({d.int_div(ms, str(bin_ms))} AS STRING)")
     if kind == "similar_text":   # similar_text_objects: see build_traces
         return base.format(join="JOIN similar_text_objects s ON s.post = p.post_key",
