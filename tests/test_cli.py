@@ -17,10 +17,12 @@ CONTRACT = {
     "pairs": ["--kind", "--window", "--semantics", "--min-participation", "--min-weight",
               "--keep-loops", "--out", "--since", "--until"],
     "detect": ["--kinds", "--window", "--fdr", "--seed", "--out", "--since", "--until"],
-    "evaluate": ["--labels", "--json"],
-    "explain": [],
-    "report": ["--out", "--title", "--pdf", "--pseudonymize", "--key-file", "--since", "--until"],
-    "export": ["--format", "--out", "--pseudonymize", "--key-file"],
+    "evaluate": ["--labels", "--json", "--run"],
+    "explain": ["--run", "--json"],
+    "report": ["--out", "--title", "--pdf", "--pseudonymize", "--key-file", "--since", "--until",
+               "--run"],
+    "export": ["--format", "--out", "--pseudonymize", "--key-file", "--all", "--run"],
+    "runs": ["--json"],
 }
 
 
@@ -129,3 +131,47 @@ def test_map_errors_are_explained(tmp_path, db):
     assert r.exit_code == 1 and "nosuchcolumn" in r.output and "Traceback" not in r.output
     r = run("ingest", path, "--format", "cnt", "--map", "account_id=user", db=db)
     assert r.exit_code == 1 and "--map applies to --format table only" in r.output
+
+
+@pytest.mark.parametrize("where", ["scratch.duckdb", "reporter's case/case.duckdb",
+                                   "store (copy) 100%/x.duckdb"])
+def test_awkward_store_names_work_end_to_end(tmp_path, shared, where):
+    """A store named like ingest's scratch database, or in a directory with an apostrophe:
+    every command works (no SQL is built from the path unquoted)."""
+    db = tmp_path / where
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for args in (["ingest", shared / "coortweet/russian_coord_tweets.csv.gz"], ["info"],
+                 ["detect", "--kinds", "repost", "--out", db.parent / "out"], ["runs"],
+                 ["report", "--out", db.parent / "r.html"],
+                 ["export", "--format", "gexf", "--out", db.parent / "n.gexf"]):
+        r = run(*args, db=db)
+        assert r.exit_code == 0, (args, r.output)
+    assert (db.parent / "r.html").stat().st_size > 0 and (db.parent / "out/accounts.parquet").exists()
+
+
+@pytest.mark.parametrize("args", [["--memory-limit", "lots", "info"],
+                                  ["info", "--memory-limit", "lots"]])
+def test_an_unreadable_memory_limit_is_one_clear_line(db, args):
+    Store(db).close()
+    r = run(*args, db=db)
+    assert r.exit_code == 1
+    assert r.output.strip().splitlines() == [
+        "Error: The 'memory_limit' parameter of the store settings must be an amount of memory "
+        "such as 512MB, 4GB or 80% or None; got 'lots'."]
+
+
+def test_table_format_reads_entities_from_the_mapped_text(tmp_path, db):
+    """With text mapped, hashtags, mentions and URLs come from the text unless mapped."""
+    path = tmp_path / "posts.csv"
+    path.write_text("id,user,time,body,tags\n"
+                    "1,alice,2021-05-01T10:00:00Z,Look #Vote @Bob https://www.example.org/a,\n"
+                    "2,bob,2021-05-01T10:00:30Z,#ignored plain,mapped\n")
+    r = run("ingest", path, "--format", "table", "--map", "post_id=id", "--map",
+            "account_id=user", "--map", "created_at=time", "--map", "text=body", "--map",
+            "hashtags=tags", db=db)
+    assert r.exit_code == 0, r.output
+    with Store(db, read_only=True) as s:
+        assert s.con.execute("SELECT post_id, kind, value FROM entities ORDER BY ALL"
+                             ).fetchall() == [
+            ("1", "domain", "example.org"), ("1", "mention", "Bob"),
+            ("1", "url", "https://example.org/a"), ("2", "hashtag", "mapped")]

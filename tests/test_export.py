@@ -9,6 +9,7 @@ import igraph
 import pytest
 
 from swarmscope import Store
+from swarmscope.export import cluster_colour
 from swarmscope.store.schema import DETECT, RESULT_TABLES
 
 from conftest import planted_store, run
@@ -88,3 +89,38 @@ def test_pseudonymize_needs_a_real_key(detected, tmp_path):
         r = run("export", "--format", "csv", "--out", tmp_path / "o", "--pseudonymize", *extra,
                 db=db)
         assert r.exit_code == 1 and says in r.output
+
+
+def test_the_network_is_the_flagged_accounts_coloured_by_cluster_with_per_kind_edges(
+        detected, tmp_path):
+    nx = pytest.importorskip("networkx")
+    db, flagged, _ = detected
+    for extra, name in (([], "flagged.gexf"), (["--all"], "all.gexf")):
+        r = run("export", "--format", "gexf", "--out", tmp_path / name, *extra, db=db)
+        assert r.exit_code == 0, r.output
+    g, every = nx.read_gexf(tmp_path / "flagged.gexf"), nx.read_gexf(tmp_path / "all.gexf")
+    with Store(db, read_only=True) as store:
+        ends = {f"twitter:{r[0]}" for r in store.con.execute(
+            "SELECT account_a FROM detect_edges UNION SELECT account_b FROM detect_edges"
+        ).fetchall()}
+    assert set(g.nodes) == {f"twitter:{a}" for a in flagged} and set(every.nodes) == ends
+    for _, d in every.nodes(data=True):
+        assert tuple(d["viz"]["color"][c] for c in "rgb") == cluster_colour(d["cluster"])
+    # a colour of its own for each of the demo's 19 clusters, grey for no cluster
+    assert len({cluster_colour(c) for c in range(20)}) == 20
+    assert cluster_colour(0) == (160, 160, 160)
+    edge = next(iter(g.edges(data=True)))[2]
+    assert edge["x_repost"] >= 1 and 0 <= edge["p_repost"] <= 0.01
+    assert edge["cluster"] == next(iter(flagged.values()))
+
+
+def test_a_directory_for_a_network_file_is_refused_before_any_work(detected, tmp_path):
+    db, _, _ = detected
+    (tmp_path / "exp").mkdir()
+    for out in (f"{tmp_path}/new/", tmp_path / "exp"):
+        r = run("export", "--format", "gexf", "--out", out, db=db)
+        assert r.exit_code == 1
+        assert r.stdout == "" and r.stderr.strip().endswith(
+            "is a directory, but --format gexf writes one file: give a file name, e.g. "
+            f"{str(out).rstrip('/')}/network.gexf")
+    assert list(tmp_path.iterdir()) == [tmp_path / "exp"] and not any((tmp_path / "exp").iterdir())

@@ -25,7 +25,7 @@ from swarmscope.ingest import FORMATS, ingest
 from swarmscope.ingest.sources import MAX_DECOMPRESSED, MAX_RECORD_BYTES
 from swarmscope.params import parse_evidence, parse_maps, parse_windows
 from swarmscope.results.info import store_info
-from swarmscope.store import Settings, Store, default_db_path
+from swarmscope.store import Settings, Store, default_db_path, runs
 from swarmscope.store.dataset import write_dataset
 from swarmscope.traces import KIND_HELP, KINDS, TraceOptions
 
@@ -43,6 +43,25 @@ _similar_text_option = click.option(
     default=TraceOptions.similar_text_threshold, show_default=True,
     help="Jaccard similarity of character 4-shingles from which two texts are near-duplicates "
          "(kind similar_text).")
+
+
+_run_option = click.option(
+    "--run", "run", type=click.IntRange(1), default=None, metavar="N",
+    help="The detect run to show (default: the latest; `swarmscope runs` lists them).")
+
+
+def _shown_run(store: Store, run: int | None, *, quiet: bool = False) -> int:
+    """Bind the store's detect_* names to run ``run`` (default the latest) and say which on
+    stderr (``quiet``: not, where --json carries it)."""
+    run_id = store.use_run(run)
+    if quiet:
+        return run_id
+    finished = store._one("SELECT finished_at FROM runs WHERE run_id = ?", [run_id])[0]
+    latest = max(runs.kept_runs(store.con))
+    say(f"detect run {run_id} (finished {finished:%Y-%m-%d %H:%M} UTC"
+        + ("; the latest" if run_id == latest else f"; the latest is {latest}") + ")",
+        error=True)
+    return run_id
 
 
 def _time_range_options(fn: Any) -> Any:
@@ -487,7 +506,7 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
         top = store.db.query("SELECT cluster_id, size, density, top_hashtags "
                              "FROM detect_clusters ORDER BY cluster_id LIMIT 5")
     if as_json:
-        _json({**dataclasses.asdict(r), "out": out_dir, "clusters_top": [
+        _json({**r.summary(), "out": out_dir, "clusters_top": [
             {"cluster_id": c, "size": n, "density": d, "top_hashtags": h} for c, n, d, h in top]})
         return
     say(f"{r.accounts:,} accounts scored; {r.flagged:,} flagged at FDR {fdr:g} in "
@@ -511,6 +530,38 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
             + (f", top hashtags {tags}" if tags else ""))
     if out_dir:
         say(f"tables written to {out_dir}/")
+    say(f"kept as run {r.run_id}, beside the earlier runs (`swarmscope runs` lists them; "
+        f"report, explain, export and evaluate show the latest, or --run N)")
+
+
+@cli.command("runs")
+@store_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
+@click.pass_obj
+def runs_cmd(obj: Context, as_json: bool) -> None:
+    """Every run on the store with its parameters and outcome; each detect run's results are
+    kept (report, explain, export and evaluate show the latest, or the one given with --run N).
+
+    \b
+    Example:
+      swarmscope --db case.duckdb runs
+      swarmscope --db case.duckdb report --run 3 --out run3.html
+    """
+    from rich.table import Table
+    from swarmscope.results.runs import describe, list_runs
+    with obj.store(read_only=True) as store:
+        rows = list_runs(store)
+    if as_json:
+        _json(rows)
+        return
+    t = Table("run", "command", "status", "started (UTC)", "parameters", "outcome", "results",
+              title="runs", title_justify="left")
+    for r in rows:
+        params, outcome = describe(r)
+        kept = ("kept, shown by default" if r["shown"] else "kept") if r["kept"] else ""
+        t.add_row(str(r["run_id"]), r["command"], r["status"], r["started_at"][:16],
+                  _cell(params), _cell(outcome), kept)
+    out.print(t)
 
 
 def _detect_on_spark(params: Any, dataset: str | None, out_dir: str | None, master: str,
@@ -536,7 +587,7 @@ def _detect_on_spark(params: Any, dataset: str | None, out_dir: str | None, mast
     r = detect_dataset(dataset, out_dir, params, master=master, config=config, since=since,
                        until=until, progress=lambda step: err.print(step, style="dim"))
     if as_json:
-        _json({**dataclasses.asdict(r), "out": out_dir, "engine": "spark"})
+        _json({**r.summary(), "out": out_dir, "engine": "spark"})
         return
     say(f"{r.accounts:,} accounts scored on Spark; {r.flagged:,} flagged at FDR "
         f"{params.fdr:g} in {r.clusters:,} clusters ({r.recruited:,} joined by affiliation); "
@@ -548,9 +599,10 @@ def _detect_on_spark(params: Any, dataset: str | None, out_dir: str | None, mast
 @store_options
 @click.option("--labels", type=click.Path(dir_okay=False), required=True,
               help="CSV account_id,label[,group]; label 1/0 or true/false.")
+@_run_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def evaluate_cmd(obj: Context, labels: str, as_json: bool) -> None:
+def evaluate_cmd(obj: Context, labels: str, run: int | None, as_json: bool) -> None:
     """Metrics of the account scores against labels (accounts missing from the file are not
     scored): ROC-AUC, PR-AUC, precision, recall, F1 at the flag, precision at k, NMI/ARI.
 
@@ -560,9 +612,10 @@ def evaluate_cmd(obj: Context, labels: str, as_json: bool) -> None:
     """
     with obj.store(read_only=True) as store:
         from swarmscope.results.evaluate import evaluate
+        run_id = _shown_run(store, run, quiet=as_json)
         m = evaluate(store, labels)
     if as_json:
-        _json(m)
+        _json({"run": run_id, **m})
         return
     for key, value in m.items():
         say(f"{key:<16}{value:.4f}" if isinstance(value, float) else f"{key:<16}{value}")
@@ -573,9 +626,11 @@ def evaluate_cmd(obj: Context, labels: str, as_json: bool) -> None:
 @click.argument("account")
 @click.option("--partners", type=int, default=10, show_default=True,
               help="How many of its strongest partners to show.")
+@_run_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
-def explain_cmd(obj: Context, account: str, partners: int, as_json: bool) -> None:
+def explain_cmd(obj: Context, account: str, partners: int, run: int | None,
+                as_json: bool) -> None:
     """The evidence for one account (id or handle): its score and tests, its strongest partners
     and the co-actions behind them.
 
@@ -585,6 +640,7 @@ def explain_cmd(obj: Context, account: str, partners: int, as_json: bool) -> Non
     """
     with obj.store(read_only=True) as store:
         from swarmscope.results.explain import explain
+        _shown_run(store, run, quiet=as_json)
         x = explain(store, account, partners=partners)
     if as_json:
         _json(x)
@@ -615,8 +671,23 @@ def explain_cmd(obj: Context, account: str, partners: int, as_json: bool) -> Non
 
 
 def _print_coaction(ev: dict, prefix: str = "") -> None:
-    say(f"    {prefix}{ev['kind']} {ev['object'][:60]!r}: {ev['post_a']} at {ev['ts_a']} "
+    what = (f"sync (the same {ev['window_s']:g} s from)" if ev["kind"] == "sync"
+            else ev["kind"])
+    say(f"    {prefix}{what} {ev['object'][:60]!r}: {ev['post_a']} at {ev['ts_a']} "
         f"and {ev['post_b']} at {ev['ts_b']} ({ev['dt_s']:g} s apart)")
+    texts = [t for t in (ev.get("text_a"), ev.get("text_b")) if t]
+    if len(texts) == 2 and texts[0] == texts[1]:
+        say(f"      both: {_clip(texts[0])}")
+    else:
+        for side in ("a", "b"):
+            if ev.get(f"text_{side}"):
+                say(f"      {ev[f'post_{side}']}: {_clip(ev[f'text_{side}'])}")
+
+
+def _clip(text: str, width: int = 160) -> str:
+    """A post text on one line, at most ``width`` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
 def _fingerprint_line(f: dict[str, Any]) -> str:
@@ -647,9 +718,12 @@ def _fingerprint_line(f: dict[str, Any]) -> str:
               help="Replace account ids, handles and post ids with keyed pseudonyms and leave "
                    "post texts out.")
 @click.option("--key-file", type=click.Path(dir_okay=False), help="The pseudonym key (secret).")
+@click.option("--all", "everyone", is_flag=True,
+              help="gexf/graphml: every account with an edge, not only the flagged ones.")
+@_run_option
 @click.pass_obj
 def export_cmd(obj: Context, fmt: str, out_path: str, pseudonymize: bool,
-               key_file: str | None) -> None:
+               key_file: str | None, everyone: bool, run: int | None) -> None:
     """Export results: gexf/graphml to a file (for Gephi), csv/parquet to a directory.
 
     \b
@@ -662,7 +736,9 @@ def export_cmd(obj: Context, fmt: str, out_path: str, pseudonymize: bool,
     if key_file and not pseudonymize:
         raise SwarmscopeError("--key-file is only used with --pseudonymize")
     with obj.store(read_only=True) as store:
-        written = export(store, fmt, out_path, key)
+        if fmt in ("gexf", "graphml") or run is not None or runs.kept_runs(store.con):
+            _shown_run(store, run)
+        written = export(store, fmt, out_path, key, everyone=everyone)
     for path in written:
         say(str(path))
 
@@ -678,14 +754,15 @@ def export_cmd(obj: Context, fmt: str, out_path: str, pseudonymize: bool,
 @click.option("--pdf", "pdf_path", type=click.Path(dir_okay=False),
               help="Also print the report, every card open, to this PDF file (needs chromium).")
 @_time_range_options
+@_run_option
 @click.pass_obj
 def report_cmd(obj: Context, out_path: str, pseudonymize: bool, key_file: str | None,
                title: str | None, pdf_path: str | None, since: datetime | None,
-               until: datetime | None) -> None:
-    """A self-contained offline HTML report of the latest detection: the case summary (inputs,
-    key findings, ranked accounts), the network, the case timeline, cluster cards with their
-    traits and evidence, search over every account, methods. It needs no network and runs no
-    code but its own.
+               until: datetime | None, run: int | None) -> None:
+    """A self-contained offline HTML report of one detect run (the latest, or --run N): the
+    case summary (inputs, key findings, ranked accounts), the network, the case timeline,
+    cluster cards with their traits and evidence, search over every account, methods. It needs
+    no network and runs no code but its own.
 
     \b
     Example:
@@ -698,6 +775,7 @@ def report_cmd(obj: Context, out_path: str, pseudonymize: bool, key_file: str | 
     from swarmscope.report import build_report
     key = read_key(key_file) if pseudonymize else None
     with obj.store(read_only=True) as store:
+        _shown_run(store, run)
         path = build_report(store, out_path, key=key, since=since, until=until, title=title,
                             pdf=pdf_path)
     say(f"report written to {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB)")

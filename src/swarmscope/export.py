@@ -9,8 +9,10 @@ leading ``'`` (OWASP's CSV injection advice): the text is written by the adversa
 
 from __future__ import annotations
 
+import colorsys
 import hashlib
 import hmac
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -33,6 +35,7 @@ TEXT_COLUMNS = {"text_a", "text_b", "top_texts", "strongest", "attacker_ids", "a
 #: Kinds whose evidence objects are posts or accounts (pseudonymised with a key).
 IDENTIFYING_OBJECTS = {"repost", "reply", "mention", "fast_repost"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+GEXF_VIZ = "http://gexf.net/1.3/viz"
 
 
 def read_key(path: str | Path | None) -> bytes:
@@ -97,16 +100,24 @@ def _defuse_formulas(table: pa.Table) -> pa.Table:
     return table
 
 
-def export(store: Store, fmt: str, out: str | Path, key: bytes | None = None) -> list[Path]:
-    """Write the results; returns the files written."""
+def export(store: Store, fmt: str, out: str | Path, key: bytes | None = None, *,
+           everyone: bool = False, run: int | None = None) -> list[Path]:
+    """Write the results of detect run ``run`` (default: the one the store shows, the latest
+    unless :meth:`Store.use_run` chose another) and the pairs tables; returns the files
+    written. The network (gexf, graphml) holds the flagged accounts and the edges between
+    them, or with ``everyone`` every account with an edge. The output path is checked before
+    any work."""
+    network = fmt in ("gexf", "graphml")
+    if network and (str(out).endswith(("/", os.sep)) or Path(out).is_dir()):
+        raise SwarmscopeError(f"--out {out} is a directory, but --format {fmt} writes one "
+                              f"file: give a file name, e.g. {Path(out) / f'network.{fmt}'}")
+    out = check_output(out, directory=not network)
+    if run is not None or network:
+        store.use_run(run if run is not None else store.run)
     db = store.db
     present = {t for t in RESULT_TABLES if db.has_table(t, temporary=False)}
-    if "detect_accounts" not in present and fmt in ("gexf", "graphml"):
-        raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "
-                              "first")
-    if fmt in ("gexf", "graphml"):
-        out = check_output(out)
-        nodes, edges = _network(db, key)
+    if network:
+        nodes, edges = _network(db, key, everyone)
         with atomic_write(out) as tmp:
             (_write_gexf if fmt == "gexf" else _write_graphml)(nodes, edges, tmp)
         return [out]
@@ -138,24 +149,32 @@ def _flatten(db: Backend, name: str) -> pa.Table:
     return db.to_arrow(TABLES[name].ordered(cols))
 
 
-def _network(db: Backend, key: bytes | None) -> tuple[list[dict], list[dict]]:
-    """Nodes (accounts with an edge) and edges of the detected network, with attributes."""
-    kinds = [c.removeprefix("score_") for c in db.columns("detect_accounts")
-             if c.startswith("score_")]
-    signal_cols = ", ".join(f'"score_{k}"' for k in kinds)
+def _network(db: Backend, key: bytes | None, everyone: bool = False
+             ) -> tuple[list[dict], list[dict]]:
+    """Nodes (the flagged accounts, or with ``everyone`` every account with an edge) and the
+    edges between them, with their attributes: per-kind scores of the nodes, per-kind p and
+    co-acted objects (x) of the edges. One join each, no per-node subquery."""
+    node_kinds = [c for c in db.columns("detect_accounts")
+                  if c.startswith(("score_", "p_")) and c != "p_value"]
+    edge_kinds = [c for c in db.columns("detect_edges")
+                  if c.startswith(("p_", "x_")) and c != "p_value"]
     pseudo = (lambda v: pseudonym(key, v)) if key is not None else (lambda v: v)
-    nodes = db.to_arrow(f"""
-        SELECT platform, account_id, handle, score, flagged,
-               coalesce(cluster_id, 0) AS cluster, {signal_cols}
-        FROM detect_accounts a WHERE EXISTS (
-            SELECT 1 FROM detect_edges e WHERE (e.platform_a = a.platform AND
-            e.account_a = a.account_id) OR (e.platform_b = a.platform AND
-            e.account_b = a.account_id))
-        ORDER BY platform, account_id""").to_pylist()
-    edges = db.to_arrow("""
-        SELECT platform_a, account_a, platform_b, account_b, weight, p_value,
-               coalesce(cluster_id, 0) AS cluster FROM detect_edges
-        ORDER BY platform_a, account_a, platform_b, account_b""").to_pylist()
+    db.materialise("export_nodes", f"""
+        SELECT platform, account_id, handle, score, flagged, coalesce(cluster_id, 0) AS cluster,
+               p_value, q_value, posts{''.join(f', "{c}"' for c in node_kinds)}
+        FROM detect_accounts
+        WHERE {'true' if everyone else 'flagged'} AND (platform, account_id) IN (
+            SELECT (platform_a, account_a) FROM detect_edges
+            UNION SELECT (platform_b, account_b) FROM detect_edges)""")
+    nodes = db.to_arrow("SELECT * FROM export_nodes ORDER BY platform, account_id").to_pylist()
+    edges = db.to_arrow(f"""
+        SELECT e.platform_a, e.account_a, e.platform_b, e.account_b, e.weight, e.p_value,
+               coalesce(e.cluster_id, 0) AS cluster{''.join(f', e."{c}"' for c in edge_kinds)}
+        FROM detect_edges e
+        SEMI JOIN export_nodes a ON a.platform = e.platform_a AND a.account_id = e.account_a
+        SEMI JOIN export_nodes b ON b.platform = e.platform_b AND b.account_id = e.account_b
+        ORDER BY e.platform_a, e.account_a, e.platform_b, e.account_b""").to_pylist()
+    db.drop("export_nodes")
     for n in nodes:
         n["account_id"] = pseudo(n["account_id"])
         n["id"] = f"{n.pop('platform')}:{n['account_id']}"
@@ -166,14 +185,27 @@ def _network(db: Backend, key: bytes | None) -> tuple[list[dict], list[dict]]:
     return nodes, edges
 
 
+def cluster_colour(cluster: int) -> tuple[int, int, int]:
+    """A colour per cluster, distinct for neighbouring ids (hues a golden angle apart, two
+    lightnesses); grey for accounts in no cluster (0)."""
+    if not cluster:
+        return (160, 160, 160)
+    hue = (cluster * 0.381966) % 1.0
+    light = 0.45 if cluster % 2 else 0.6
+    return tuple(round(255 * c) for c in colorsys.hls_to_rgb(hue, light, 0.75))
+
+
 NODE_ATTRS = {"account_id": "string", "handle": "string", "score": "double",
-              "flagged": "boolean", "cluster": "integer"}
+              "flagged": "boolean", "cluster": "integer", "posts": "integer"}
 EDGE_ATTRS = {"p_value": "double", "cluster": "integer"}
+#: Edge attributes ``x_<kind>`` are counts of co-acted objects.
+COUNT_PREFIX = "x_"
 
 
 def _attr_types(rows: list[dict], known: dict[str, str], skip: set[str]) -> dict[str, str]:
     names = [k for k in (rows[0] if rows else known) if k not in skip]
-    return {k: known.get(k, "double") for k in names}
+    return {k: known.get(k, "integer" if k.startswith(COUNT_PREFIX) else "double")
+            for k in names}
 
 
 def _text(value: object) -> str:
@@ -182,9 +214,10 @@ def _text(value: object) -> str:
 
 
 def _write_gexf(nodes: list[dict], edges: list[dict], path: Path) -> None:
-    """GEXF 1.3 for Gephi: nodes with cluster, score, flagged and per-kind scores."""
-    ns = "http://gexf.net/1.3"
-    root = ET.Element("gexf", {"xmlns": ns, "version": "1.3"})
+    """GEXF 1.3 for Gephi: nodes with cluster, score, flagged and per-kind scores and p, a
+    colour per cluster (viz:color); edges with p and per-kind p and co-acted objects."""
+    root = ET.Element("gexf", {"xmlns": "http://gexf.net/1.3", "xmlns:viz": GEXF_VIZ,
+                               "version": "1.3"})
     graph = ET.SubElement(root, "graph", {"defaultedgetype": "undirected"})
     node_attrs = _attr_types(nodes, NODE_ATTRS, {"id"})
     edge_attrs = _attr_types(edges, EDGE_ATTRS, {"source", "target", "weight"})
@@ -200,6 +233,8 @@ def _write_gexf(nodes: list[dict], edges: list[dict], path: Path) -> None:
         for i, name in enumerate(node_attrs):
             if n[name] is not None:
                 ET.SubElement(vals, "attvalue", {"for": str(i), "value": _text(n[name])})
+        r, g, b = cluster_colour(n["cluster"])
+        ET.SubElement(el, "viz:color", {"r": str(r), "g": str(g), "b": str(b)})
     xe = ET.SubElement(graph, "edges")
     for j, e in enumerate(edges):
         el = ET.SubElement(xe, "edge", {"id": str(j), "source": _text(e["source"]),

@@ -11,11 +11,12 @@ Example::
     from swarmscope.pipeline import DetectParams, detect
     with swarmscope.Store("case.duckdb") as store:
         result = detect(store, DetectParams(), out="results/")
-        store.con.sql("SELECT * FROM detect_accounts WHERE flagged ORDER BY score DESC").show()
+        flagged = store.df("SELECT * FROM detect_accounts WHERE flagged ORDER BY score DESC")
+        edges = result.tables.arrow("edges")   # this run's, whatever runs come later
 
-Results are stored in the ``detect_*`` tables (the latest run's; ``run_id`` says which) and,
-with ``out``, written as Parquet files; tables, files and columns in
-:data:`swarmscope.store.schema.DETECT`.
+Results are stored in the ``detect_*`` tables, every run's kept in a schema of its own (the names
+show the latest run's, or the one :meth:`Store.use_run` chose) and, with ``out``, written as
+Parquet files; tables, files and columns in :data:`swarmscope.store.schema.DETECT`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from swarmscope.errors import SwarmscopeError
 from swarmscope.outputs import check_output
 from swarmscope.params import (COUNT, MAPPING, NON_NEGATIVE, PROBABILITY_OPEN, Interval,
                                check_time_range, validate, validate_dataclass)
+from swarmscope.results.runs import RunTables
 from swarmscope.signals.operations import temporal_signals
 from swarmscope.signatures import signatures
 from swarmscope.store import Store
@@ -151,8 +153,9 @@ class DetectParams:
 
 @dataclass
 class DetectResult:
-    """What a detect run produced (the rows are in the ``detect_*`` tables); ``calibration``
-    holds the permutation check's rows, ``seconds`` the time per stage."""
+    """What a detect run produced: its counts; ``calibration`` holds the permutation check's
+    rows, ``seconds`` the time per stage, and ``tables`` the run's tables as Arrow or pandas
+    (``result.tables.df("accounts")``, :class:`~swarmscope.results.runs.RunTables`)."""
 
     run_id: int
     accounts: int = 0
@@ -165,6 +168,12 @@ class DetectResult:
     calibration: list[dict] = field(default_factory=list)
     signatures: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    tables: RunTables | None = field(default=None, repr=False, compare=False)
+
+    def summary(self) -> dict:
+        """The counts as plain values (what the run log keeps)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name != "tables"}
 
 
 def detect(store: Store, params: DetectParams = DetectParams(), *, since: datetime | None = None,
@@ -182,14 +191,18 @@ def detect(store: Store, params: DetectParams = DetectParams(), *, since: dateti
     get_engine(engine, store.db)
     run_id = store.start_run("detect", {**dataclasses.asdict(params), "since": since,
                                         "until": until, "engine": engine}, seed=params.seed)
+    store.new_results(run_id)   # its tables go to a schema of their own: nothing replaced
     try:
         res = run_stages(store.db, params, run_id, since=since, until=until, progress=progress)
         if out is not None:
             write_results(store.db, out)
     except BaseException as exc:
+        store.discard_results(run_id)
         store.finish_run(run_id, "failed", {"error": str(exc)[:500]})
         raise
-    store.finish_run(run_id, "ok", dataclasses.asdict(res))
+    store.finish_run(run_id, "ok", res.summary())
+    store.show_latest()
+    res.tables = RunTables(store, run_id)
     return res
 
 
@@ -229,7 +242,7 @@ def detect_dataset(dataset: str, out: str, params: DetectParams = DetectParams()
                                  default=str),
         "seed": params.seed, "started_at": started,
         "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "status": "ok",
-        "summary": json.dumps(dataclasses.asdict(res), default=str)}]))
+        "summary": json.dumps(res.summary(), default=str)}]))
     db.write_output("SELECT * FROM run_row", out, "run")
     return res
 
@@ -243,6 +256,7 @@ def run_stages(db: Backend, params: DetectParams, run_id: int, *,
     ``behaviour``, not the temporal signals and the signatures."""
     pairs_engine = get_engine(db.name, db)
     res = DetectResult(run_id)
+    store.new_results(run_id)
 
     @contextmanager
     def stage(name: str) -> Iterator[None]:

@@ -5,7 +5,8 @@ canonical post and account fields (``post_id, account_id, created_at, kind, text
 parent_post_id, parent_account_id, quoted_post_id, handle, display_name, description,
 account_created_at, followers, following, reported_location, deleted_at``), entity lists (``hashtags, urls,
 domains, mentions, media, objects``: a list, or a string split on whitespace, commas, ``;`` or
-``|``) and labels (``label.NAME``). ``account_id`` and ``created_at`` are required;
+``|``; with ``text`` mapped, the hashtags, mentions and URLs not mapped are read from the text)
+and labels (``label.NAME``). ``account_id`` and ``created_at`` are required;
 ``created_at`` (and ``deleted_at``, when the input knows that a post was deleted, and
 ``account_created_at``) may be epoch seconds/milliseconds or any timestamp text; ``kind`` defaults to
 ``post``; without ``post_id`` each row is its own post with an id derived from its content.
@@ -19,11 +20,16 @@ Example::
 """
 
 from swarmscope.errors import SwarmscopeError
-from swarmscope.ingest.normalize import timestamp_sql
+from swarmscope.ingest.normalize import (HASHTAG_PATTERN, MENTION_PATTERN, URL_PATTERN,
+                                         text_list_sql, timestamp_sql)
 from swarmscope.ingest.reader import RECORD_FIELDS, Mapping, Reader
 
 ENTITY_FIELDS = {"hashtags": "hashtag", "urls": "url", "domains": "domain",
                  "mentions": "mention", "media": "media", "objects": "object"}
+#: Entities read from the mapped text when no column is mapped for them (as for IRA tweets).
+FROM_TEXT = {"hashtags": ("hashtag", HASHTAG_PATTERN, "#", "＃"),
+             "mentions": ("mention", MENTION_PATTERN, "@", "＠"),
+             "urls": ("url", URL_PATTERN, "http")}
 
 
 def mapping(columns: list[str], maps: dict[str, str]) -> Mapping:
@@ -51,6 +57,11 @@ def mapping(columns: list[str], maps: dict[str, str]) -> Mapping:
                   f"(PARTITION BY hash({row_text}) ORDER BY _row) AS _derived_id FROM scratch.raw)")
         fields["post_id"] = "_derived_id"
     entities = {kind: _as_list(maps[f]) for f, kind in ENTITY_FIELDS.items() if f in maps}
+    if "text" in maps:   # what the text holds, where no column was mapped for it
+        for field, (kind, pattern, *markers) in FROM_TEXT.items():
+            if field not in maps:
+                entities[kind] = text_list_sql(f"CAST(({maps['text']}) AS VARCHAR)", pattern,
+                                               *markers)
     keys = " || chr(31) || ".join(
         [f"coalesce(CAST({fields['post_id']} AS VARCHAR), '')"]
         + [f"coalesce(array_to_string({e}, ' '), '')" for e in entities.values()])

@@ -33,12 +33,14 @@ PLACEHOLDER = re.compile(r"\{\{(CSP|STYLE|DATA|SCRIPT|TITLE)\}\}")
 
 def build_report(store: Store, out: str | Path, *, key: bytes | None = None,
                  since: datetime | None = None, until: datetime | None = None,
-                 title: str | None = None, pdf: str | Path | None = None) -> Path:
-    """Write the report of the store's latest ``detect`` run to ``out`` (and with ``pdf``, the
-    same page printed to that PDF file); returns the HTML file's path."""
+                 title: str | None = None, pdf: str | Path | None = None,
+                 run: int | None = None) -> Path:
+    """Write the report of detect run ``run`` (default: the one the store shows, the latest
+    unless :meth:`Store.use_run` chose another) to ``out`` (and with ``pdf``, the same page
+    printed to that PDF file); returns the HTML file's path."""
     out = check_output(out)
     pdf_path = check_output(pdf) if pdf else None
-    page = render(report_data(store, key=key, since=since, until=until, title=title))
+    page = render(report_data(store, key=key, since=since, until=until, title=title, run=run))
     with atomic_write(out) as tmp:
         tmp.write_text(page, encoding="utf-8")
     if pdf_path:

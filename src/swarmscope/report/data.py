@@ -18,7 +18,6 @@ from importlib import resources
 import numpy as np
 
 from swarmscope import __version__
-from swarmscope.errors import SwarmscopeError
 from swarmscope.export import pseudonym
 from swarmscope.params import check_time_range
 from swarmscope.report import evidence as ev
@@ -76,11 +75,13 @@ class Texts:
 
 
 def report_data(store: Store, *, key: bytes | None = None, since: datetime | None = None,
-                until: datetime | None = None, title: str | None = None) -> dict:
-    """Everything the page shows, as plain JSON-able values."""
+                until: datetime | None = None, title: str | None = None,
+                run: int | None = None) -> dict:
+    """Everything the page shows, as plain JSON-able values, of detect run ``run`` (default:
+    the one the store shows)."""
     check_time_range(since, until)
     db = store.db
-    run_id, parameters, finished, version, summary = _detect_run(db)
+    run_id, parameters, finished, version, summary = _detect_run(store, run)
     parameters = json.loads(parameters) if parameters else {}
     names = Names(key)
     texts = Texts(names)
@@ -141,15 +142,12 @@ def report_data(store: Store, *, key: bytes | None = None, since: datetime | Non
     return data
 
 
-def _detect_run(db: Backend) -> tuple:
-    """The detect run the page shows: the latest that finished."""
-    run = db.query("""SELECT run_id, parameters, finished_at, version, summary FROM runs
-                      WHERE command = 'detect' AND status = 'ok'
-                      ORDER BY run_id DESC LIMIT 1""")
-    if not run:
-        raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "
-                              "first")
-    return run[0]
+def _detect_run(store: Store, run: int | None) -> tuple:
+    """The detect run the page shows: ``run``, by default the one the store shows (the
+    latest unless :meth:`Store.use_run` chose another), its tables bound."""
+    run_id = store.use_run(run if run is not None else store.run)
+    return store.db.query("""SELECT run_id, parameters, finished_at, version, summary FROM runs
+                             WHERE run_id = ?""", [run_id])[0]
 
 
 def _inputs(db: Backend) -> list[dict]:

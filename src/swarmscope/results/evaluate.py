@@ -57,15 +57,15 @@ def _label_rows(path: Path, reader: csv.DictReader) -> list[tuple[str, int, str 
     return rows
 
 
-def evaluate(store: Store, labels_path: str | Path) -> dict:
-    """Metrics of ``detect_accounts`` against the labels (see the module doc)."""
+def evaluate(store: Store, labels_path: str | Path, run: int | None = None) -> dict:
+    """Metrics of detect run ``run``'s ``detect_accounts`` (default: the run the store shows,
+    the latest unless :meth:`Store.use_run` chose another) against the labels (see the module
+    doc)."""
     labels = read_labels(labels_path)
     if not labels:
         raise SwarmscopeError(f"{labels_path} has no labelled accounts")
     db = store.db
-    if not db.has_table("detect_accounts", temporary=False):
-        raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "
-                              "first")
+    store.use_run(run if run is not None else store.run)
     ids, values, groups = zip(*labels)
     db.register_arrow("labels", pa.table({"account_id": pa.array(ids, pa.string()),
                                           "label": pa.array(values, pa.int32()),

@@ -16,7 +16,10 @@ Tables (every column in :mod:`swarmscope.store.schema`, and ``docs/store.md``):
   SHA-256 of every input file.
 - ``meta``: the schema version, checked on open.
 - The results of later stages: ``pairs`` writes ``pair_runs``, ``pair_edges`` (read them through
-  the view ``edges``), ``evidence`` and ``popular_objects``; ``detect`` its ``detect_*`` tables.
+  the view ``edges``), ``evidence`` and ``popular_objects``; ``detect`` its ``detect_*`` tables,
+  each run's in a schema of its own (``run_<id>``, :mod:`swarmscope.store.runs`): the
+  ``detect_*`` names show the latest finished run, or the one chosen with
+  :meth:`Store.use_run`.
 
 Stages reach the store through :attr:`Store.db`, a :class:`~swarmscope.store.backend.Backend`;
 ``Store.con`` is the DuckDB connection itself, for a user's own queries.
@@ -39,10 +42,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
+import pyarrow as pa
 
 from swarmscope import __version__
 from swarmscope.errors import StoreInUseError, StoreVersionError, SwarmscopeError
 from swarmscope.params import BOOL, MEMORY, TEXT, Interval, validate_dataclass
+from swarmscope.store import runs
 from swarmscope.store.backend import Backend, DuckDBBackend
 from swarmscope.store.schema import (CANONICAL, SCHEMA_VERSION, UPGRADABLE_VERSIONS, UPGRADES,
                                      create_sql)
@@ -109,6 +114,8 @@ class Store:
                  settings: Settings = Settings()) -> None:
         self.path = Path(path)
         self.settings = settings
+        #: The detect run whose tables the ``detect_*`` names show (None: no run kept).
+        self.run: int | None = None
         if read_only and not self.path.exists():
             raise SwarmscopeError(
                 f"no store at {self.path}: ingest data first (swarmscope --db {self.path} ingest FILE)")
@@ -125,6 +132,8 @@ class Store:
                 self._check_version()
             else:
                 self._create_or_check()
+            if runs.kept_runs(self.con):
+                self.use_run()
         except BaseException as exc:
             self.con.close()
             if isinstance(exc, duckdb.IOException):
@@ -171,6 +180,9 @@ class Store:
                 for version in range(found, SCHEMA_VERSION):
                     table, statements = UPGRADES[version]
                     if self._has_table(table):
+                        if callable(statements):
+                            statements(self.con)
+                            continue
                         for sql in statements:
                             self.con.execute(sql)
                 for sql in create_sql(CANONICAL):  # tables added since without an upgrade
@@ -196,14 +208,19 @@ class Store:
 
     def _has_table(self, name: str) -> bool:
         """A base table (not a view) of that name in the store."""
-        return self.con.execute(
+        return self._one(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-            "AND table_name = ?", [name]).fetchone()[0] > 0
+            "AND table_name = ?", [name])[0] > 0
+
+    def _one(self, sql: str, params: list | None = None) -> tuple | None:
+        """The first row of a query (None without), its result read to the end: a result
+        left open would make the user's next ``store.con.sql(…)`` fail."""
+        rows = self.con.execute(sql, params).fetchall()
+        return rows[0] if rows else None
 
     def _check_version(self) -> int:
         try:
-            row = self.con.execute(
-                "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            row = self._one("SELECT value FROM meta WHERE key = 'schema_version'")
         except duckdb.CatalogException:
             raise StoreVersionError(
                 f"{self.path} is a DuckDB file but not a swarmscope store (no meta table): "
@@ -216,11 +233,79 @@ class Store:
                 f"({__version__}) reads version {SCHEMA_VERSION}: re-ingest into a new store")
         return found
 
+    # -- queries for a notebook --------------------------------------------------------------
+    def arrow(self, sql: str, params: list | None = None) -> pa.Table:
+        """The whole result of a query as a :class:`pyarrow.Table`: unlike DuckDB's
+        ``.arrow()`` (a reader that streams from the connection) it leaves no result open, so
+        the next query works."""
+        return self.db.to_arrow(sql, params)
+
+    def df(self, sql: str, params: list | None = None) -> Any:
+        """The whole result of a query as a pandas DataFrame (``pip install
+        'swarmscope[pandas]'``)."""
+        return to_pandas(self.arrow(sql, params))
+
+    # -- detect runs -----------------------------------------------------------------------
+    def use_run(self, run: int | None = None) -> int:
+        """Bind the ``detect_*`` names to the kept detect run ``run`` (default: the latest);
+        returns its id."""
+        self.run, schema = self.kept_run(run)
+        runs.bind(self.con, schema)
+        self.db.absent = runs.latest_only(self.con, schema)
+        return self.run
+
+    def kept_run(self, run: int | None = None) -> tuple[int, str]:
+        """The id and schema of the kept detect run ``run`` (default: the latest). Raises
+        :class:`SwarmscopeError` naming the kept runs when there is none or ``run`` is not
+        one of them."""
+        kept = runs.kept_runs(self.con)
+        if not kept:
+            raise SwarmscopeError("no detection results in this store: run `swarmscope detect` "
+                                  "first")
+        if run is None:
+            run = max(kept)
+        elif run not in kept:
+            status = self._one("SELECT command, status FROM runs WHERE run_id = ?", [run])
+            why = ("is no run of this store" if status is None else
+                   f"was an {status[0]} run, not detect" if status[0] == "ingest" else
+                   f"was a {status[0]} run, not detect" if status[0] != "detect" else
+                   f"did not finish (status {status[1]}): it kept no results")
+            raise SwarmscopeError(
+                f"run {run} {why}; the detect runs kept are "
+                f"{', '.join(map(str, kept))} (swarmscope runs lists them)")
+        return run, kept[run]
+
+    def new_results(self, run_id: int) -> None:
+        """A fresh schema for the tables of detect run ``run_id``, bound: what it writes
+        replaces no other run's."""
+        runs.create(self.con, run_id)
+        self.db.absent = set()   # its stages read only what they wrote before
+        self.run = run_id
+
+    def show_latest(self) -> None:
+        """After a detect run kept its results: the views of ``main`` show them to any DuckDB
+        client (:func:`swarmscope.store.runs.show_latest`)."""
+        with self.db.transaction():
+            runs.show_latest(self.con)
+        self.use_run(self.run)
+
+    def discard_results(self, run_id: int) -> None:
+        """Drop what the failed detect run ``run_id`` wrote (where the engine still can) and
+        bind the latest kept run again."""
+        try:
+            runs.discard(self.con, run_id)
+        except duckdb.Error:
+            pass   # a failed run's tables are never shown: no kept run is 'failed'
+        kept = runs.kept_runs(self.con)
+        runs.bind(self.con, kept[max(kept)] if kept else None)
+        self.db.absent = set()
+        self.run = max(kept) if kept else None
+
     # -- run log ---------------------------------------------------------------------------
     def start_run(self, command: str, parameters: dict[str, Any], *, seed: int | None = None,
                   inputs: list[dict[str, Any]] | None = None) -> int:
         """Record that ``command`` started; returns its run id."""
-        run_id = self.con.execute("SELECT nextval('run_ids')").fetchone()[0]
+        run_id = self._one("SELECT nextval('run_ids')")[0]
         self.con.execute(
             "INSERT INTO runs (run_id, command, version, parameters, seed, started_at, status, inputs)"
             " VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
@@ -237,6 +322,16 @@ class Store:
         self.con.execute(
             "UPDATE runs SET inputs = list_append(inputs, {'path': ?, 'sha256': ?, 'bytes': ?}) "
             "WHERE run_id = ?", [path, sha256, size, run_id])
+
+
+def to_pandas(table: pa.Table) -> Any:
+    """An Arrow table as a pandas DataFrame, or a clear error without pandas."""
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        raise SwarmscopeError("pandas is not installed: pip install 'swarmscope[pandas]' (or "
+                              "use .arrow(), which needs nothing more)") from None
+    return table.to_pandas()
 
 
 def memory_bytes(size: str) -> float:

@@ -85,7 +85,8 @@ class Backend(ABC):
 
     @abstractmethod
     def has_table(self, name: str, *, temporary: bool | None = None) -> bool:
-        """A table (or view) of that name exists; ``temporary`` narrows to one kind."""
+        """A table (or view) of that name exists where an unqualified name finds it (for the
+        store's: the schemas of the search path); ``temporary`` narrows to one kind."""
 
     @abstractmethod
     def columns(self, name: str) -> list[str]:
@@ -144,6 +145,9 @@ class DuckDBBackend(Backend):
     def __init__(self, con: duckdb.DuckDBPyConnection, *, debug_steps: bool = False) -> None:
         super().__init__(debug_steps=debug_steps)
         self.con = con
+        #: Names that the search path finds but that :meth:`has_table` reports absent: the
+        #: latest run's views, where the bound earlier run has no such table.
+        self.absent: set[str] = set()
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         self.con.execute(sql, params).fetchall()  # finished: the connection is free again
@@ -168,12 +172,15 @@ class DuckDBBackend(Backend):
 
     def has_table(self, name: str, *, temporary: bool | None = None) -> bool:
         kind = "" if temporary is None else f"AND temporary = {str(temporary).lower()}"
+        if name in self.absent and temporary is not True:
+            return False
         return self.scalar(
-            "SELECT count(*) FROM (SELECT table_name, temporary, database_name FROM duckdb_tables() "
-            "UNION ALL SELECT view_name, temporary, database_name FROM duckdb_views() "
-            "WHERE NOT internal) "
-            f"WHERE table_name = ? {kind} AND (temporary OR database_name = current_database())",
-            [name]) > 0
+            "SELECT count(*) FROM (SELECT table_name, temporary, database_name, schema_name "
+            "FROM duckdb_tables() UNION ALL SELECT view_name, temporary, database_name, "
+            "schema_name FROM duckdb_views() WHERE NOT internal) "
+            f"WHERE table_name = ? {kind} AND (temporary OR database_name = current_database() "
+            "AND (schema_name = current_schema() "
+            "OR list_contains(current_schemas(false), schema_name)))", [name]) > 0
 
     def columns(self, name: str) -> list[str]:
         return [r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()]

@@ -11,7 +11,8 @@ by its first run (:data:`PAIRS`); those of ``detect`` by each run, as ``CREATE T
 Schema versions: 2 kept ``edges`` as a table of account ids; 3 keyed pair edges by account
 (``pair_edges``, ``pair_runs``, the view ``edges``); 4 gives every post an explicit integer key
 (``posts.post_key``, in place of DuckDB's ``rowid``, which no other engine has); 5 gives
-pairs' evidence the platform of both accounts (``evidence.platform_a``, ``platform_b``). Older
+pairs' evidence the platform of both accounts (``evidence.platform_a``, ``platform_b``); 6 keeps every
+detect run's tables, each run's in its schema ``run_<id>`` (:mod:`swarmscope.store.runs`). Older
 stores are read as they are and upgraded when next opened for writing (:data:`UPGRADES`).
 """
 
@@ -21,8 +22,10 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 5
-UPGRADABLE_VERSIONS = (2, 3, 4)
+from swarmscope.store.runs import keep_legacy_results
+
+SCHEMA_VERSION = 6
+UPGRADABLE_VERSIONS = (2, 3, 4, 5)
 
 
 @dataclass(frozen=True)
@@ -440,8 +443,9 @@ def create_sql(tables: tuple[Table, ...]) -> list[str]:
     return [t.ddl() for t in tables]
 
 
-#: By version v: (a table, the statements that bring a store of version v to v + 1 where it
-#: has that table); run in one transaction on open for writing.
+#: By version v: (a table, the statements, or a function of the connection, that bring a
+#: store of version v to v + 1 where it has that table); run in one transaction on open for
+#: writing.
 UPGRADES = {
     2: ("edges", ["ALTER TABLE edges RENAME TO edges_v2", *create_sql(PAIRS),
         """INSERT INTO pair_runs SELECT DISTINCT run_id, kind, semantics, window_s FROM edges_v2""",
@@ -464,4 +468,5 @@ UPGRADES = {
                               JOIN account_keys kb ON kb.account_key = account_key_b) e
                         WHERE evidence.run_id = e.run_id AND evidence.account_a = e.a
                               AND evidence.account_b = e.b"""]),
+    5: ("detect_accounts", keep_legacy_results),
 }
