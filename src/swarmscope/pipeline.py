@@ -256,7 +256,6 @@ def run_stages(db: Backend, params: DetectParams, run_id: int, *,
     ``behaviour``, not the temporal signals and the signatures."""
     pairs_engine = get_engine(db.name, db)
     res = DetectResult(run_id)
-    store.new_results(run_id)
 
     @contextmanager
     def stage(name: str) -> Iterator[None]:
