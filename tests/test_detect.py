@@ -147,6 +147,8 @@ def test_evaluate_and_explain_on_the_demo(demo, tmp_path):
     assert m["n_pos"] > 500 and m["roc_auc"] > 0.75 and m["precision"] > 0.5 and m["recall"] > 0.4
     shown = run("explain", top, db=db).output
     assert "FLAGGED" in shown and "s apart" in shown
+    # what a flag says and what it does not, beside it
+    assert "by chance alone" in shown and "does not mean that 99% of them are trolls" in shown
 
 
 def test_bad_labels_file_names_line_and_field(demo, tmp_path):

@@ -651,6 +651,9 @@ def explain_cmd(obj: Context, account: str, partners: int, run: int | None,
         f"p {a['p_value']:.2e}, q {a['q_value']:.2e}, cluster {a['cluster_id'] or '-'}, "
         f"{a['posts']:,} posts; {a['significant_partners']} of {a['partners']} testable "
         "partners beyond chance")
+    if a["flagged"]:
+        from swarmscope.report.wording import what_flagged_means
+        say("  " + what_flagged_means(x["fdr"]))
     kinds = [k.removeprefix("score_") for k in a if k.startswith("score_")]
     say("  by kind: " + ", ".join(f"{k} {a['score_' + k]:.3f}" for k in kinds))
     if f := x["fingerprint"]:

@@ -124,6 +124,15 @@ def notes(data: dict, location_source: str) -> list[str]:
     return out
 
 
+def what_flagged_means(fdr: float) -> str:
+    """What a flag at false discovery rate ``fdr`` says, and what it does not."""
+    return (f"What that means: of the flagged accounts, at most about {fdr:.0%} are expected "
+            "to be there by chance alone, where chance means accounts acting independently of "
+            f"each other. It does not mean that {1 - fdr:.0%} of them are trolls or bots: "
+            "organic retweet cascades, fandoms, news crowds and the followers of one account "
+            "also act together, and the test flags them too.")
+
+
 def headline(data: dict) -> list[str]:
     """What was flagged, what that means and what it does not."""
     fdr = data["parameters"].get("fdr", 0.01)
@@ -136,12 +145,8 @@ def headline(data: dict) -> list[str]:
         f"{len(data['clusters']):,} clusters: each acted together with other accounts more "
         "often than chance would allow if accounts acted independently, given how active "
         f"each was and how popular each object was (false discovery rate {fdr:g}).",
-        f"What that means: of the flagged accounts, at most about {fdr:.0%} are expected to "
-        "be there by chance alone, where chance means accounts acting independently of each "
-        f"other. It does not mean that {1 - fdr:.0%} of them are "
-        "trolls or bots: organic retweet cascades, fandoms, news crowds and the followers of "
-        "one account also act together, and the test flags them too. The kind of "
-        "coordination each cluster shows is given with its evidence.",
+        what_flagged_means(fdr) + " The kind of coordination each cluster shows is given "
+        "with its evidence.",
         f"Tests: {tests}." if tests else "Tests: none recorded.",
     ]
 

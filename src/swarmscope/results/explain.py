@@ -67,5 +67,5 @@ def explain(store: Store, account: str, partners: int = 10, events: int = 3,
                           {shown_time('last_post')} AS last_post) FROM detect_fingerprints
                       WHERE account_id = ? AND platform = ?""", me)
         fingerprint = fp[0] if fp else None
-    return {"run": store.run, "account": row, "edges": edges, "affiliation": affiliation,
+    return {"run": store.run, "fdr": float(parameters.get("fdr", 0.01)), "account": row, "edges": edges, "affiliation": affiliation,
             "fingerprint": fingerprint}
