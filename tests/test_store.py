@@ -57,18 +57,27 @@ def test_schema_2_store_is_read_as_is_and_upgraded_when_opened_for_writing(db, s
     assert after == [row[1:] for row in before]
 
 
-def test_schema_4_evidence_gets_both_platforms_when_opened_for_writing(db, shared):
+def test_schema_4_evidence_gets_both_platforms_and_is_stored_by_key_when_opened_for_writing(
+        db, shared):
     with Store(db) as s:
         ingest(s, [shared / CNT], platform="mastodon")
         swarmscope.pairs(s, PairParams(kind="repost", window=60))
         before = s.con.execute("SELECT * FROM evidence ORDER BY ALL").fetchall()
+        # the schema-4 layout: the evidence as a table of ids and objects, without platforms
         s.con.execute("""
-            ALTER TABLE evidence DROP COLUMN platform_a;
-            ALTER TABLE evidence DROP COLUMN platform_b;
+            CREATE TABLE evidence_v4 AS SELECT * EXCLUDE (platform_a, platform_b) FROM evidence;
+            DROP VIEW evidence; DROP TABLE pair_evidence;
+            ALTER TABLE evidence_v4 RENAME TO evidence;
             UPDATE meta SET value = '4' WHERE key = 'schema_version'""")
     assert before and all(r[-2:] == ("mastodon", "mastodon") for r in before)
+    with Store(db, read_only=True) as s:
+        assert s.con.execute("SELECT * FROM evidence ORDER BY ALL").fetchall() == [
+            r[:-2] for r in before]
     with Store(db) as s:
+        assert s.con.execute("SELECT table_type FROM information_schema.tables "
+                             "WHERE table_name = 'evidence'").fetchone()[0] == "VIEW"
         assert s.con.execute("SELECT * FROM evidence ORDER BY ALL").fetchall() == before
+        assert s.con.execute("SELECT count(*) FROM pair_evidence").fetchone()[0] == len(before)
         swarmscope.pairs(s, PairParams(kind="repost", window=60))   # inserts as a new store does
         assert s.con.execute("SELECT * EXCLUDE (run_id) FROM evidence ORDER BY ALL").fetchall() \
             == [r[1:] for r in before]

@@ -143,7 +143,7 @@ def export(store: Store, fmt: str, out: str | Path, key: bytes | None = None, *,
 def _flatten(db: Backend, name: str) -> pa.Table:
     """The table in its order, its nested columns (lists of structs) as JSON text, so that
     CSV can hold them."""
-    schema = db.to_arrow(f"SELECT * FROM {name} LIMIT 0").schema
+    schema = db.to_arrow(f"SELECT * FROM {TABLES[name].source} LIMIT 0").schema
     cols = ", ".join(f'to_json("{f.name}")::VARCHAR AS "{f.name}"'
                      if pa.types.is_nested(f.type) else f'"{f.name}"' for f in schema)
     return db.to_arrow(TABLES[name].ordered(cols))

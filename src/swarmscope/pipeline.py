@@ -80,7 +80,7 @@ STAGES = {s.name: s for s in (
     Stage("summaries", ("fused_edges", "cluster_members", "posts", "entities"),
           ("cluster_summary",)),
     Stage("evidence", ("pair_tests", "fused_edges", "account_scores", "affiliation",
-                       "cluster_members", "traces", "trace_objects", "posts"),
+                       "cluster_members", "traces", "trace_kinds", "trace_values"),
           ("edge_evidence",)),
     Stage("persist", ("account_scores", "cluster_members", "affiliation", "fused_edges",
                       "cluster_summary", "edge_evidence", "posts", "accounts"),
@@ -373,11 +373,10 @@ def _persist(db: Backend, run_id: int, kinds: list[str], since: datetime | None,
         LEFT JOIN cluster_members mb ON mb.account = e.b""")
         db.persist("detect_clusters", f"SELECT {run_id} AS run_id, * FROM cluster_summary")
         db.persist("detect_evidence", f"""
-                SELECT {run_id} AS run_id, ka.platform AS platform_a, ka.account_id AS account_a,
-               kb.platform AS platform_b, kb.account_id AS account_b,
-               {column_list(db.columns("edge_evidence"), "ev", exclude=("a", "b"))}
-        FROM edge_evidence ev JOIN account_keys ka ON ka.account_key = ev.a
-        JOIN account_keys kb ON kb.account_key = ev.b""")
+                SELECT {run_id} AS run_id, kind, window_s, a AS account_key_a,
+               b AS account_key_b, object_key, object_value, post_a AS post_key_a, ts_a,
+               post_b AS post_key_b, ts_b, dt_s, basis
+        FROM edge_evidence""")
         db.register_arrow("calibration_rows", pa.Table.from_pylist(
             [{"run_id": run_id, **{c: r.get(c) for c in CALIBRATION.names[1:]}}
              for r in calibration], CALIBRATION))

@@ -1,9 +1,21 @@
 """Evidence: the co-actions behind each edge of a flagged account, and behind each account
-recruited by affiliation, as posts with timestamps."""
+recruited by affiliation, as posts with timestamps; stored by key (accounts, posts, objects)
+and read through :func:`detect_evidence`."""
 
 from __future__ import annotations
 
 from swarmscope.store.backend import Backend
+from swarmscope.store.schema import TABLES
+from swarmscope.traces import stored_object_sql
+
+
+def detect_evidence() -> str:
+    """SQL: the rows of ``detect_evidence`` (stored by key) with the account and post ids, the
+    objects and the posts' texts they name, in the columns of ``schema.DETECT_EVIDENCE``
+    (``run_id, account_a, account_b, kind, window_s, object, post_a, ts_a, post_b, ts_b, dt_s,
+    text_a, text_b, basis``): what every reader of the evidence selects from
+    (``SELECT … FROM ({detect_evidence()}) v WHERE …``)."""
+    return TABLES["detect_evidence"].read
 
 
 def collect_evidence(db: Backend, alpha_pair: float, per_edge: int = 10) -> int:
@@ -17,6 +29,7 @@ def collect_evidence(db: Backend, alpha_pair: float, per_edge: int = 10) -> int:
     closest = ("QUALIFY row_number() OVER (PARTITION BY {by} ORDER BY abs(r.ts - l.ts), l.ts, "
                f"l.post, r.post, l.object) <= {int(per_edge)}")
     d = db.dialect
+    objects, object_joins = stored_object_sql("ev.object", "ev.kind")
     db.materialise("edge_evidence", f"""
         WITH best AS (
             SELECT t.a, t.b, t.kind, {d.arg_min('t.window_s', 't.p', 't.window_s')} AS window_s, min(t.p) AS p
@@ -47,12 +60,8 @@ def collect_evidence(db: Backend, alpha_pair: float, per_edge: int = 10) -> int:
                                            ORDER BY abs(r.ts - l.ts), l.ts, l.post, r.post) = 1)
             QUALIFY row_number() OVER (PARTITION BY a ORDER BY abs(ts_b - ts_a), ts_a, post_a,
                                        post_b, object) <= {int(per_edge)})
-        SELECT ev.a, ev.b, ev.kind, ev.window_s, o.value AS object,
-               pa.post_id AS post_a, {d.from_epoch_ms('ev.ts_a')} AS ts_a,
-               pb.post_id AS post_b, {d.from_epoch_ms('ev.ts_b')} AS ts_b,
-               abs(ev.ts_b - ev.ts_a) / 1000 AS dt_s, pa.text AS text_a, pb.text AS text_b,
-               ev.basis
-        FROM events ev
-        JOIN trace_objects o ON o.kind = ev.kind AND o.object_key = ev.object
-        JOIN posts pa ON pa.post_key = ev.post_a JOIN posts pb ON pb.post_key = ev.post_b""")
+        SELECT ev.a, ev.b, ev.kind, ev.window_s, {objects}, ev.post_a,
+               {d.from_epoch_ms('ev.ts_a')} AS ts_a, ev.post_b, {d.from_epoch_ms('ev.ts_b')} AS ts_b,
+               abs(ev.ts_b - ev.ts_a) / 1000 AS dt_s, ev.basis
+        FROM events ev {object_joins}""")
     return db.scalar("SELECT count(*) FROM edge_evidence")

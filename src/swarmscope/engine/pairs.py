@@ -78,16 +78,13 @@ def _keep_above_quantile(store: Store, run_id: int, q: float) -> tuple[int, int,
         CREATE OR REPLACE TEMP TABLE dropped AS
         SELECT account_key_a, account_key_b FROM pair_edges WHERE run_id = {run_id} AND weight <= (
             SELECT quantile_cont(weight, {q}) FROM pair_edges WHERE run_id = {run_id});
-        DELETE FROM evidence WHERE run_id = {run_id}
-            AND (platform_a, account_a, platform_b, account_b) IN (
-            SELECT (ka.platform, ka.account_id, kb.platform, kb.account_id) FROM dropped
-            JOIN account_keys ka ON ka.account_key = account_key_a
-            JOIN account_keys kb ON kb.account_key = account_key_b);
+        DELETE FROM pair_evidence WHERE run_id = {run_id}
+            AND (account_key_a, account_key_b) IN (SELECT (account_key_a, account_key_b) FROM dropped);
         DELETE FROM pair_edges WHERE run_id = {run_id} AND (account_key_a, account_key_b) IN (
             SELECT (account_key_a, account_key_b) FROM dropped);""")
     return db.query(f"""
         SELECT (SELECT count(*) FROM pair_edges WHERE run_id = {run_id}),
-               (SELECT count(*) FROM evidence WHERE run_id = {run_id}),
+               (SELECT count(*) FROM pair_evidence WHERE run_id = {run_id}),
                (SELECT count(*) FROM (SELECT account_key_a FROM pair_edges
                                       WHERE run_id = {run_id} UNION SELECT account_key_b
                                       FROM pair_edges WHERE run_id = {run_id}))""")[0]

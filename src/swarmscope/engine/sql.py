@@ -14,6 +14,7 @@ import time
 from swarmscope.engine import PairParams, PairsResult
 from swarmscope.store.backend import Backend
 from swarmscope.store.schema import PAIRS, create_sql
+from swarmscope.traces import stored_object_sql
 
 #: Traces per bucket (``object % buckets``; object keys are dense integers) when looking for
 #: popular objects: far fewer than a popular object has.
@@ -303,6 +304,7 @@ class SQLEngine:
                     "LEFT JOIN (SELECT CAST(NULL AS INTEGER) AS a, CAST(NULL AS INTEGER) AS b, "
                     "CAST(NULL AS BIGINT) AS popular_events) e_pop USING (a, b)")
         db = self.db
+        objects, object_joins = stored_object_sql("x.object", f"'{kind}'")
         for sql in create_sql(PAIRS):
             db.execute(sql)
         with db.transaction():
@@ -310,7 +312,7 @@ class SQLEngine:
                 CREATE OR REPLACE TEMP TABLE replaced AS SELECT run_id FROM pair_runs
                 WHERE kind = '{kind}' AND semantics = '{p.semantics}'
                       AND window_s IS NOT DISTINCT FROM {window};""")
-            for table in ("evidence", "popular_objects", "pair_edges", "pair_runs"):
+            for table in ("pair_evidence", "popular_objects", "pair_edges", "pair_runs"):
                 db.execute(f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM replaced)")
             db.execute(f"INSERT INTO pair_runs VALUES ({run_id}, '{kind}', '{p.semantics}', "
                        f"{window})")
@@ -321,21 +323,13 @@ class SQLEngine:
                        coalesce(popular_events, 0)
                 FROM pair_candidates {pop_join}""")
             res.edges = db.scalar("SELECT count(*) FROM pair_candidates")
-            if p.evidence != 0:
+            if p.evidence != 0:   # by key: resolved to ids and texts when read
                 db.execute(f"""
-                    INSERT INTO evidence
-                    WITH ids AS (SELECT post_key AS post, post_id FROM posts WHERE post_key IN (
-                                     SELECT pa FROM candidate_evidence
-                                     UNION SELECT pb FROM candidate_evidence))
-                    SELECT {run_id}, '{kind}', ka.account_id, kb.account_id, o.value,
-                           pa.post_id, {db.dialect.from_epoch_ms('x.ta')}, pb.post_id,
-                           {db.dialect.from_epoch_ms('x.tb')}, abs(x.tb - x.ta) / 1000,
-                           ka.platform, kb.platform
-                    FROM candidate_evidence x
-                    JOIN account_keys ka ON ka.account_key = x.a
-                    JOIN account_keys kb ON kb.account_key = x.b
-                    JOIN trace_objects o ON o.kind = '{kind}' AND o.object_key = x.object
-                    JOIN ids pa ON pa.post = x.pa JOIN ids pb ON pb.post = x.pb""")
+                    INSERT INTO pair_evidence
+                    SELECT {run_id}, '{kind}', x.a, x.b, {objects}, x.pa,
+                           {db.dialect.from_epoch_ms('x.ta')}, x.pb,
+                           {db.dialect.from_epoch_ms('x.tb')}, abs(x.tb - x.ta) / 1000
+                    FROM candidate_evidence x {object_joins}""")
                 res.evidence = db.scalar("SELECT count(*) FROM candidate_evidence")
             db.execute(f"""
                 INSERT INTO popular_objects

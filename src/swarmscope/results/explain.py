@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from swarmscope.detection.evidence import detect_evidence
 from swarmscope.errors import SwarmscopeError
 from swarmscope.params import TEXT, Interval, validate
 from swarmscope.store import Store
@@ -53,13 +54,13 @@ def explain(store: Store, account: str, partners: int = 10, events: int = 3,
         ORDER BY weight DESC LIMIT ?""", [row["account_id"], *me, *me, partners])
     for edge in edges:
         edge["evidence"] = rows(f"""
-            SELECT {columns} FROM detect_evidence
+            SELECT {columns} FROM ({detect_evidence()}) v
             WHERE account_a = ? AND account_b = ? AND basis = 'pair'
-            ORDER BY dt_s, detect_evidence.ts_a LIMIT ?""",
+            ORDER BY dt_s, v.ts_a LIMIT ?""",
             [edge["account_a"], edge["account_b"], events])
     affiliation = rows(f"""
-        SELECT account_b AS member, {columns} FROM detect_evidence WHERE account_a = ? AND basis = 'affiliation'
-        ORDER BY dt_s, detect_evidence.ts_a LIMIT ?""", [row["account_id"], events * partners])
+        SELECT account_b AS member, {columns} FROM ({detect_evidence()}) v WHERE account_a = ? AND basis = 'affiliation'
+        ORDER BY dt_s, v.ts_a LIMIT ?""", [row["account_id"], events * partners])
     fingerprint = None
     if db.has_table("detect_fingerprints", temporary=False):  # stores detected before it
         fp = rows(f"""SELECT * EXCLUDE (hour_of_week) REPLACE (

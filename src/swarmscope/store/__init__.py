@@ -178,8 +178,9 @@ class Store:
             found = self._check_version()
             with self.db.transaction():
                 for version in range(found, SCHEMA_VERSION):
-                    table, statements = UPGRADES[version]
-                    if self._has_table(table):
+                    for table, statements in UPGRADES[version]:
+                        if not self._has_table(table):
+                            continue
                         if callable(statements):
                             statements(self.con)
                             continue

@@ -106,8 +106,10 @@ class Backend(ABC):
     def persist(self, name: str, sql: str) -> None:
         """The step ``name``: (re)create the store's result table ``name`` (of
         :data:`~swarmscope.store.schema.TABLES`) as the result of ``sql``, in the table's
-        order."""
-        self.materialise(name, f"SELECT * FROM ({sql}) ORDER BY {TABLES[name].order}",
+        order (its stored order, for a table stored by key)."""
+        table = TABLES[name]
+        self.materialise(name, f"SELECT * FROM ({sql}) ORDER BY "
+                               f"{table.stored_order or table.order}",
                          temporary=False)
 
     def append(self, name: str, sql: str) -> None:

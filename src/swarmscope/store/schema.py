@@ -12,8 +12,10 @@ Schema versions: 2 kept ``edges`` as a table of account ids; 3 keyed pair edges 
 (``pair_edges``, ``pair_runs``, the view ``edges``); 4 gives every post an explicit integer key
 (``posts.post_key``, in place of DuckDB's ``rowid``, which no other engine has); 5 gives
 pairs' evidence the platform of both accounts (``evidence.platform_a``, ``platform_b``); 6 keeps every
-detect run's tables, each run's in its schema ``run_<id>`` (:mod:`swarmscope.store.runs`). Older
-stores are read as they are and upgraded when next opened for writing (:data:`UPGRADES`).
+detect run's tables, each run's in its schema ``run_<id>`` (:mod:`swarmscope.store.runs`); 7
+stores evidence by key (``pair_evidence`` behind the view ``evidence``, every run's
+``detect_evidence``), resolved when read (:func:`resolved_evidence`). Older stores are read as
+they are and upgraded when next opened for writing (:data:`UPGRADES`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import pyarrow as pa
 
 from swarmscope.store.runs import keep_legacy_results
 
-SCHEMA_VERSION = 6
-UPGRADABLE_VERSIONS = (2, 3, 4, 5)
+SCHEMA_VERSION = 7
+UPGRADABLE_VERSIONS = (2, 3, 4, 5, 6)
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,18 @@ class Table:
     file: str | None = None
     view: str | None = None
     order: str | None = None
+    read: str | None = None
+    stored_order: str | None = None
+
+    @property
+    def source(self) -> str:
+        """What readers select the documented columns from: the table, or for a table stored
+        by key (``read``, the SQL that resolves its rows) that query."""
+        return f"({self.read}) {self.name}" if self.read else self.name
 
     def ordered(self, columns: str = "*") -> str:
         """``SELECT columns`` of the table, its rows in its ``order``."""
-        return f"SELECT {columns} FROM {self.name} ORDER BY {self.order}"
+        return f"SELECT {columns} FROM {self.source} ORDER BY {self.order}"
 
     def ddl(self) -> str:
         """``CREATE TABLE IF NOT EXISTS`` (or the view) for a table the store creates."""
@@ -338,6 +348,42 @@ _EDGE_MEASURES = [
     ("popular_events", "BIGINT", EDGE_COLUMNS["popular_events"]),
 ]
 
+#: How evidence is stored (pairs' and detect's): keys, resolved to ids and texts when read
+_EVIDENCE_KEYS = [
+    ("account_key_a", "INTEGER", "one account, in account_keys"),
+    ("account_key_b", "INTEGER", "the other"),
+    ("object_key", "BIGINT", "the object both acted on, in object_keys (NULL for kinds whose "
+                             "objects are derived: text, sync, …)"),
+    ("object_value", "VARCHAR", "a derived object (NULL where object_key names it)"),
+    ("post_key_a", "BIGINT", "account_a's post, in posts"), ("ts_a", "TIMESTAMP", "its time"),
+    ("post_key_b", "BIGINT", "account_b's post"), ("ts_b", "TIMESTAMP", "its time"),
+    ("dt_s", "DOUBLE", "|ts_b - ts_a| in seconds")]
+#: The readable columns of each kind of evidence row, in order.
+PAIR_EVIDENCE = ("run_id", "kind", "account_a", "account_b", "object", "post_a", "ts_a", "post_b",
+                 "ts_b", "dt_s", "platform_a", "platform_b")
+DETECT_EVIDENCE = ("run_id", "platform_a", "account_a", "platform_b", "account_b", "kind",
+                   "window_s", "object", "post_a", "ts_a", "post_b", "ts_b", "dt_s", "text_a",
+                   "text_b", "basis")
+#: A readable evidence column that is resolved from keys: its expression.
+_RESOLVED = {"platform_a": "ka.platform", "platform_b": "kb.platform",
+             "account_a": "ka.account_id", "account_b": "kb.account_id",
+             "object": "coalesce(v.object_value, o.value)", "post_a": "pa.post_id",
+             "post_b": "pb.post_id", "text_a": "pa.text", "text_b": "pb.text"}
+
+
+def resolved_evidence(table: str, columns: tuple[str, ...] = DETECT_EVIDENCE) -> str:
+    """SQL: the evidence rows stored by key in ``table`` (``pair_evidence``, ``detect_evidence``)
+    with the ids, objects and texts they name, as ``columns``; the one place where stored
+    evidence becomes readable (the view ``evidence``, explain, report, export, detect --out).
+    Storing keys keeps ``pairs`` and ``detect`` from copying strings that readers rarely need."""
+    cols = ", ".join(f"{_RESOLVED.get(c, 'v.' + c)} AS {c}" for c in columns)
+    return f"""SELECT {cols} FROM {table} v
+JOIN account_keys ka ON ka.account_key = v.account_key_a
+JOIN account_keys kb ON kb.account_key = v.account_key_b
+LEFT JOIN object_keys o ON o.object_key = v.object_key
+JOIN posts pa ON pa.post_key = v.post_key_a JOIN posts pb ON pb.post_key = v.post_key_b"""
+
+
 PAIRS = (
     _table("pair_runs", "each pairs run's kind, semantics and window", [
         ("run_id", "BIGINT", "the pairs run"), ("kind", "VARCHAR", EDGE_COLUMNS["kind"]),
@@ -358,18 +404,20 @@ FROM pair_edges JOIN pair_runs USING (run_id)
 JOIN account_keys ka ON ka.account_key = account_key_a
 JOIN account_keys kb ON kb.account_key = account_key_b""",
           order="run_id, platform_a, account_a, platform_b, account_b"),
-    _table("evidence", "co-action events kept as evidence of pairs' edges (closest in time "
-                       "first, --evidence per edge)", [
+    _table("pair_evidence", "co-action events kept as evidence of pairs' edges, by key (read "
+                            "them through the view evidence)", [
         ("run_id", "BIGINT", "the pairs run"), ("kind", "VARCHAR", "trace kind"),
-        ("account_a", "VARCHAR", "one account"), ("account_b", "VARCHAR", "the other"),
-        ("object", "VARCHAR", "the object both acted on"),
-        ("post_a", "VARCHAR", "account_a's post"), ("ts_a", "TIMESTAMP", "its time"),
-        ("post_b", "VARCHAR", "account_b's post"), ("ts_b", "TIMESTAMP", "its time"),
-        ("dt_s", "DOUBLE", "|ts_b - ts_a| in seconds"),
-        ("platform_a", "VARCHAR", "account_a's platform"),
-        ("platform_b", "VARCHAR", "account_b's platform")],
-           order="run_id, platform_a, account_a, platform_b, account_b, dt_s, ts_a, post_a, "
-                 "post_b, object"),
+        *_EVIDENCE_KEYS]),
+    Table("evidence", "co-action events kept as evidence of pairs' edges (closest in time "
+                      "first, --evidence per edge; a view)", {
+        "run_id": "the pairs run", "kind": "trace kind", "account_a": "one account",
+        "account_b": "the other", "object": "the object both acted on",
+        "post_a": "account_a's post", "ts_a": "its time", "post_b": "account_b's post",
+        "ts_b": "its time", "dt_s": "|ts_b - ts_a| in seconds",
+        "platform_a": "account_a's platform", "platform_b": "account_b's platform"},
+          view=resolved_evidence("pair_evidence", PAIR_EVIDENCE),
+          order="run_id, platform_a, account_a, platform_b, account_b, dt_s, ts_a, post_a, "
+                "post_b, object"),
     _table("popular_objects", "objects too popular to list their pairs (aggregated) or left "
                               "out by --max-object-accounts (capped)", [
         ("run_id", "BIGINT", "the pairs run"), ("kind", "VARCHAR", "trace kind"),
@@ -418,12 +466,18 @@ _ORDERS = {
     "detect_profile": "kind, key, cluster_id",
     "detect_attacks": "rank", "detect_trends": "rank", "detect_ephemeral": "rank",
 }
+#: Detect tables stored by key: how they are read, and the order they are stored in.
+_KEYED = {"detect_evidence": {
+    "read": resolved_evidence("detect_evidence"),
+    "stored_order": "account_key_a, account_key_b, kind, dt_s, ts_a, post_key_a, post_key_b, "
+                    "object_key, object_value, basis"}}
 _FILES = {"detect_accounts": "accounts", "detect_edges": "edges", "detect_clusters": "clusters",
           "detect_evidence": "evidence"}
 #: The tables of a detect run, in the order ``detect --out`` and ``export`` write them.
 DETECT = tuple(
     Table(name, _DETECT_DOCS[name], {"run_id": "the detect run", **columns},
-          file=_FILES.get(name, name.removeprefix("detect_")), order=_ORDERS[name])
+          file=_FILES.get(name, name.removeprefix("detect_")), order=_ORDERS[name],
+          **_KEYED.get(name, {}))
     for name, columns in {**_DETECT_CORE, "detect_calibration": _CALIBRATION,
                           **_DETECT_TEMPORAL, **_DETECT_SIGNATURES}.items())
 #: The calibration table's columns: written by every detect run, rows with --permutations.
@@ -443,11 +497,38 @@ def create_sql(tables: tuple[Table, ...]) -> list[str]:
     return [t.ddl() for t in tables]
 
 
+def _keyed_evidence_sql(old: str, before: str, after: str) -> str:
+    """SELECT over the readable evidence rows ``old`` of a version-6 store, by key (their
+    objects kept as values): the columns ``before`` the keys, the keys, and ``after``."""
+    post = "{0}.platform = e.platform_{1} AND {0}.post_id = e.post_{1}"
+    return f"""SELECT {before}, ka.account_key AS account_key_a, kb.account_key AS account_key_b,
+               CAST(NULL AS BIGINT) AS object_key, e.object AS object_value,
+               pa.post_key AS post_key_a, e.ts_a, pb.post_key AS post_key_b, e.ts_b, e.dt_s{after}
+           FROM {old} e
+           JOIN main.account_keys ka ON ka.platform = e.platform_a AND ka.account_id = e.account_a
+           JOIN main.account_keys kb ON kb.platform = e.platform_b AND kb.account_id = e.account_b
+           JOIN main.posts pa ON {post.format('pa', 'a')}
+           JOIN main.posts pb ON {post.format('pb', 'b')}"""
+
+
+def _key_detect_evidence(con) -> None:
+    """Schema upgrade 6 -> 7: every kept run's ``detect_evidence`` stored by key."""
+    for (schema,) in con.execute(
+            "SELECT schema_name FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND table_name = 'detect_evidence' ORDER BY 1").fetchall():
+        old = f'"{schema}".detect_evidence_v6'
+        con.execute(f'ALTER TABLE "{schema}".detect_evidence RENAME TO detect_evidence_v6')
+        con.execute(f'CREATE TABLE "{schema}".detect_evidence AS SELECT * FROM ('
+                    + _keyed_evidence_sql(old, "e.run_id, e.kind, e.window_s", ", e.basis")
+                    + f") k ORDER BY {_KEYED['detect_evidence']['stored_order']}")
+        con.execute(f"DROP TABLE {old}")
+
+
 #: By version v: (a table, the statements, or a function of the connection, that bring a
-#: store of version v to v + 1 where it has that table); run in one transaction on open for
-#: writing.
+#: store of version v to v + 1 where it has that table) pairs; run in one transaction on open
+#: for writing.
 UPGRADES = {
-    2: ("edges", ["ALTER TABLE edges RENAME TO edges_v2", *create_sql(PAIRS),
+    2: [("edges", ["ALTER TABLE edges RENAME TO edges_v2", *create_sql(PAIRS),
         """INSERT INTO pair_runs SELECT DISTINCT run_id, kind, semantics, window_s FROM edges_v2""",
         """INSERT INTO pair_edges
            SELECT run_id, ka.account_key, kb.account_key, weight, shared_objects, events,
@@ -456,17 +537,22 @@ UPGRADES = {
            FROM edges_v2
            JOIN account_keys ka ON ka.platform = platform_a AND ka.account_id = account_a
            JOIN account_keys kb ON kb.platform = platform_b AND kb.account_id = account_b""",
-        "DROP TABLE edges_v2"]),
-    3: ("posts", ["ALTER TABLE posts ADD COLUMN IF NOT EXISTS post_key BIGINT",
-                  "UPDATE posts SET post_key = rowid + 1 WHERE post_key IS NULL"]),
-    4: ("evidence", ["ALTER TABLE evidence ADD COLUMN IF NOT EXISTS platform_a VARCHAR",
-                     "ALTER TABLE evidence ADD COLUMN IF NOT EXISTS platform_b VARCHAR",
-                     """UPDATE evidence SET platform_a = e.platform_a, platform_b = e.platform_b
+        "DROP TABLE edges_v2"])],
+    3: [("posts", ["ALTER TABLE posts ADD COLUMN IF NOT EXISTS post_key BIGINT",
+                   "UPDATE posts SET post_key = rowid + 1 WHERE post_key IS NULL"])],
+    4: [("evidence", ["ALTER TABLE evidence ADD COLUMN IF NOT EXISTS platform_a VARCHAR",
+                      "ALTER TABLE evidence ADD COLUMN IF NOT EXISTS platform_b VARCHAR",
+                      """UPDATE evidence SET platform_a = e.platform_a, platform_b = e.platform_b
                         FROM (SELECT DISTINCT run_id, ka.platform AS platform_a, ka.account_id AS a,
                                      kb.platform AS platform_b, kb.account_id AS b
                               FROM pair_edges JOIN account_keys ka ON ka.account_key = account_key_a
                               JOIN account_keys kb ON kb.account_key = account_key_b) e
                         WHERE evidence.run_id = e.run_id AND evidence.account_a = e.a
-                              AND evidence.account_b = e.b"""]),
-    5: ("detect_accounts", keep_legacy_results),
+                              AND evidence.account_b = e.b"""])],
+    5: [("detect_accounts", keep_legacy_results)],
+    6: [("evidence", ["ALTER TABLE evidence RENAME TO evidence_v6", *create_sql(PAIRS),
+                      "INSERT INTO pair_evidence "
+                      + _keyed_evidence_sql("evidence_v6", "e.run_id, e.kind", ""),
+                      "DROP TABLE evidence_v6"]),
+        ("detect_evidence", _key_detect_evidence)],
 }

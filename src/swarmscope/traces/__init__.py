@@ -227,6 +227,16 @@ def _trace_views(db: Backend) -> None:
     db.view("trace_objects", f"SELECT kind, object_key, value FROM trace_values {encoded}")
 
 
+def stored_object_sql(obj: str, kind: str) -> tuple[str, str]:
+    """How evidence stores the object ``obj`` of a trace of kind ``kind`` (SQL expressions):
+    the columns ``object_key`` (the key in ``object_keys``, for ``ENCODED`` kinds) and
+    ``object_value`` (the value of a derived object, numbered per run), and the joins they
+    need (``trace_kinds`` as ``tk``, ``trace_values`` as ``tv``)."""
+    return (f"CASE WHEN tk.encoded THEN {obj} END AS object_key, tv.value AS object_value",
+            f"JOIN trace_kinds tk ON tk.kind = {kind} LEFT JOIN trace_values tv "
+            f"ON NOT tk.encoded AND tv.kind = {kind} AND tv.object_key = {obj}")
+
+
 def build_traces(db: Backend, kind: str, options: TraceOptions = TraceOptions(),
                  since: datetime | None = None, until: datetime | None = None) -> int:
     """(Re)build the traces of one kind into the table ``traces_<kind>`` (read through the
