@@ -279,7 +279,7 @@ def run_stages(db: Backend, params: DetectParams, run_id: int, *,
             progress(f"pairs and tests: {kind} within {window:g} s")
             with stage("pairs"):
                 pairs_engine.candidates(PairParams(kind=kind, window=window, evidence=0),
-                                        run_id)
+                                        run_id, measures=False)
             with stage("significance"):
                 pair_tests(db, kind, window, params.null)
     progress("fusion and scores")

@@ -51,7 +51,8 @@ def permutation_check(db: Backend, params: DetectParams, engine: Engine,
             build_traces(db, kind, params.traces, since, until)
             permute_traces(db, kind, params.seed + perm)
             for window in windows:
-                engine.candidates(PairParams(kind=kind, window=window, evidence=0), 0)
+                engine.candidates(PairParams(kind=kind, window=window, evidence=0), 0,
+                                  measures=False)
                 pair_tests(db, kind, window, params.null, suffix="_perm")
                 db.execute("INSERT INTO perm_x SELECT ?, ?, ?, a, b, x FROM testable_pairs "
                            "WHERE x >= 2", [kind, window, perm])

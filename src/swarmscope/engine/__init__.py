@@ -115,7 +115,8 @@ class Engine(Protocol):
 
     def pairs(self, params: PairParams, run_id: int) -> PairsResult: ...
 
-    def candidates(self, params: PairParams, run_id: int) -> PairsResult:
+    def candidates(self, params: PairParams, run_id: int, *,
+                   measures: bool = True) -> PairsResult:
         """The edges as temporary data for the later stages, not stored: the temp tables
         ``pair_candidates`` (account keys ``a <= b`` and the measures of ``EDGE_COLUMNS``),
         ``popular_candidates``, ``popular_traces`` and ``candidate_evidence``."""
