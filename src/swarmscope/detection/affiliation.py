@@ -33,6 +33,13 @@ from swarmscope.store.backend import Backend
 from swarmscope.store.sql import column_list, no_rows
 
 
+def _kept(kind: str, window: float, null: NullParams) -> tuple[str, str]:
+    """The tables an affiliation test keeps for every round: the kind's distinct events, and
+    their object shares (the same for the windows whose popularity window is the same)."""
+    pop_w = int(max(null.popularity_window * 1000, round(window * 1000)))
+    return f"aff_events_{kind}", f"aff_shares_{kind}_{pop_w}"
+
+
 def affiliation_tests(db: Backend, kind: str, window: float,
                       null: NullParams = NullParams()) -> None:
     """Test every account outside the clusters against every cluster for one (kind, window);
@@ -42,24 +49,26 @@ def affiliation_tests(db: Backend, kind: str, window: float,
     rate_k, span, share = null_terms(db, kind, window, null)
     kind_sql = kind.replace("'", "''")
     total = db.dialect.sorted_sum
-    db.materialise("aff_events", f"SELECT DISTINCT account, object, ts FROM traces "
-                                 f"WHERE kind = '{kind_sql}'")
-    db.materialise("aff_member_events", """
-        SELECT m.cluster_id, e.object, e.ts FROM aff_events e
+    events, shares = _kept(kind, window, null)
+    if not db.has_table(events):   # the same in every round and window
+        db.materialise(events, f"SELECT DISTINCT account, object, ts FROM traces "
+                               f"WHERE kind = '{kind_sql}'")
+    if not db.has_table(shares):   # the same in every round, and in windows of one share
+        db.materialise(shares, f"SELECT account, object, {db.dialect.int_div('ts', str(RATE_BIN_MS))}"
+                               f" AS bin, {share} AS share FROM {events}")
+    db.materialise("aff_member_events", f"""
+        SELECT m.cluster_id, e.object, e.ts FROM {events} e
         JOIN cluster_members m ON m.account = e.account""")
     db.materialise("aff_x", f"""
         SELECT e.account, c.cluster_id, count(DISTINCT e.object) AS x
-        FROM aff_events e JOIN aff_member_events c ON c.object = e.object
+        FROM {events} e JOIN aff_member_events c ON c.object = e.object
              AND c.ts BETWEEN e.ts - {w} AND e.ts + {w}
         WHERE e.account NOT IN (SELECT account FROM cluster_members)
         GROUP BY ALL HAVING count(DISTINCT e.object) >= 2""")
     db.materialise("aff_shares", f"""
-        SELECT * FROM (SELECT account, object, {db.dialect.int_div('ts', str(RATE_BIN_MS))} AS bin,
-                              {share} AS share
-                       FROM aff_events)
-        WHERE account IN (SELECT account FROM aff_x)""")
+        SELECT * FROM {shares} WHERE account IN (SELECT account FROM aff_x)""")
     db.materialise("aff_rates", smoothed_rate_sql(
-        db, "aff_events", rate_k, group="m.cluster_id",
+        db, events, rate_k, group="m.cluster_id",
         members="JOIN cluster_members m USING (account)"))
     with db.step("affiliation.expected"):
         rows = db.to_arrow(f"""
@@ -80,7 +89,7 @@ def affiliation_tests(db: Backend, kind: str, window: float,
             x="BIGINT", mu="DOUBLE", p="DOUBLE"))
     db.append("affiliation_tests", f"SELECT '{kind_sql}' AS kind, {float(window)} AS window_s, "
                                    "account, cluster_id, x, mu, p FROM aff_tested")
-    db.drop("aff_events", "aff_member_events", "aff_x", "aff_shares", "aff_rates", "aff_tested")
+    db.drop("aff_member_events", "aff_x", "aff_shares", "aff_rates", "aff_tested")
 
 
 def affiliate(db: Backend, tests: list[tuple[str, float]], null: NullParams,
@@ -103,6 +112,7 @@ def affiliate(db: Backend, tests: list[tuple[str, float]], null: NullParams,
         total += new
         if not new:
             break
+    db.drop(*(name for kind, window in tests for name in _kept(kind, window, null)))
     return total
 
 
