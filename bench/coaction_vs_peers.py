@@ -49,9 +49,12 @@ PSS / RSS over the child's whole process tree, sampled from ``/proc`` every 0.1 
 ``peak_mib`` is the headline: the largest of ``self_maxrss_mib`` and ``tree_peak_pss_mib``.
 
 Repeats: the single runs above are at the mercy of a noisy machine, so at each size with the
-toolkit the two compute steps are then run ``--repeat`` more times, alternating (toolkit
-compute, ``pairs --evidence 0``, toolkit compute, …), and their medians and ratio of medians
-reported (``"repeat"``).
+toolkit a cycle is then run ``--repeat`` more times, alternating: the floor (DuckDB reading the
+CSV and storing it in a database file), ``ingest``, default ``pairs``, ``pairs --evidence 0``,
+the toolkit's preprocess (with ``--repeat-preprocess``) and compute; the medians, ranges, load
+averages and the ratios of the medians (ingest over the floor, the toolkit's compute over
+``pairs``, and end to end: preprocess + compute over ingest + default pairs) are reported
+(``"repeat"``).
 
 Python byte code: swarmscope is installed editable, and a machine with
 ``PYTHONDONTWRITEBYTECODE`` set (as this development machine has) would compile its modules at
@@ -311,7 +314,7 @@ def bench_co_retweet(args, n: int) -> dict:
         line["peak_mib_toolkit"] = max(tk_pre["peak_mib"], tk_comp["peak_mib"])
         line["peak_mib_swarmscope"] = max(ing["peak_mib"], p0["peak_mib"], p10["peak_mib"])
     if tk_comp and p0 and tk_comp["rc"] == 0 and p0["rc"] == 0 and args.repeat:
-        line["repeat"] = repeat_computes(args, tk_db, store, name)
+        line["repeat"] = repeat_cycle(args, csv_path, tk_db, store, name)
     line["commands"] = {"ss_ingest": ing["cmd"], "ss_pairs_ev0": p0 and p0["cmd"],
                         "ss_pairs_default": p10 and p10["cmd"],
                         "tk_preprocess": tk_pre and tk_pre["cmd"],
@@ -323,16 +326,52 @@ def bench_co_retweet(args, n: int) -> dict:
     return line
 
 
-def repeat_computes(args, tk_db: Path, store: Path, name: str) -> dict:
-    """``--repeat`` alternating runs of the toolkit's compute and ``pairs --evidence 0``."""
-    tk, ss = [], []
+def floor_cmd(csv_path: Path, db: Path) -> list[str]:
+    """The floor: DuckDB reading the CSV (all text, as ingest stages it) and storing it as a
+    table of a database file, nothing else."""
+    return [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).execute("
+            "'CREATE TABLE t AS SELECT * FROM read_csv(?, header = true, all_varchar = true)', "
+            "[sys.argv[2]])", str(db), str(csv_path)]
+
+
+def repeat_cycle(args, csv_path: Path, tk_db: Path, store: Path, name: str) -> dict:
+    """``--repeat`` cycles, each running in turn the floor (DuckDB reading and storing the
+    file), ``ingest``, default ``pairs``, ``pairs --evidence 0``, the toolkit's preprocess
+    (with ``--repeat-preprocess``; else its single run is reused) and compute: medians,
+    ranges and the load average before each run, and the ratios of the medians."""
+    floor_db = args.out_dir / f"{name}.floor.duckdb"
+    runs: dict[str, list[dict]] = {k: [] for k in ("floor", "ingest", "pairs_default",
+                                                   "pairs_ev0", "tk_preprocess", "tk_compute")}
     for _ in range(args.repeat):
-        tk.append(tk_compute(args, tk_db, "co_retweet", f"{name}.repeat")["seconds"])
-        ss.append(ss_pairs(args, store, "repost", f"{name}.repeat", "0")["seconds"])
-    med_tk, med_ss = statistics.median(tk), statistics.median(ss)
-    return {"runs": args.repeat, "toolkit_compute_s": tk, "pairs_ev0_s": ss,
-            "toolkit_compute_median_s": med_tk, "pairs_ev0_median_s": med_ss,
-            "speedup_of_medians": ratio(med_tk, med_ss)}
+        fresh(floor_db)
+        runs["floor"].append(run_child(args, floor_cmd(csv_path, floor_db), f"{name}.floor"))
+        fresh(floor_db)
+        runs["ingest"].append(ss_ingest(args, store, csv_path, f"{name}.repeat"))
+        runs["pairs_default"].append(ss_pairs(args, store, "repost", f"{name}.repeat", None))
+        runs["pairs_ev0"].append(ss_pairs(args, store, "repost", f"{name}.repeat", "0"))
+        if args.repeat_preprocess:
+            runs["tk_preprocess"].append(tk_preprocess(args, tk_db, csv_path, f"{name}.repeat"))
+        runs["tk_compute"].append(tk_compute(args, tk_db, "co_retweet", f"{name}.repeat"))
+    out: dict = {"runs": args.repeat}
+    med = {}
+    for k, rs in runs.items():
+        if not rs:
+            continue
+        secs = [r["seconds"] for r in rs]
+        med[k] = statistics.median(secs)
+        out[k] = {"seconds": secs, "median_s": med[k], "range_s": [min(secs), max(secs)],
+                  "peak_mib_max": max(r["peak_mib"] for r in rs),
+                  "loadavg_1m": [r.get("loadavg_1m") for r in rs],
+                  "rc": sorted({r["rc"] for r in rs})}
+    out["ratios_of_medians"] = {
+        "ingest_over_floor": ratio(med["ingest"], med["floor"]),
+        "tk_compute_over_pairs_default": ratio(med["tk_compute"], med["pairs_default"]),
+        "tk_compute_over_pairs_ev0": ratio(med["tk_compute"], med["pairs_ev0"]),
+        **({"end_to_end": ratio(med["tk_preprocess"] + med["tk_compute"],
+                                med["ingest"] + med["pairs_default"]),
+            "tk_preprocess_over_ingest": ratio(med["tk_preprocess"], med["ingest"])}
+           if "tk_preprocess" in med else {})}
+    return out
 
 
 def bench_link_text(args, n: int) -> None:
@@ -455,7 +494,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--memory-limit", default=None, help="swarmscope --memory-limit")
     ap.add_argument("--swarmscope", type=Path, default=DEFAULT_SWARMSCOPE)
     ap.add_argument("--repeat", type=int, default=5,
-                    help="alternating repeats of the two co-retweet compute steps (0: none)")
+                    help="alternating repeats of the floor, ingest, pairs and the toolkit's "
+                         "compute at each co-retweet size (0: none)")
+    ap.add_argument("--repeat-preprocess", action="store_true",
+                    help="the toolkit's preprocess in every repeat too (the end-to-end ratio)")
     ap.add_argument("--idle-cpus", type=float, default=0.5)
     ap.add_argument("--max-wait", type=float, default=900)
     ap.add_argument("--keep", action="store_true",

@@ -181,9 +181,11 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
     if layout is not None:
         _locate_reject_lines(con, f, layout)
     _commit_rejects(con, f, run_id, counts)
+    # one partition without rejects (the common file) is read in place, not copied
+    valid = "VIEW" if parts == 1 and counts.rejected == 0 else "TABLE"
     for where in part:
         con.execute(f"""
-            CREATE OR REPLACE TABLE scratch.valid AS SELECT * FROM scratch.rec
+            CREATE OR REPLACE {valid} scratch.valid AS SELECT * FROM scratch.rec
             WHERE _row NOT IN (SELECT _row FROM scratch.bad) {where}""")
         _prepare(con, reader, m, platform)
         _commit_partition(con, reader, f, platform, run_id, counts)
@@ -256,6 +258,14 @@ def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platfor
         _keys(con, "objmap", "object_keys", "object_key", "value",
               "SELECT parent AS value FROM scratch.new_posts WHERE parent IS NOT NULL "
               "UNION SELECT value FROM scratch.new_entities")
+        # the keys of the new posts, on narrow rows: numbered in input order after the
+        # largest key (the partition is committed next, by the store's only writer)
+        con.execute("""
+            CREATE OR REPLACE TABLE scratch.new_post_keys AS
+            SELECT b.first_row, o.object_key AS parent_key,
+                   (SELECT coalesce(max(post_key), 0) FROM posts)
+                       + row_number() OVER (ORDER BY b.first_row) AS post_key
+            FROM scratch.new_posts b LEFT JOIN scratch.objmap o ON o.value = b.parent""")
     _prepare_accounts(con, m, p, reader.posts)
     _keys(con, "acctmap", "account_keys", "account_key", "platform, account_id",
           f"SELECT DISTINCT {p} AS platform, account_id FROM scratch.valid")
@@ -410,12 +420,9 @@ def _commit_partition(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFi
                         "WHERE is_new")
             counts.posts += con.execute(f"""
                 INSERT INTO posts SELECT {p}, {', '.join('v.' + c for c in post_cols.split(', '))},
-                       {src}, v._row, {run_id}, a.account_key, o.object_key,
-                       (SELECT coalesce(max(post_key), 0) FROM posts)
-                           + row_number() OVER (ORDER BY v._row)
-                FROM scratch.valid v JOIN scratch.new_posts b ON v._row = b.first_row
-                JOIN scratch.acctmap a ON a.account_id = v.account_id
-                LEFT JOIN scratch.objmap o ON o.value = b.parent""").fetchone()[0]
+                       {src}, v._row, {run_id}, a.account_key, b.parent_key, b.post_key
+                FROM scratch.valid v JOIN scratch.new_post_keys b ON v._row = b.first_row
+                JOIN scratch.acctmap a ON a.account_id = v.account_id""").fetchone()[0]
             con.execute(f"""
                 INSERT INTO post_deletions SELECT {p}, v.post_id, v.deleted_at
                 FROM scratch.valid v JOIN scratch.new_posts b ON v._row = b.first_row

@@ -433,7 +433,10 @@ _DETECT_DOCS = {
     "detect_accounts": "every account of the store with its coordination score",
     "detect_edges": "the significant account pairs",
     "detect_clusters": "the clusters of flagged accounts",
-    "detect_evidence": "the co-actions behind each edge and each affiliation",
+    "detect_evidence": "the co-actions behind each edge and each affiliation (stored by key: "
+                       "account_key_a/b, object_key or object_value, post_key_a/b; these are "
+                       "the columns read through detection.evidence.detect_evidence(), as "
+                       "export and detect --out write them)",
     "detect_calibration": "the permutation check (with --permutations)",
     "detect_fingerprints": "activity fingerprints of accounts with enough posts",
     "detect_operations": "operations: clusters joined by edges, with zone and shift structure",
