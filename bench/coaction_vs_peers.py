@@ -329,7 +329,8 @@ def bench_co_retweet(args, n: int) -> dict:
 def floor_cmd(csv_path: Path, db: Path) -> list[str]:
     """The floor: DuckDB reading the CSV (all text, as ingest stages it) and storing it as a
     table of a database file, nothing else."""
-    return [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).execute("
+    return [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+            "c.execute('SET enable_progress_bar = false'); c.execute("
             "'CREATE TABLE t AS SELECT * FROM read_csv(?, header = true, all_varchar = true)', "
             "[sys.argv[2]])", str(db), str(csv_path)]
 

@@ -183,7 +183,10 @@ def main() -> int:
         emit({"bench": "detect", "copies": copies, "posts": posts, "rc": m.rc,
               "seconds": round(m.seconds, 1), "cpu_s": round(m.usage.ru_utime
                                                              + m.usage.ru_stime, 1),
-              "peak_rss_mib": mib(m.usage.ru_maxrss), "loadavg_before": load,
+              # resetting the high-water mark resets ru_maxrss too: the peak is the stages'
+              "peak_rss_mib": max([mib(m.usage.ru_maxrss)]
+                                  + [st["peak_rss_mib"] for st in stages]),
+              "loadavg_before": load,
               "loadavg_after": os.getloadavg(),
               "stages": {k: {**v, "seconds": round(v["seconds"], 2)} for k, v in sums.items()},
               **({"stderr_tail": m.stderr[-1500:]} if m.rc else {})})

@@ -145,7 +145,7 @@ STORE_OPTIONS = (
     ("--db", {"help": "The store (a DuckDB file).",
               "show_default": "swarmscope.duckdb or $SWARMSCOPE_DB"}, default_db_path, None),
     ("--memory-limit", {"metavar": "SIZE", "help": "Engine memory limit, e.g. 2GB (default: "
-                        "DuckDB's, 80% of RAM)."}, None, "SWARMSCOPE_MEMORY_LIMIT"),
+                        "DuckDB's, 80% of RAM; 1GB for ingest)."}, None, "SWARMSCOPE_MEMORY_LIMIT"),
     ("--temp-dir", {"help": "Where the engine spills to disk (default: beside the store)."},
      None, "SWARMSCOPE_TEMP_DIR"),
     ("--threads", {"type": int, "help": "Engine threads (default: all cores)."}, None,

@@ -193,12 +193,27 @@ def pair_tests(db: Backend, kind: str, window: float,
     db.materialise("test_rates", smoothed_rate_sql(
         db, "test_events WHERE account IN (SELECT account FROM test_shares)", rate_k))
     total = db.dialect.sorted_sum
-    directed = f"""
-        SELECT c.a, c.b, {total('1 - exp(-lam)')} AS mu FROM (
-            SELECT c.a, c.b, s.object, {span} * {total('s.share * r.rate')} AS lam
-            FROM testable_pairs c JOIN test_shares s ON s.account = c.{{src}}
+    if kind == "sync" and RATE_BIN_MS % int(round(window * 1000)) == 0:
+        # sync: an object (a time bin) lies in one rate bin and its share is 1, so the objects
+        # of an account with the same rate bin and number of actions give the same term: each
+        # such group is one row, its term counted ``objects`` times
+        db.materialise("test_terms", """
+            SELECT account, bin, n, count(*) AS objects FROM (
+                SELECT account, object, bin, count(*) AS n FROM test_shares GROUP BY ALL) s
+            GROUP BY ALL""")
+        directed = f"""
+            SELECT c.a, c.b, {total('s.objects * (1 - exp(-' + str(span) + ' * s.n * r.rate))')}
+                   AS mu
+            FROM testable_pairs c JOIN test_terms s ON s.account = c.{{src}}
             JOIN test_rates r ON r.account = c.{{dst}} AND r.bin = s.bin
-            WHERE c.x >= 2 GROUP BY c.a, c.b, s.object) c GROUP BY c.a, c.b"""
+            WHERE c.x >= 2 GROUP BY c.a, c.b"""
+    else:
+        directed = f"""
+            SELECT c.a, c.b, {total('1 - exp(-lam)')} AS mu FROM (
+                SELECT c.a, c.b, s.object, {span} * {total('s.share * r.rate')} AS lam
+                FROM testable_pairs c JOIN test_shares s ON s.account = c.{{src}}
+                JOIN test_rates r ON r.account = c.{{dst}} AND r.bin = s.bin
+                WHERE c.x >= 2 GROUP BY c.a, c.b, s.object) c GROUP BY c.a, c.b"""
     with db.step("significance.expected"):
         rows = db.to_arrow(f"""
             SELECT c.a, c.b, c.x,

@@ -31,6 +31,11 @@ from swarmscope.ingest.sources import (MAX_DECOMPRESSED, MAX_RECORD_BYTES, Input
 from swarmscope.params import BYTES, RATIO, SIZE, parse_size, validate
 from swarmscope.store import Store
 
+#: The engine's memory limit during ingest where the store's settings give none (DuckDB's own
+#: default is 80 % of RAM): the scratch tables spill to disk past it, so that a file of any size
+#: is ingested in about 2 GiB (``bench/ingest_throughput.py`` checks it on 5 GB files).
+INGEST_MEMORY = "1GB"
+
 #: In the order formats are tried: the platforms' JSON before twitter-v2, whose pages
 #: (``{"data": …}``) other APIs' responses resemble.
 FORMATS: dict[str, Reader] = {r.name: r for r in (
@@ -106,6 +111,8 @@ def ingest(store: Store, paths: list[str | Path], *, format: str | None = None,
     scratch_dir = Path(str(store.path) + ".ingest-tmp")
     con = store.con
     register_functions(con)
+    if store.settings.memory_limit is None:
+        con.execute(f"SET memory_limit = '{INGEST_MEMORY}'")
     try:
         for path in files:
             try:
@@ -130,6 +137,8 @@ def ingest(store: Store, paths: list[str | Path], *, format: str | None = None,
         raise
     finally:
         _drop_scratch(con, scratch_dir)
+        if store.settings.memory_limit is None:
+            con.execute("RESET memory_limit")
     files = [{"path": c.path, "format": c.format, "read": c.read, "stored": c.stored,
               "duplicates": c.duplicates, "rejected": c.rejected} for c in report.files]
     store.finish_run(run_id, "failed" if report.failed else "ok",

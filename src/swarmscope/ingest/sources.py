@@ -370,6 +370,11 @@ def stage_csv(con: duckdb.DuckDBPyConnection, f: InputFile, dialect: Dialect,
                   FROM reject_errors WHERE {f'line <= {unclosed}' if unclosed else 'true'}
                   GROUP BY line, error_type)
             GROUP BY line""")
+        if unclosed is None and not layout.restarts:   # parsed in one go: read in place
+            con.execute("ALTER TABLE scratch.raw0 RENAME TO parsed")
+            con.execute("CREATE VIEW scratch.raw AS SELECT rowid + 1 AS _row, "
+                        "CAST(NULL AS BIGINT) AS _line, * FROM scratch.parsed")
+            break
         rows = "" if keep is None else f" WHERE rowid < {keep}"
         con.execute("CREATE TABLE IF NOT EXISTS scratch.raw AS SELECT NULL::BIGINT AS _row, "
                     "NULL::BIGINT AS _line, * FROM scratch.raw0 WHERE false")
