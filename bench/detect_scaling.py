@@ -18,10 +18,10 @@ child of this script (``_detect STORE``) whose stages are wrapped: each stage ru
 time, the process's peak RSS during it (the kernel's high-water mark is reset before it through
 ``/proc/self/clear_refs``), and the rows of the tables it reads (before) and writes (after),
 counted outside the timing. Lines: ``"bench": "machine"``, ``"input"`` (per size), ``"stage"``
-(per stage run: size, stage, label, seconds, peak_rss_mib, rows_in, rows_out), ``"detect"``
+(per stage run: size, stage, label, seconds, cpu_s, peak_rss_mib, rows_in, rows_out), ``"detect"``
 (per size: wall seconds of the whole child, its own peak RSS, the per-stage sums), and
-``"fit"`` (per stage: the log-log slope of its seconds and of its output rows against the
-posts over the sizes; ``faster_than_output`` when the time's slope exceeds the output's by more
+``"fit"`` (per stage: the log-log slope of its seconds, of its CPU seconds (the figure to read on a
+shared machine) and of its output rows against the posts over the sizes; ``faster_than_output`` when the time's slope exceeds the output's by more
 than 0.2).
 """
 
@@ -105,13 +105,13 @@ def detect_child(store: str, memory_limit: str | None, threads: int | None) -> N
     def measured(db, stage):
         rows_in = rows(db, stage.reads)
         _reset_peak()
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         with original(db, stage):
             yield
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         peak = _status_kib("VmHWM")
         emit({"bench": "stage", "stage": stage.name, "label": label["now"],
-              "seconds": round(seconds, 3), "peak_rss_mib": mib(peak),
+              "seconds": round(seconds, 3), "cpu_s": round(cpu, 3), "peak_rss_mib": mib(peak),
               "rows_in": sum(rows_in.values()), "rows_out": sum(rows(db, stage.writes).values()),
               "tables_in": rows_in})
 
@@ -170,12 +170,13 @@ def main() -> int:
         m = run_measured(cmd, d, "detect")
         stages = [json.loads(line) for line in m.stdout.splitlines()
                   if line.startswith("{")]
-        sums: dict[str, dict] = defaultdict(lambda: {"seconds": 0.0, "rows_out": 0,
+        sums: dict[str, dict] = defaultdict(lambda: {"seconds": 0.0, "cpu_s": 0.0, "rows_out": 0,
                                                      "rows_in": 0, "peak_rss_mib": 0.0})
         for st in stages:
             emit({**st, "copies": copies, "posts": posts})
             agg = sums[st["stage"]]
             agg["seconds"] += st["seconds"]
+            agg["cpu_s"] += st["cpu_s"]
             agg["rows_out"] += st["rows_out"]
             agg["rows_in"] += st["rows_in"]
             agg["peak_rss_mib"] = max(agg["peak_rss_mib"], st["peak_rss_mib"])
@@ -188,7 +189,8 @@ def main() -> int:
                                   + [st["peak_rss_mib"] for st in stages]),
               "loadavg_before": load,
               "loadavg_after": os.getloadavg(),
-              "stages": {k: {**v, "seconds": round(v["seconds"], 2)} for k, v in sums.items()},
+              "stages": {k: {**v, "seconds": round(v["seconds"], 2), "cpu_s": round(v["cpu_s"], 2)}
+                         for k, v in sums.items()},
               **({"stderr_tail": m.stderr[-1500:]} if m.rc else {})})
         if not args.keep:
             fresh(store)
@@ -199,9 +201,11 @@ def main() -> int:
     for name in names:
         xs = [s["posts"] for s in sizes if name in s["stages"]]
         secs = [s["stages"][name]["seconds"] for s in sizes if name in s["stages"]]
+        cpus = [s["stages"][name]["cpu_s"] for s in sizes if name in s["stages"]]
         outs = [s["stages"][name]["rows_out"] for s in sizes if name in s["stages"]]
         t_slope, o_slope = slope(xs, secs), slope(xs, outs)
         emit({"bench": "fit", "stage": name, "posts": xs, "seconds": [round(x, 2) for x in secs],
+              "cpu_s": [round(x, 2) for x in cpus], "cpu_slope": slope(xs, cpus),
               "rows_out": outs, "time_slope": t_slope, "output_slope": o_slope,
               "faster_than_output": None if t_slope is None or o_slope is None
               else t_slope > o_slope + 0.2})

@@ -491,8 +491,8 @@ CALIBRATION = pa.schema([
 
 TABLES = {t.name: t for t in (*CANONICAL, *PAIRS, *DETECT)}
 #: What ``export --format csv|parquet`` writes: every result table (pairs' and detect's).
-RESULT_TABLES = tuple(t.name for t in (*DETECT, *PAIRS) if t.name not in ("pair_runs",
-                                                                          "pair_edges"))
+RESULT_TABLES = tuple(t.name for t in (*DETECT, *PAIRS)
+                      if t.name not in ("pair_runs", "pair_edges", "pair_evidence"))
 
 
 def create_sql(tables: tuple[Table, ...]) -> list[str]:
