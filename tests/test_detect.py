@@ -13,6 +13,7 @@ from scipy import stats
 from swarmscope import Store, ingest
 from swarmscope.pipeline import DetectParams, detect
 from swarmscope.results.evaluate import ari, average_precision, nmi, roc_auc
+from swarmscope.detection.evidence import detect_evidence
 from swarmscope.detection.significance import NullParams, pair_tests
 from swarmscope.detection.stats import randomized_p
 from swarmscope.engine import PairParams
@@ -166,11 +167,11 @@ def test_affiliation_recruits_troll_accounts_with_evidence(demo):
     with members of that cluster as evidence, shown by explain."""
     db, out, _ = demo
     with duckdb.connect(str(db), read_only=True) as con:
-        recruits, troll, bad_evidence = con.sql("""
+        recruits, troll, bad_evidence = con.sql(f"""
             SELECT count(*) FILTER (WHERE a.posts >= 5),
                    count(*) FILTER (WHERE a.posts >= 5 AND l.value IS NOT NULL),
                    count(*) FILTER (WHERE NOT EXISTS (
-                       SELECT 1 FROM detect_evidence e
+                       SELECT 1 FROM ({detect_evidence()}) e
                        JOIN detect_accounts m ON m.account_id = e.account_b
                        WHERE e.basis = 'affiliation' AND e.account_a = a.account_id
                          AND m.cluster_id = a.cluster_id))
