@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from swarmscope import Store, ingest, pairs
+from swarmscope.detection.evidence import detect_evidence
 from swarmscope.engine import PairParams
 from swarmscope.pipeline import DetectParams, detect
 
@@ -156,10 +157,10 @@ def test_detect_flags_a_pair_across_platforms_with_both_platforms_in_its_evidenc
         cross = s.con.execute(
             "SELECT platform_a, account_a, platform_b, account_b FROM detect_edges "
             "WHERE platform_a <> platform_b").fetchall()
-        evidence = s.con.execute("""
+        evidence = s.con.execute(f"""
             SELECT count(*), count(*) FILTER (WHERE pa.post_id IS NOT NULL
                                                   AND pb.post_id IS NOT NULL)
-            FROM detect_evidence v
+            FROM ({detect_evidence()}) v
             LEFT JOIN posts pa ON pa.platform = v.platform_a AND pa.post_id = v.post_a
                  AND pa.account_id = v.account_a
             LEFT JOIN posts pb ON pb.platform = v.platform_b AND pb.post_id = v.post_b

@@ -58,7 +58,8 @@ def test_detect_tables_are_documented_column_by_column(demo):
                     if "<" in part:
                         patterns.append(re.compile(re.sub(r"<\w+>", r"\\w+", part) + "$"))
                     documented.add(part)
-            for col in store.db.columns(t.name):
+            read = store.con.execute(f"DESCRIBE SELECT * FROM {t.source}").fetchall()
+            for col in (r[0] for r in read):   # the columns readers get (resolved from keys)
                 assert col in documented or any(p.match(col) for p in patterns), (t.name, col)
 
 

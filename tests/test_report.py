@@ -19,6 +19,7 @@ import pytest
 
 from conftest import demo_slice, planted_store, run, synthetic
 from swarmscope import Store, ingest
+from swarmscope.detection.evidence import detect_evidence
 from swarmscope.pipeline import DetectParams, detect
 from swarmscope.report import evidence, wording
 from swarmscope.report.data import layout, report_data
@@ -188,7 +189,7 @@ def test_cluster_evidence_is_drawn_from_many_pairs_and_kinds_without_repeats(cas
     shown = [e["object"] for c in data["clusters"] for e in c["evidence"]]
     assert all(not (o["value"] or "").startswith("text:") for o in shown)
     with Store(db, read_only=True) as store:
-        hashed = store.db.scalar("SELECT count(*) FROM detect_evidence "
+        hashed = store.db.scalar(f"SELECT count(*) FROM ({detect_evidence()}) v "
                                  "WHERE object LIKE 'text:%'")
     assert hashed > 0   # the store holds them, the page does not
     # the account cards carry their own evidence, each row naming the account

@@ -10,6 +10,7 @@ one per partner and kind, by p-value, the same two posts once.
 
 from __future__ import annotations
 
+from swarmscope.detection.evidence import detect_evidence
 from swarmscope.store.backend import Backend
 from swarmscope.store.sql import shown_time
 
@@ -36,7 +37,7 @@ def cluster_evidence(db: Backend, kinds: list[str], per_cluster: int = PER_CLUST
     rows = db.query(f"""
         WITH ev AS (
             SELECT e.cluster_id, {COLUMNS}, {_pair_p(kinds)} AS p
-            FROM detect_evidence v
+            FROM ({detect_evidence()}) v
             JOIN detect_edges e ON e.account_a = v.account_a AND e.account_b = v.account_b
             WHERE v.basis = 'pair' AND e.cluster_id IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY e.cluster_id, v.account_a, v.account_b,
@@ -75,13 +76,13 @@ def account_evidence(db: Backend, kinds: list[str], affiliation: bool,
             UNION ALL
             SELECT {COLUMNS.replace('e.platform_a, e.platform_b', 'd.platform, d.platform')},
                    d.affiliation_p, v.basis
-            FROM detect_evidence v
+            FROM ({detect_evidence()}) v
             JOIN detect_accounts d ON d.account_id = v.account_a
             WHERE v.basis = 'affiliation'""" if affiliation else ""
     rows = db.query(f"""
         WITH ev AS (
             SELECT {COLUMNS}, {_pair_p(kinds)} AS p, v.basis
-            FROM detect_evidence v
+            FROM ({detect_evidence()}) v
             JOIN detect_edges e ON e.account_a = v.account_a AND e.account_b = v.account_b
             WHERE v.basis = 'pair'{recruited}),
         mine AS (
