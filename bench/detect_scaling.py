@@ -3,7 +3,7 @@
 A benchmark, not a test. Run from the repository root with the project's virtual environment::
 
     .venv/bin/python bench/detect_scaling.py [--copies 0.3 1 3] [--out-dir bench/out]
-        [--memory-limit M] [--threads T] [--keep]
+        [--memory-limit M] [--threads T] [--keep] [--engine spark [--master local[2]]]
 
 The input is the demo's real data (one IRA week inside the organic Higgs week,
 ``src/swarmscope/demo_data``) at each size of ``--copies``: a fraction keeps the first part of
@@ -21,8 +21,14 @@ counted outside the timing. Lines: ``"bench": "machine"``, ``"input"`` (per size
 (per stage run: size, stage, label, seconds, cpu_s, peak_rss_mib, rows_in, rows_out), ``"detect"``
 (per size: wall seconds of the whole child, its own peak RSS, the per-stage sums), and
 ``"fit"`` (per stage: the log-log slope of its seconds, of its CPU seconds (the figure to read on a
-shared machine) and of its output rows against the posts over the sizes; ``faster_than_output`` when the time's slope exceeds the output's by more
-than 0.2).
+shared machine) and of its output rows against the posts over the sizes; ``faster_than_output``
+when the time's slope exceeds the output's by more than 0.2).
+
+With ``--engine spark`` the same inputs are also written as the canonical dataset (``ingest
+--dataset``) and the child runs ``detect --engine spark`` on it (``--master``, default
+``local[2]``); each stage line then carries the JVM's peak RSS so far (in local mode the driver
+and executors are one JVM) and the shuffle bytes the stage wrote and read (Spark's status API;
+the child turns the UI on for it), and ``cpu_s`` is 0 (the work is in the JVM).
 """
 
 from __future__ import annotations
@@ -120,6 +126,62 @@ def detect_child(store: str, memory_limit: str | None, threads: int | None) -> N
         pipeline.detect(s, progress=lambda step: label.update(now=step))
 
 
+def _jvm_peak_mib(spark) -> float:
+    """The Spark JVM's (driver and, in local mode, executors') resident high-water mark."""
+    pid = spark.sparkContext._gateway.proc.pid   # the launcher (or java itself)
+    pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    peaks = []
+    for p in pids:
+        with open(f"/proc/{p}/status") as fh:
+            peaks += [int(line.split()[1]) for line in fh if line.startswith("VmHWM:")]
+    return mib(max(peaks))
+
+
+def _shuffle_bytes(spark) -> tuple[int, int]:
+    """Shuffle bytes written and read so far by every stage (Spark's REST status API)."""
+    from urllib.request import urlopen
+    sc = spark.sparkContext
+    with urlopen(f"{sc.uiWebUrl}/api/v1/applications/{sc.applicationId}/stages") as r:
+        stages = json.load(r)
+    return (sum(s.get("shuffleWriteBytes", 0) for s in stages),
+            sum(s.get("shuffleReadBytes", 0) for s in stages))
+
+
+def detect_spark_child(dataset: str, out: str, master: str) -> None:
+    """Run ``detect --engine spark`` (defaults) on ``dataset`` and print a JSON line per stage
+    run: its time, the JVM's peak RSS so far, its shuffle bytes, rows in and out."""
+    import swarmscope.pipeline as pipeline
+    from swarmscope.store.spark import spark_session
+    spark = spark_session(master, {"spark.ui.enabled": "true", "spark.ui.port": "0",
+                                   "spark.driver.memory": "6g"})
+    original = pipeline.run_stage
+    label = {"now": ""}
+
+    def rows(db, tables) -> dict:
+        return {t: db.scalar(f"SELECT count(*) FROM {t}") for t in tables if db.has_table(t)}
+
+    @contextmanager
+    def measured(db, stage):
+        rows_in = rows(db, stage.reads)
+        written0, read0 = _shuffle_bytes(spark)
+        t0 = time.perf_counter()
+        with original(db, stage):
+            yield
+        seconds = time.perf_counter() - t0
+        written1, read1 = _shuffle_bytes(spark)
+        emit({"bench": "stage", "engine": "spark", "stage": stage.name, "label": label["now"],
+              "seconds": round(seconds, 3), "cpu_s": 0.0,
+              "peak_rss_mib": _jvm_peak_mib(spark),
+              "shuffle_write_mib": mib((written1 - written0) // 1024),
+              "shuffle_read_mib": mib((read1 - read0) // 1024),
+              "rows_in": sum(rows_in.values()), "rows_out": sum(rows(db, stage.writes).values()),
+              "tables_in": rows_in})
+
+    pipeline.run_stage = measured
+    pipeline.detect_dataset(dataset, out, master=master,
+                            progress=lambda step: label.update(now=step))
+
+
 # -- the benchmark -----------------------------------------------------------------------------
 def slope(xs: list[float], ys: list[float]) -> float | None:
     """The least-squares slope of log y on log x (None with fewer than two usable points)."""
@@ -140,9 +202,15 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None, help="swarmscope --threads")
     ap.add_argument("--swarmscope", type=Path, default=DEFAULT_SWARMSCOPE)
     ap.add_argument("--keep", action="store_true", help="keep the inputs and stores")
+    ap.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                    help="where detect runs (spark: on the dataset ingest --dataset writes)")
+    ap.add_argument("--master", default="local[2]", help="the Spark master (--engine spark)")
     ap.add_argument("mode", nargs="*", help=argparse.SUPPRESS)
     args = finish_dir_args(ap.parse_args())
     import duckdb
+    if args.mode and args.mode[0] == "_detect_spark":   # _detect_spark DATASET OUT
+        detect_spark_child(args.mode[1], args.mode[2], args.master)
+        return 0
     if args.mode:   # _detect STORE: the measured child
         detect_child(args.mode[1], args.memory_limit, args.threads)
         return 0
@@ -157,7 +225,9 @@ def main() -> int:
         opts = ([f"--memory-limit={args.memory_limit}"] if args.memory_limit else []) + (
             [f"--threads={args.threads}"] if args.threads else [])
         t0 = time.perf_counter()
-        swarmscope(str(args.swarmscope), store, *opts, "ingest", d / IRA_FILE, d / HIGGS_FILE)
+        dataset = ["--dataset", d / "dataset"] if args.engine == "spark" else []
+        swarmscope(str(args.swarmscope), store, *opts, "ingest", d / IRA_FILE, d / HIGGS_FILE,
+                   *dataset)
         ingest_s = time.perf_counter() - t0
         with duckdb.connect(str(store), read_only=True) as con:
             posts = con.execute("SELECT count(*) FROM posts").fetchone()[0]
@@ -165,7 +235,9 @@ def main() -> int:
               "ingest_s": round(ingest_s, 1), "loadavg": os.getloadavg()})
         cmd = [sys.executable, __file__, "--out-dir", str(args.out_dir)] + (
             ["--memory-limit", args.memory_limit] if args.memory_limit else []) + (
-            ["--threads", str(args.threads)] if args.threads else []) + ["_detect", str(store)]
+            ["--threads", str(args.threads)] if args.threads else []) + (
+            ["--master", args.master, "_detect_spark", str(d / "dataset"), str(d / "results")]
+            if args.engine == "spark" else ["_detect", str(store)])
         load = os.getloadavg()
         m = run_measured(cmd, d, "detect")
         stages = [json.loads(line) for line in m.stdout.splitlines()
@@ -181,7 +253,8 @@ def main() -> int:
             agg["rows_in"] += st["rows_in"]
             agg["peak_rss_mib"] = max(agg["peak_rss_mib"], st["peak_rss_mib"])
         per_size[copies] = {"posts": posts, "stages": dict(sums)}
-        emit({"bench": "detect", "copies": copies, "posts": posts, "rc": m.rc,
+        emit({"bench": "detect", "engine": args.engine, "copies": copies, "posts": posts,
+              "rc": m.rc,
               "seconds": round(m.seconds, 1), "cpu_s": round(m.usage.ru_utime
                                                              + m.usage.ru_stime, 1),
               # resetting the high-water mark resets ru_maxrss too: the peak is the stages'
