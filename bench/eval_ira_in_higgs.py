@@ -682,6 +682,73 @@ def automation_audit(ana: duckdb.DuckDBPyConnection, data_dir: Path,
     }
 
 
+TRAIT_WARNING = (
+    "The sources of a mix differ in time zone, text presence and clients (Higgs has no texts, "
+    "no clients, and RT/MT/RE only): a trait measured against every account (gap_regularity, "
+    "round_the_clock, repost_only, shared_rhythm, identical_texts, one_client, conversations) "
+    "can separate the sources without being evidence; serial_order and diverse_content are "
+    "measured inside the cluster, relative to its own members.")
+
+
+def trait_separation(ana: duckdb.DuckDBPyConnection, det_dirs: dict[str, Path]) -> dict:
+    """Each detected cluster by the source of most of its scoreable members ('ira', 'bot',
+    'higgs', or 'higgs_automation_ring' where most of those are in ``automation_ring``): its
+    assessment, and per trait the clusters measured, median value and baseline, the share where
+    the trait passes (p · traits <= 0.001, value above baseline) and the ROC-AUC of the value
+    between each operated source and the organic clusters."""
+    from sklearn.metrics import roc_auc_score
+    ring = "a.original IN (SELECT original FROM automation_ring)" if ana.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'automation_ring'"
+    ).fetchone()[0] else "false"
+    parts = [(w, d) for w, d in det_dirs.items() if (d / "cluster_traits.parquet").exists()]
+    if not parts:
+        return {"status": "no cluster_traits.parquet"}
+    ana.execute("CREATE OR REPLACE TEMP TABLE sep AS " + " UNION ALL ".join(f"""
+        SELECT '{w}' AS "window", c.cluster_id, c.size, c.assessment, c.evidence_strength,
+               (SELECT CASE WHEN count(*) = 0 THEN 'unscored'
+                            WHEN mode(a.source) = 'higgs' AND avg(CAST({ring} AS INTEGER)) > 0.5
+                            THEN 'higgs_automation_ring' ELSE mode(a.source) END
+                FROM read_parquet('{d / 'accounts.parquet'}') m
+                JOIN accounts a ON a."window" = '{w}' AND a.account_id = m.account_id
+                WHERE m.cluster_id = c.cluster_id) AS grp
+        FROM read_parquet('{d / 'clusters.parquet'}') c""" for w, d in parts))
+    ana.execute("CREATE OR REPLACE TEMP TABLE sep_traits AS " + " UNION ALL ".join(f"""
+        SELECT '{w}' AS "window", cluster_id, trait, value, baseline, p_value,
+               coalesce(p_value * count(*) OVER (PARTITION BY cluster_id) <= 0.001
+                        AND value > baseline, false) AS passes
+        FROM read_parquet('{d / 'cluster_traits.parquet'}')""" for w, d in parts))
+    groups = {g: {"clusters": n, "members": m, "assessment": dict(
+        ana.execute("""SELECT assessment, count(*) FROM sep WHERE grp = ? GROUP BY ALL
+                       ORDER BY ALL""", [g]).fetchall())}
+        for g, n, m in ana.execute("SELECT grp, count(*), sum(size) FROM sep GROUP BY ALL "
+                                   "ORDER BY ALL").fetchall()}
+    traits: dict[str, Any] = defaultdict(dict)
+    rows = ana.execute("""
+        SELECT t.trait, s.grp, count(*), median(t.value), median(t.baseline),
+               avg(CAST(t.passes AS INTEGER)), list(t.value ORDER BY t.value)
+        FROM sep_traits t JOIN sep s USING ("window", cluster_id)
+        GROUP BY ALL ORDER BY ALL""").fetchall()
+    for trait, g, n, med, base, share, values in rows:
+        traits[trait][g] = {"clusters": n, "median_value": r4(med), "median_baseline":
+                            r4(base) if base is not None else None, "passing_share": r4(share),
+                            "values": values}
+    for trait, by in traits.items():
+        organic = by.get("higgs", {}).get("values", [])
+        for g, e in by.items():
+            if g != "higgs" and organic and e["values"]:
+                e["auc_vs_higgs"] = r4(roc_auc_score(
+                    [1] * len(e["values"]) + [0] * len(organic), e["values"] + organic))
+        for e in by.values():
+            e.pop("values")
+    top = {w: ana.execute("""SELECT cluster_id, grp, assessment, size,
+                                    round(evidence_strength, 2) FROM sep WHERE "window" = ?
+                             ORDER BY evidence_strength DESC, cluster_id LIMIT 5""",
+                          [w]).fetchall() for w, _ in parts}
+    return {"groups": groups, "traits": dict(traits), "first_five_clusters": {
+        w: [dict(zip(("cluster_id", "group", "assessment", "size", "evidence_strength"), r))
+            for r in rows] for w, rows in top.items()}, "artefact_warning": TRAIT_WARNING}
+
+
 # -- the protocol ----------------------------------------------------------------------------------
 ANALYSIS_SCHEMA = f"""
 CREATE TABLE accounts ("window" VARCHAR, account_id VARCHAR, source VARCHAR, original VARCHAR,
@@ -852,6 +919,7 @@ def assemble(run: Run, ceiling: dict, baseline: dict, vm_bins: dict) -> dict[str
                 "detect": per_window(ana, "detect", det_wins, label=AUTOMATION_LABEL),
                 "volume_matched": per_window(ana, "detect", det_wins, weighted=True,
                                              label=AUTOMATION_LABEL)["overall"]}
+    res["traits_separation"] = trait_separation(ana, run.detect_dirs) if detect else None
     res["peers"] = {n: {"rule": r["rule"], "how": r["how"],
                         **per_window(ana, f"peer:{n}", wins, clusters=False)}
                     for n, r in PEER_RULES.items()}
@@ -919,6 +987,8 @@ def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
                               **compact(m)})
             lines.append({"what": "detect_counting_automation_ring_volume_matched",
                           "window": "overall", **compact(both["volume_matched"])})
+        for g, e in (res["traits_separation"] or {}).get("groups", {}).items():
+            lines.append({"what": "cluster_assessment", "group": g, **e})
     else:
         lines.append({"what": "detect", **res["overall"]})
     for n in PEER_RULES:

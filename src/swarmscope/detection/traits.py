@@ -28,9 +28,10 @@ mixes sources (the IRA-in-Higgs protocol), a population baseline also separates 
 relative to the cluster's own members alone.
 
 ``assessment``: 'automation' when an automation trait passes (value above baseline, p <=
-``ALPHA`` after Bonferroni over the cluster's traits), else 'operated' when an operator trait
-passes, else 'organic-like' when most of the members' objects are their own or its members
-converse beyond the baseline, else 'undetermined'. ``evidence_strength`` orders the clusters,
+``ALPHA`` after Bonferroni over the cluster's traits; ``repost_only`` only beside another, as
+people who only repost are common where the data holds nothing else), else 'operated' when an
+operator trait passes, else 'organic-like' when most of the members' objects are their own or
+its members converse beyond the baseline, else 'undetermined'. ``evidence_strength`` orders the clusters,
 the surest operations first: −log10 of the smallest passing automation or operator p (Bonferroni
 over the traits, capped at ``CAP``), plus the members' median account score (in [0, 1], so
 coordination alone orders clusters without a trait).
@@ -140,7 +141,7 @@ def _share_trait(d: Dialect, name: str, eligible: str, prop: str, says: str) -> 
                AS baseline, count(*) AS n, {k} AS members,
                {d.first_distinct(f'CASE WHEN {prop} THEN s.account END', MAX_ACCOUNTS)}
                AS accounts,
-               CAST({k} AS VARCHAR) || ' of ' || CAST(count(*) AS VARCHAR) || ' members {says}'
+               CAST({k} AS STRING) || ' of ' || CAST(count(*) AS STRING) || ' members {says}'
                AS detail, 'binomial' AS test, CAST(NULL AS DOUBLE) AS z
         FROM cluster_members m JOIN trait_stats s ON s.account = m.account
         WHERE {eligible} GROUP BY m.cluster_id"""
@@ -170,8 +171,8 @@ def _serial_order(d: Dialect) -> str:
                {d.sorted_sum(mean)} / count(*) AS baseline, count(*) AS n,
                count(DISTINCT CASE WHEN {ordered} THEN a END) AS members,
                {d.first_distinct(f'CASE WHEN {ordered} THEN a END', MAX_ACCOUNTS)} AS accounts,
-               CAST(count(*) FILTER (WHERE {ordered}) AS VARCHAR) || ' of ' ||
-               CAST(count(*) AS VARCHAR) || ' member pairs act in the same order on 80% or '
+               CAST(count(*) FILTER (WHERE {ordered}) AS STRING) || ' of ' ||
+               CAST(count(*) AS STRING) || ' member pairs act in the same order on 80% or '
                || 'more of the objects both acted on within an hour' AS detail,
                'normal' AS test,
                ({d.sorted_sum(dev)} - {d.sorted_sum(mean)})
@@ -214,8 +215,8 @@ def _shared_rhythm(d: Dialect) -> str:
                count(*) FILTER (WHERE c_in > c_out) AS members,
                {d.first_distinct('CASE WHEN c_in > c_out THEN account END', MAX_ACCOUNTS)}
                AS accounts,
-               CAST(count(*) FILTER (WHERE c_in > c_out) AS VARCHAR) || ' of ' ||
-               CAST(count(*) AS VARCHAR) || ' members keep hours closer to the other members '
+               CAST(count(*) FILTER (WHERE c_in > c_out) AS STRING) || ' of ' ||
+               CAST(count(*) AS STRING) || ' members keep hours closer to the other members '
                || 'than to everybody, outside their co-actions' AS detail, 'normal' AS test,
                ({d.sorted_sum(diff)} / count(*)) / sqrt(greatest(
                    ({d.sorted_sum(f'({diff}) * ({diff})')} - {d.sorted_sum(diff)}
@@ -241,7 +242,7 @@ def _one_client(d: Dialect) -> str:
         SELECT t.cluster_id, 'one_client' AS trait, CAST(t.n AS DOUBLE) / t.total AS value,
                CAST(e.n AS DOUBLE) / (SELECT sum(n) FROM everybody) AS baseline,
                t.total AS n, t.acc AS members, t.accounts,
-               CAST(t.n AS VARCHAR) || ' of ' || CAST(t.total AS VARCHAR) ||
+               CAST(t.n AS STRING) || ' of ' || CAST(t.total AS STRING) ||
                ' posts of the members come from ' || t.client AS detail,
                'binomial' AS test, CAST(NULL AS DOUBLE) AS z
         FROM top t JOIN everybody e ON e.client = t.client WHERE t.r = 1"""
@@ -261,8 +262,8 @@ def _diverse_content(d: Dialect) -> str:
                CAST(NULL AS DOUBLE) AS baseline, count(*) AS n,
                count(*) FILTER (WHERE {own}) AS members,
                {d.first_distinct(f'CASE WHEN {own} THEN account END', MAX_ACCOUNTS)} AS accounts,
-               CAST(count(*) FILTER (WHERE {own}) AS VARCHAR) || ' of ' ||
-               CAST(count(*) AS VARCHAR) || ' members act mostly on objects no other member '
+               CAST(count(*) FILTER (WHERE {own}) AS STRING) || ' of ' ||
+               CAST(count(*) AS STRING) || ' members act mostly on objects no other member '
                || 'touched' AS detail, 'none' AS test, CAST(NULL AS DOUBLE) AS z
         FROM own GROUP BY cluster_id"""
 
@@ -301,11 +302,16 @@ def _assess(db: Backend) -> None:
     """``assessment`` and ``evidence_strength`` (module docstring) into ``cluster_summary``."""
     bonferroni = "p_value * count(*) OVER (PARTITION BY cluster_id)"
     db.materialise("cluster_assessment", f"""
-        WITH t AS (SELECT cluster_id, family, trait, value,
-                          coalesce({bonferroni} <= {ALPHA} AND value > baseline, false) AS passes,
-                          least({CAP}, -log10(greatest(least({bonferroni}, 1), 1e-300)))
-                          AS strength
-                   FROM cluster_traits),
+        WITH tested AS (
+            SELECT cluster_id, family, trait, value,
+                   coalesce({bonferroni} <= {ALPHA} AND value > baseline, false) AS passed,
+                   least({CAP}, -log10(greatest(least({bonferroni}, 1), 1e-300))) AS strength
+            FROM cluster_traits),
+        t AS (  -- repost_only counts only beside another automation trait
+            SELECT *, passed AND (trait <> 'repost_only' OR sum(CASE WHEN passed
+                          AND family = 'automation' AND trait <> 'repost_only' THEN 1 ELSE 0 END)
+                          OVER (PARTITION BY cluster_id) > 0) AS passes
+            FROM tested),
         member_scores AS (
             SELECT m.cluster_id, median(s.score) AS score FROM cluster_members m
             JOIN account_scores s ON s.account = m.account GROUP BY m.cluster_id)
