@@ -915,10 +915,9 @@ def assemble(run: Run, ceiling: dict, baseline: dict, vm_bins: dict) -> dict[str
         audit = automation_audit(ana, Path(run.args.data_dir), run.args.seed)
         res["organic_flagged_audit"]["automation"] = audit
         if audit["automation"]:
-            res["counting_automation_ring_as_positive"] = {
-                "detect": per_window(ana, "detect", det_wins, label=AUTOMATION_LABEL),
-                "volume_matched": per_window(ana, "detect", det_wins, weighted=True,
-                                             label=AUTOMATION_LABEL)["overall"]}
+            # not volume-matched: the matching draws negatives to follow the IRA accounts
+            res["counting_automation_ring_as_positive"] = per_window(
+                ana, "detect", det_wins, label=AUTOMATION_LABEL)
     res["traits_separation"] = trait_separation(ana, run.detect_dirs) if detect else None
     res["peers"] = {n: {"rule": r["rule"], "how": r["how"],
                         **per_window(ana, f"peer:{n}", wins, clusters=False)}
@@ -981,12 +980,9 @@ def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
                       audit["distinct_higgs_flagged"], "automation": {
                           k: v for k, v in audit["automation"].items() if k != "ring"}})
         both = res.get("counting_automation_ring_as_positive")
-        if both:
-            for w, m in both["detect"].items():
-                lines.append({"what": "detect_counting_automation_ring", "window": w,
-                              **compact(m)})
-            lines.append({"what": "detect_counting_automation_ring_volume_matched",
-                          "window": "overall", **compact(both["volume_matched"])})
+        for w, m in (both or {}).items():
+            lines.append({"what": "detect_counting_automation_ring", "window": w,
+                          **compact(m)})
         for g, e in (res["traits_separation"] or {}).get("groups", {}).items():
             lines.append({"what": "cluster_assessment", "group": g, **e})
     else:

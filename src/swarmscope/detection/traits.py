@@ -286,7 +286,7 @@ def _tested(raw: pa.Table, ids: dict[int, str]) -> pa.Table:
     p[binom] = stats.binom.sf(count[binom] - 1, n[binom], np.clip(base[binom], 1e-12, 1.0))
     p[normal] = stats.norm.sf(z[normal])
     return pa.table({
-        "cluster_id": pa.array(t["cluster_id"], pa.int64()),
+        "cluster_id": pa.array(t["cluster_id"], pa.int32()),
         "family": pa.array([FAMILY[x] for x in trait], pa.string()),
         "trait": pa.array(trait, pa.string()),
         "value": pa.array(value, pa.float64()),
