@@ -7,7 +7,8 @@ cluster's members with a reference (``baseline``) and, where there is a test, a 
 automation
     ``serial_order``: on the objects two members both acted on within an hour, the same member
     acts first again and again (a script that logs its accounts in one after another in a fixed
-    order); measured inside the cluster, against random order (no source can fake it).
+    order; also followers who always share a page's links after it); measured inside the
+    cluster, against random order (no source can fake it).
     ``gap_regularity``: members whose gaps between posts are regular (coefficient of variation
     < 0.5; Poisson posting gives 1, people are burstier). ``round_the_clock``: members with
     posts in >= 20 of the 24 hours of the day. ``repost_only``: members with >= 5 posts, all
