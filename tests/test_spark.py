@@ -254,8 +254,9 @@ def test_detect_on_spark_writes_what_duckdb_detect_writes(ingested, spark, tmp_p
     """``detect --engine spark --input DATASET --out DIR`` against ``detect`` on the store, on
     the demo slice with four kinds (co-repost, co-mention, same-minute synchrony and
     near-duplicate text within a minute) and two affiliation rounds: the same accounts,
-    scores, p- and q-values and flags, edges, clusters with their summaries, evidence and
-    calibration, row for row; the signals and signatures are DuckDB's only, and say so."""
+    scores, p- and q-values and flags, edges, clusters with their summaries and traits,
+    evidence and calibration, row for row; the signals and signatures are DuckDB's only, and
+    say so."""
     db, dataset = ingested(DEMO_SLICE)
     args = ("--kinds", "repost,mention,sync,similar_text", "--window", "60",
             "--affiliation-rounds", "2")
@@ -268,7 +269,7 @@ def test_detect_on_spark_writes_what_duckdb_detect_writes(ingested, spark, tmp_p
     assert "signals and signatures run on DuckDB only" in result.output
     duck_tables, spark_tables = _detect_tables(tmp_path / "duck"), _detect_tables(
         tmp_path / "spark")
-    core = ("accounts", "edges", "clusters", "evidence", "calibration")
+    core = ("accounts", "edges", "clusters", "cluster_traits", "evidence", "calibration")
     assert set(core) <= set(spark_tables) and set(spark_tables) - set(core) == {"run"}
     assert sum(duck_tables["accounts"].column("flagged").to_pylist()) > 20
     assert duck_tables["clusters"].num_rows >= 2 and duck_tables["evidence"].num_rows > 100
