@@ -15,6 +15,8 @@ as in ``eval_ira_in_higgs.py`` (whose labels and metrics this script reuses; the
 CLI pieces are in ``common.py``). The posts carry nothing but
 their time (the data has no texts), so only synchrony can relate them: the figure that matters
 is the recall of ``detect --kinds sync``; ``detect`` with its defaults is reported beside it.
+Each run's clusters are also described by the source of most of their members and their traits
+(``<run>_traits``, as in ``eval_ira_in_higgs.trait_separation``).
 Bot posts are ingested with ``--format table``, Higgs with ``snap-higgs``; scoreable accounts
 have >= 5 posts in the store. ``ceiling``: the share of scoreable bots that posted in the same
 minute as another bot, and in >= 2 minutes with one partner.
@@ -131,6 +133,7 @@ def run_window(args: argparse.Namespace, exe: str, ana: duckdb.DuckDBPyConnectio
             log(f"{w}: {name} failed: {exc}")
             continue
         entry[f"{name}_contract"] = E.load_detect_scores(ana, name, w, out)
+        entry[f"{name}_traits"] = E.trait_separation(ana, {w: out})
         entry[name] = E.method_metrics(ana, name, f"a.\"window\" = '{w}'", clusters=False)
         log(f"{w}: {name}: {E.compact(entry[name])}")
     return entry
@@ -168,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(res, indent=1, default=jsonable))
     for w, e in res["windows"].items():
         emit({"bench": "eval_astrobots", "window": w, "ceiling": e["ceiling"],
-              **{n: E.compact(e[n]) if "error" not in e[n] else e[n] for n in RUNS}},
-             default=None)
+              **{n: E.compact(e[n]) if "error" not in e[n] else e[n] for n in RUNS},
+              "cluster_assessment": {n: e[f"{n}_traits"].get("groups") for n in RUNS
+                                     if f"{n}_traits" in e}}, default=None)
     for n, m in res["overall"].items():
         emit({"bench": "eval_astrobots", "window": "overall", "run": n, **E.compact(m)},
              default=None)

@@ -201,9 +201,19 @@ def store_checks(ana: duckdb.DuckDBPyConnection, scn: Scenario) -> dict[str, Any
 
 
 # -- 4. metrics ------------------------------------------------------------------------------------
+PRECISION_AT = (10, 50, 100)
+
+
+def precision_at(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """Precision among the k highest scores (ties in the accounts' order), k in PRECISION_AT."""
+    top = y[np.argsort(-score, kind="stable")]
+    return {str(k): r4(float(top[:k].mean())) for k in PRECISION_AT if k <= len(y)}
+
+
 def metrics(y: np.ndarray, score: np.ndarray, flagged: np.ndarray,
             w: np.ndarray | None = None) -> dict[str, Any]:
     from sklearn.metrics import average_precision_score, roc_auc_score
+    at_k = precision_at(y, score) if w is None else None
     w = np.ones(len(y)) if w is None else w
     tp = float(w[(y == 1) & flagged].sum())
     fp = float(w[(y == 0) & flagged].sum())
@@ -217,7 +227,7 @@ def metrics(y: np.ndarray, score: np.ndarray, flagged: np.ndarray,
         "roc_auc": r4(roc_auc_score(y, score, sample_weight=w)) if both else None,
         "pr_auc": r4(average_precision_score(y, score, sample_weight=w)) if both else None,
         "fpr": r4(fp / neg if neg else 0.0), "n_pos": int(pos), "n_neg": int(neg),
-        "tp": int(tp), "fp": int(fp),
+        "tp": int(tp), "fp": int(fp), **({"precision_at": at_k} if at_k else {}),
     }
 
 
@@ -229,14 +239,19 @@ def cluster_scores(y_cat: list[str], clusters: list[str]) -> dict[str, Any]:
             "ari": r4(adjusted_rand_score(y_cat, clusters))}
 
 
+#: the label when the organic accounts shown to be automation count as positives
+AUTOMATION_LABEL = ("CASE WHEN a.source = 'higgs' AND a.original IN (SELECT original FROM "
+                    "automation_ring) THEN 1 ELSE a.label END")
+
+
 def scored(ana: duckdb.DuckDBPyConnection, method: str, where: str = "true",
-           weighted: bool = False) -> dict[str, np.ndarray]:
+           weighted: bool = False, label: str = "a.label") -> dict[str, np.ndarray]:
     """The scoreable accounts with a method's score (0 / unflagged where it has none)."""
     wcol = "coalesce(v.w, 0)" if weighted else "1"
     join = 'LEFT JOIN vm_weights v ON v."window" = a."window" AND v.account_id = a.account_id' \
         if weighted else ""
     rows = ana.execute(f"""
-        SELECT a.label, coalesce(s.score, 0), coalesce(s.flagged, false), {wcol},
+        SELECT {label}, coalesce(s.score, 0), coalesce(s.flagged, false), {wcol},
                coalesce(a.category, ''),
                CASE WHEN s.cluster_id IS NULL THEN 'single:' || a."window" || ':' || a.account_id
                     ELSE a."window" || ':' || CAST(s.cluster_id AS VARCHAR) END
@@ -254,8 +269,9 @@ def scored(ana: duckdb.DuckDBPyConnection, method: str, where: str = "true",
 
 
 def method_metrics(ana: duckdb.DuckDBPyConnection, method: str, where: str = "true",
-                   weighted: bool = False, clusters: bool = True) -> dict[str, Any]:
-    d = scored(ana, method, where, weighted)
+                   weighted: bool = False, clusters: bool = True,
+                   label: str = "a.label") -> dict[str, Any]:
+    d = scored(ana, method, where, weighted, label)
     m = metrics(d["y"], d["score"], d["flagged"], d["w"] if weighted else None)
     ira = d["y"] == 1
     by_cat = defaultdict(lambda: [0, 0])
@@ -270,17 +286,19 @@ def method_metrics(ana: duckdb.DuckDBPyConnection, method: str, where: str = "tr
 
 
 def per_window(ana: duckdb.DuckDBPyConnection, method: str, windows: list[str],
-               weighted: bool = False, clusters: bool = True) -> dict[str, Any]:
+               weighted: bool = False, clusters: bool = True,
+               label: str = "a.label") -> dict[str, Any]:
     """Metrics per window and pooled over ``windows``."""
-    out = {w: method_metrics(ana, method, f"a.\"window\" = '{w}'", weighted, clusters)
+    out = {w: method_metrics(ana, method, f"a.\"window\" = '{w}'", weighted, clusters, label)
            for w in windows}
     pooled = "a.\"window\" IN (" + ", ".join(f"'{w}'" for w in windows) + ")"
-    out["overall"] = method_metrics(ana, method, pooled, weighted, clusters)
+    out["overall"] = method_metrics(ana, method, pooled, weighted, clusters, label)
     return out
 
 
 def compact(m: dict[str, Any]) -> dict[str, Any]:
-    keys = ("precision", "recall", "f1", "roc_auc", "pr_auc", "fpr", "n_pos", "n_neg", "nmi")
+    keys = ("precision", "recall", "f1", "roc_auc", "pr_auc", "fpr", "n_pos", "n_neg", "nmi",
+            "precision_at")
     return {k: m[k] for k in keys if k in m}
 
 
@@ -581,6 +599,156 @@ def july4_share(ana: duckdb.DuckDBPyConnection, flagged: set[str]) -> dict[str, 
     return {"flagged" if f else "all_scoreable_higgs_not_flagged": s for f, s in res}
 
 
+#: the automation audit: cascades (a retweeted Higgs account) with this many flagged retweeters,
+#: compared in pairs that start this far apart with this many retweeters in common
+CASCADE_MIN, CASCADE_APART_S, CASCADE_COMMON, AUDIT_PERMUTATIONS = 10, 6 * 3600, 10, 1000
+
+
+def automation_audit(ana: duckdb.DuckDBPyConnection, data_dir: Path,
+                     seed: int) -> dict[str, Any]:
+    """Are the flagged Higgs accounts automation? On the original Higgs file (timing to the
+    second): the retweeters of each account they retweet form a cascade; a script that logs its
+    accounts in one after another retweets in the same order every time, people do not. The
+    statistic is the mean Spearman correlation of the common retweeters' order over pairs of
+    cascades >= 6 h apart; its null permutes each cascade's order (seeded). Also: retweets in
+    the same second as the cascade's previous one (simultaneous scripts), against the other
+    Higgs cascades. Where p <= 0.01, the Higgs accounts (flagged or not) in >= 2 such cascades
+    form ``automation_ring``, which the figures also count as positives."""
+    from scipy.stats import rankdata
+    f = Path(data_dir) / HIGGS
+    ana.execute(f"""
+        CREATE OR REPLACE TEMP TABLE rts AS
+        SELECT CAST(user_b AS VARCHAR) AS target, CAST(user_a AS VARCHAR) AS original,
+               min(ts) AS ts FROM read_parquet('{f}') WHERE interaction = 'RT' GROUP BY ALL""")
+    ana.execute(f"""
+        CREATE OR REPLACE TEMP TABLE cascades AS
+        SELECT target FROM rts WHERE original IN (SELECT original FROM flagged_higgs
+                                                  WHERE scoreable)
+        GROUP BY target HAVING count(*) >= {CASCADE_MIN}""")
+    rows = ana.execute("""SELECT target, original, ts FROM rts
+                          WHERE target IN (SELECT target FROM cascades)
+                          ORDER BY target, original""").fetchall()
+    times: dict[str, dict[str, int]] = defaultdict(dict)
+    for target, original, ts in rows:
+        times[target][original] = ts
+    pairs = []
+    for i, a in enumerate(sorted(times)):
+        for b in sorted(times)[i + 1:]:
+            common = sorted(set(times[a]) & set(times[b]))
+            apart = abs(min(times[a].values()) - min(times[b].values()))
+            if len(common) >= CASCADE_COMMON and apart >= CASCADE_APART_S:
+                pairs.append((a, b, common))
+
+    def mean_rho(order: dict[str, dict[str, float]]) -> float:
+        rhos = [np.corrcoef(rankdata([order[a][u] for u in c]),
+                            rankdata([order[b][u] for u in c]))[0, 1] for a, b, c in pairs]
+        return float(np.mean(rhos)) if rhos else float("nan")
+
+    observed = mean_rho(times)
+    rng = np.random.default_rng([seed, 4241])
+    null = []
+    for _ in range(AUDIT_PERMUTATIONS if pairs else 0):
+        shuffled = {t: dict(zip(d, rng.permutation(list(d.values())))) for t, d in times.items()}
+        null.append(mean_rho(shuffled))
+    p = (1 + sum(x >= observed for x in null)) / (1 + len(null)) if pairs else None
+    same_second = ana.execute("""
+        WITH g AS (SELECT target, target IN (SELECT target FROM cascades) AS ring,
+                          ts - lag(ts) OVER (PARTITION BY target ORDER BY ts) AS gap FROM rts)
+        SELECT ring, round(avg(CAST(gap = 0 AS INTEGER)), 4), median(gap), count(*)
+        FROM g WHERE gap IS NOT NULL GROUP BY ring""").fetchall()
+    automated = p is not None and p <= 0.01
+    ana.execute(f"""
+        CREATE OR REPLACE TEMP TABLE automation_ring AS
+        SELECT original FROM rts WHERE {str(automated).lower()}
+        AND target IN (SELECT target FROM cascades)
+        AND original IN (SELECT original FROM accounts WHERE source = 'higgs')
+        GROUP BY original HAVING count(*) >= 2""")
+    ring = [r[0] for r in ana.execute("SELECT original FROM automation_ring ORDER BY 1")
+            .fetchall()]
+    return {
+        "test": ("mean Spearman correlation of the common retweeters' order over pairs of "
+                 f"cascades >= {CASCADE_APART_S // 3600} h apart (>= {CASCADE_COMMON} common; a "
+                 f"cascade = the retweets of one Higgs account with >= {CASCADE_MIN} flagged "
+                 f"retweeters), against {AUDIT_PERMUTATIONS} permutations of each cascade's "
+                 "order"),
+        "cascades": len(times), "cascade_pairs": len(pairs),
+        "mean_order_correlation": r4(observed) if pairs else None,
+        "null_mean": r4(float(np.mean(null))) if null else None,
+        "null_p99": r4(float(np.quantile(null, 0.99))) if null else None, "p_value": p,
+        "same_second_share": {("flagged_cascades" if ring_ else "other_cascades"):
+                              {"share_gap_0s": share, "median_gap_s": med, "gaps": n}
+                              for ring_, share, med, n in same_second},
+        "automation": automated, "ring_accounts": len(ring), "ring": ring,
+    }
+
+
+TRAIT_WARNING = (
+    "The sources of a mix differ in time zone, text presence and clients (Higgs has no texts, "
+    "no clients, and RT/MT/RE only): a trait measured against every account (gap_regularity, "
+    "round_the_clock, repost_only, shared_rhythm, identical_texts, one_client, conversations) "
+    "can separate the sources without being evidence; serial_order and diverse_content are "
+    "measured inside the cluster, relative to its own members.")
+
+
+def trait_separation(ana: duckdb.DuckDBPyConnection, det_dirs: dict[str, Path]) -> dict:
+    """Each detected cluster by the source of most of its scoreable members ('ira', 'bot',
+    'higgs', or 'higgs_automation_ring' where most of those are in ``automation_ring``): its
+    assessment, and per trait the clusters measured, median value and baseline, the share where
+    the trait passes (p · traits <= 0.001, value above baseline) and the ROC-AUC of the value
+    between each operated source and the organic clusters."""
+    from sklearn.metrics import roc_auc_score
+    ring = "a.original IN (SELECT original FROM automation_ring)" if ana.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'automation_ring'"
+    ).fetchone()[0] else "false"
+    parts = [(w, d) for w, d in det_dirs.items() if (d / "cluster_traits.parquet").exists()]
+    if not parts:
+        return {"status": "no cluster_traits.parquet"}
+    ana.execute("CREATE OR REPLACE TEMP TABLE sep AS " + " UNION ALL ".join(f"""
+        SELECT '{w}' AS "window", c.cluster_id, c.size, c.assessment, c.evidence_strength,
+               (SELECT CASE WHEN count(*) = 0 THEN 'unscored'
+                            WHEN mode(a.source) = 'higgs' AND avg(CAST({ring} AS INTEGER)) > 0.5
+                            THEN 'higgs_automation_ring' ELSE mode(a.source) END
+                FROM read_parquet('{d / 'accounts.parquet'}') m
+                JOIN accounts a ON a."window" = '{w}' AND a.account_id = m.account_id
+                WHERE m.cluster_id = c.cluster_id) AS grp
+        FROM read_parquet('{d / 'clusters.parquet'}') c""" for w, d in parts))
+    ana.execute("CREATE OR REPLACE TEMP TABLE sep_traits AS " + " UNION ALL ".join(f"""
+        SELECT '{w}' AS "window", cluster_id, trait, value, baseline, p_value,
+               coalesce(p_value * count(*) OVER (PARTITION BY cluster_id) <= 0.001
+                        AND value > baseline, false) AS passes
+        FROM read_parquet('{d / 'cluster_traits.parquet'}')""" for w, d in parts))
+    groups = {g: {"clusters": n, "members": m, "assessment": dict(
+        ana.execute("""SELECT assessment, count(*) FROM sep WHERE grp = ? GROUP BY ALL
+                       ORDER BY ALL""", [g]).fetchall())}
+        for g, n, m in ana.execute("SELECT grp, count(*), sum(size) FROM sep GROUP BY ALL "
+                                   "ORDER BY ALL").fetchall()}
+    traits: dict[str, Any] = defaultdict(dict)
+    rows = ana.execute("""
+        SELECT t.trait, s.grp, count(*), median(t.value), median(t.baseline),
+               avg(CAST(t.passes AS INTEGER)), list(t.value ORDER BY t.value)
+        FROM sep_traits t JOIN sep s USING ("window", cluster_id)
+        GROUP BY ALL ORDER BY ALL""").fetchall()
+    for trait, g, n, med, base, share, values in rows:
+        traits[trait][g] = {"clusters": n, "median_value": r4(med), "median_baseline":
+                            r4(base) if base is not None else None, "passing_share": r4(share),
+                            "values": values}
+    for trait, by in traits.items():
+        organic = by.get("higgs", {}).get("values", [])
+        for g, e in by.items():
+            if g != "higgs" and organic and e["values"]:
+                e["auc_vs_higgs"] = r4(roc_auc_score(
+                    [1] * len(e["values"]) + [0] * len(organic), e["values"] + organic))
+        for e in by.values():
+            e.pop("values")
+    top = {w: ana.execute("""SELECT cluster_id, grp, assessment, size,
+                                    round(evidence_strength, 2) FROM sep WHERE "window" = ?
+                             ORDER BY evidence_strength DESC, cluster_id LIMIT 5""",
+                          [w]).fetchall() for w, _ in parts}
+    return {"groups": groups, "traits": dict(traits), "first_five_clusters": {
+        w: [dict(zip(("cluster_id", "group", "assessment", "size", "evidence_strength"), r))
+            for r in rows] for w, rows in top.items()}, "artefact_warning": TRAIT_WARNING}
+
+
 # -- the protocol ----------------------------------------------------------------------------------
 ANALYSIS_SCHEMA = f"""
 CREATE TABLE accounts ("window" VARCHAR, account_id VARCHAR, source VARCHAR, original VARCHAR,
@@ -743,6 +911,14 @@ def assemble(run: Run, ceiling: dict, baseline: dict, vm_bins: dict) -> dict[str
     res["ablation"] = {name: ablation_entry(run, name, extra) for name, extra in ABLATION
                        if run.ablation_windows[name]} or None
     res["organic_flagged_audit"] = organic_audit(ana, run.detect_dirs) if detect else None
+    if detect:
+        audit = automation_audit(ana, Path(run.args.data_dir), run.args.seed)
+        res["organic_flagged_audit"]["automation"] = audit
+        if audit["automation"]:
+            # not volume-matched: the matching draws negatives to follow the IRA accounts
+            res["counting_automation_ring_as_positive"] = per_window(
+                ana, "detect", det_wins, label=AUTOMATION_LABEL)
+    res["traits_separation"] = trait_separation(ana, run.detect_dirs) if detect else None
     res["peers"] = {n: {"rule": r["rule"], "how": r["how"],
                         **per_window(ana, f"peer:{n}", wins, clusters=False)}
                     for n, r in PEER_RULES.items()}
@@ -799,8 +975,16 @@ def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
         for name, ab in (res["ablation"] or {}).items():
             lines.append({"what": f"ablation:{name}", "window": "overall",
                           **compact(ab["overall"])})
+        audit = res["organic_flagged_audit"]
         lines.append({"what": "organic_flagged_audit", "distinct_higgs_flagged":
-                      res["organic_flagged_audit"]["distinct_higgs_flagged"]})
+                      audit["distinct_higgs_flagged"], "automation": {
+                          k: v for k, v in audit["automation"].items() if k != "ring"}})
+        both = res.get("counting_automation_ring_as_positive")
+        for w, m in (both or {}).items():
+            lines.append({"what": "detect_counting_automation_ring", "window": w,
+                          **compact(m)})
+        for g, e in (res["traits_separation"] or {}).get("groups", {}).items():
+            lines.append({"what": "cluster_assessment", "group": g, **e})
     else:
         lines.append({"what": "detect", **res["overall"]})
     for n in PEER_RULES:

@@ -4,6 +4,7 @@ detect / evaluate / explain commands on the real demo data."""
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import numpy as np
@@ -107,7 +108,8 @@ def test_metrics_match_scikit_learn():
 
 def test_detect_writes_every_account_with_a_score(demo):
     db, out, output = demo
-    assert "flagged at FDR 0.01" in output and "cluster 1:" in output
+    assert "flagged at FDR 0.01" in output
+    assert re.search(r"cluster \d+ \((automation|operated|organic-like|undetermined)\): ", output)
     con = duckdb.connect()
     accounts = con.sql(f"SELECT * FROM '{out}/accounts.parquet'")
     assert {"account_id", "score", "flagged", "cluster_id", "score_repost",
@@ -183,3 +185,39 @@ def test_affiliation_recruits_troll_accounts_with_evidence(demo):
     assert recruits > 20 and troll >= 0.95 * recruits and bad_evidence == 0
     shown = run("explain", recruit, db=db).output
     assert "by affiliation (round 1)" in shown and "with member" in shown
+
+
+def test_cluster_traits_tell_the_automated_ring_and_the_trolls(demo):
+    """Every cluster has its traits and an assessment; the accounts behind a trait are members.
+    The largest cluster of unlabelled Higgs accounts is the retweet ring that acts in the same
+    order cascade after cascade (docs/evaluation.md): automation, by serial order. A cluster
+    of IRA accounts is assessed as operated or automated."""
+    db, _, _ = demo
+    with duckdb.connect(str(db), read_only=True) as con:
+        clusters = con.sql("""
+            SELECT c.cluster_id, c.size, c.assessment, c.evidence_strength,
+                   avg(CAST(l.value IS NOT NULL AS INTEGER)) AS ira
+            FROM detect_clusters c JOIN detect_accounts a ON a.cluster_id = c.cluster_id
+            LEFT JOIN account_labels l ON l.account_id = a.account_id
+                 AND l.name = 'account_category'
+            GROUP BY ALL ORDER BY c.size DESC, c.cluster_id""").fetchall()
+        outside = con.sql("""
+            SELECT count(*) FROM detect_cluster_traits t, unnest(t.accounts) u(account_id)
+            WHERE NOT EXISTS (SELECT 1 FROM detect_accounts a WHERE a.account_id = u.account_id
+                              AND a.cluster_id = t.cluster_id)""").fetchall()[0][0]
+        families = dict(con.sql("SELECT DISTINCT trait, family FROM detect_cluster_traits")
+                        .fetchall())
+        untraited = con.sql("""SELECT count(*) FROM detect_clusters c WHERE NOT EXISTS (
+            SELECT 1 FROM detect_cluster_traits t WHERE t.cluster_id = c.cluster_id)""")\
+            .fetchall()[0][0]
+        serial = dict(con.sql("SELECT cluster_id, p_value FROM detect_cluster_traits "
+                              "WHERE trait = 'serial_order'").fetchall())
+    assert outside == 0 and untraited == 0
+    assert set(families.values()) <= {"automation", "operator", "organic"}
+    assert families["serial_order"] == "automation" and families["diverse_content"] == "organic"
+    assert all(a in ("automation", "operated", "organic-like", "undetermined")
+               and s >= 0 for _, _, a, s, _ in clusters)
+    ring = next(c for c in clusters if c[4] == 0)
+    assert ring[1] >= 40 and ring[2] == "automation" and serial[ring[0]] < 1e-6
+    assert any(a in ("automation", "operated") for _, n, a, _, ira in clusters
+               if ira > 0.9 and n >= 10)

@@ -375,19 +375,20 @@ def test_report_pdf_without_chromium_is_a_clear_error(case, tmp_path, monkeypatc
 
 def test_cluster_traits_and_ranking_are_shown_when_computed(browser, tmp_path, case):
     """A store whose detect wrote the traits table and the ranking columns of the contract
-    (filled here from the case's own clusters) shows them, ordered by evidence strength."""
+    (refilled here from the case's own clusters) shows them, ordered by evidence strength."""
     import shutil
     db = Path(shutil.copy(case[0], tmp_path / "traits.duckdb"))
     with Store(db) as store:
         con = store.con
-        con.execute("""CREATE TABLE detect_cluster_traits AS
+        con.execute("""CREATE OR REPLACE TABLE detect_cluster_traits AS
             SELECT d.run_id, d.cluster_id, 'operator' AS family, 'identical_texts' AS trait,
                    count(*) / 2.0 AS value, 0.1 AS baseline, 1e-6 AS p_value,
                    count(*) AS members, list(d.account_id ORDER BY d.account_id)[1:20] AS accounts,
                    count(*) || ' members post texts another member posted' AS detail
             FROM detect_accounts d WHERE d.cluster_id IS NOT NULL GROUP BY ALL""")
-        con.execute("ALTER TABLE detect_clusters ADD COLUMN assessment VARCHAR")
-        con.execute("ALTER TABLE detect_clusters ADD COLUMN evidence_strength DOUBLE")
+        con.execute("ALTER TABLE detect_clusters ADD COLUMN IF NOT EXISTS assessment VARCHAR")
+        con.execute("ALTER TABLE detect_clusters ADD COLUMN IF NOT EXISTS evidence_strength "
+                    "DOUBLE")
         con.execute("UPDATE detect_clusters SET assessment = CASE WHEN cluster_id % 2 = 0 "
                     "THEN 'operated' ELSE 'organic-like' END, evidence_strength = cluster_id")
     path = tmp_path / "r.html"

@@ -205,10 +205,11 @@ def test_a_100k_ira_slice_gives_the_same_edges_and_tests_on_both_engines(engines
 def test_fusion_and_clusters_are_the_same_on_both_engines(engines):
     """Two tests (repost and sync within 60 s) on a slice of the demo, fused into account
     scores (p, q, score, flag, per-kind scores) and edges (fused p, q, weight, per-kind p and
-    x), then Leiden clusters of the flagged accounts: the same on Spark."""
+    x), then Leiden clusters of the flagged accounts and their traits: the same on Spark."""
     from swarmscope.detection.communities import leiden_clusters
     from swarmscope.detection.fuse import fuse_accounts, fuse_edges
     from swarmscope.detection.significance import NullParams, pair_tests, reset_tests
+    from swarmscope.detection.traits import cluster_traits
     tests = [("repost", 60.0), ("sync", 60.0)]
     duck, sdb = engines(DEMO_SLICE)
     tables = []
@@ -222,12 +223,17 @@ def test_fusion_and_clusters_are_the_same_on_both_engines(engines):
         fuse_accounts(db, tests, ["repost", "sync"], NullParams().alpha_pair, 0.01)
         fuse_edges(db, tests, ["repost", "sync"], NullParams().alpha_pair)
         leiden_clusters(db, seed=0)
+        db.materialise("cluster_summary", "SELECT cluster_id, count(*) AS size "
+                                          "FROM cluster_members GROUP BY cluster_id")
+        cluster_traits(db)
         tables.append([db.to_arrow("SELECT * FROM account_scores ORDER BY account"),
                        db.to_arrow("SELECT * FROM fused_edges ORDER BY a, b"),
-                       db.to_arrow("SELECT * FROM cluster_members ORDER BY account")])
-    (s1, e1, c1), spark = tables
+                       db.to_arrow("SELECT * FROM cluster_members ORDER BY account"),
+                       db.to_arrow("SELECT * FROM cluster_traits ORDER BY cluster_id, trait"),
+                       db.to_arrow("SELECT * FROM cluster_summary ORDER BY cluster_id")])
+    (s1, e1, c1, t1, _), spark = tables
     assert sum(s1.column("flagged").to_pylist()) > 20 and e1.num_rows > 20
-    assert len(set(c1.column("cluster_id").to_pylist())) >= 2
+    assert len(set(c1.column("cluster_id").to_pylist())) >= 2 and t1.num_rows > 10
     for duck_table, spark_table in zip(tables[0], spark):
         assert_same_table(duck_table, spark_table)
 
@@ -248,8 +254,9 @@ def test_detect_on_spark_writes_what_duckdb_detect_writes(ingested, spark, tmp_p
     """``detect --engine spark --input DATASET --out DIR`` against ``detect`` on the store, on
     the demo slice with four kinds (co-repost, co-mention, same-minute synchrony and
     near-duplicate text within a minute) and two affiliation rounds: the same accounts,
-    scores, p- and q-values and flags, edges, clusters with their summaries, evidence and
-    calibration, row for row; the signals and signatures are DuckDB's only, and say so."""
+    scores, p- and q-values and flags, edges, clusters with their summaries and traits,
+    evidence and calibration, row for row; the signals and signatures are DuckDB's only, and
+    say so."""
     db, dataset = ingested(DEMO_SLICE)
     args = ("--kinds", "repost,mention,sync,similar_text", "--window", "60",
             "--affiliation-rounds", "2")
@@ -262,7 +269,7 @@ def test_detect_on_spark_writes_what_duckdb_detect_writes(ingested, spark, tmp_p
     assert "signals and signatures run on DuckDB only" in result.output
     duck_tables, spark_tables = _detect_tables(tmp_path / "duck"), _detect_tables(
         tmp_path / "spark")
-    core = ("accounts", "edges", "clusters", "evidence", "calibration")
+    core = ("accounts", "edges", "clusters", "cluster_traits", "evidence", "calibration")
     assert set(core) <= set(spark_tables) and set(spark_tables) - set(core) == {"run"}
     assert sum(duck_tables["accounts"].column("flagged").to_pylist()) > 20
     assert duck_tables["clusters"].num_rows >= 2 and duck_tables["evidence"].num_rows > 100

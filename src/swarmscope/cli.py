@@ -463,6 +463,9 @@ signals and signatures runs on Spark (docs/spark.md).
 @click.option("--affiliation-rounds", type=int, default=AFFILIATION_ROUNDS,
               show_default=True, help="Rounds of the affiliation test (0: clusters are the "
               "flagged accounts' Leiden communities only); stops early when a round adds none.")
+@click.option("--cascade-window", type=float, default=0.0, show_default=True,
+              metavar="SECONDS", help="Also measure each object's share of all actions within "
+              "this many seconds (its cascade) and take the larger share in the null (0: off).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), metavar="PATH",
               help="Also write the result tables as Parquet into this directory (with "
                    "--engine spark: where the results go, a path or a Hadoop URI).")
@@ -479,9 +482,10 @@ signals and signatures runs on Spark (docs/spark.md).
 @click.pass_obj
 def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: float, seed: int,
                permutations: int, sync_bin: float | None, similar_text_threshold: float,
-               affiliation_rounds: int, out_dir: str | None, engine: str, dataset: str | None,
-               master: str, spark_conf: tuple[str, ...], since: datetime | None,
-               until: datetime | None, as_json: bool) -> None:
+               affiliation_rounds: int, cascade_window: float, out_dir: str | None,
+               engine: str, dataset: str | None, master: str, spark_conf: tuple[str, ...],
+               since: datetime | None, until: datetime | None, as_json: bool) -> None:
+    from swarmscope.detection.significance import NullParams
     from swarmscope.pipeline import DetectParams, detect  # loads numpy, pyarrow: only when used
     from rich.progress import Progress
     chosen = parse_windows(kinds, windows, known=KINDS, defaults=DEFAULT_WINDOWS,
@@ -491,7 +495,8 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
         traces = dataclasses.replace(traces, sync_bin_seconds=sync_bin)
         chosen = {k: (sync_bin,) if k == "sync" else w for k, w in chosen.items()}
     params = DetectParams(windows=chosen, fdr=fdr, seed=seed, permutations=permutations,
-                          traces=traces, affiliation_rounds=affiliation_rounds)
+                          traces=traces, affiliation_rounds=affiliation_rounds,
+                          null=NullParams(cascade_window=cascade_window))
     steps = (len(params.tests) + len(params.windows)) + permutations * len(params.windows) + 5
     if engine == "spark":
         _detect_on_spark(params, dataset, out_dir, master, spark_conf, since, until, as_json)
@@ -503,11 +508,13 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
         task = bar.add_task("detect", total=steps)
         r = detect(store, params, since=since, until=until, out=out_dir,
                    progress=lambda step: bar.update(task, advance=1, description=step))
-        top = store.db.query("SELECT cluster_id, size, density, top_hashtags "
-                             "FROM detect_clusters ORDER BY cluster_id LIMIT 5")
+        top = store.db.query("SELECT cluster_id, size, density, top_hashtags, assessment "
+                             "FROM detect_clusters "
+                             "ORDER BY evidence_strength DESC, cluster_id LIMIT 5")
     if as_json:
         _json({**r.summary(), "out": out_dir, "clusters_top": [
-            {"cluster_id": c, "size": n, "density": d, "top_hashtags": h} for c, n, d, h in top]})
+            {"cluster_id": c, "size": n, "density": d, "top_hashtags": h, "assessment": a}
+            for c, n, d, h, a in top]})
         return
     say(f"{r.accounts:,} accounts scored; {r.flagged:,} flagged at FDR {fdr:g} in "
         f"{r.clusters:,} clusters ({r.recruited:,} joined by affiliation); "
@@ -526,7 +533,7 @@ def detect_cmd(obj: Context, kinds: str | None, windows: tuple[str, ...], fdr: f
             f"{', '.join(map(str, flagged))}")
     for row in top:
         tags = ", ".join(f"#{t['value']}" for t in (row[3] or [])[:3])
-        say(f"  cluster {row[0]}: {row[1]} accounts, density {row[2]:.2f}"
+        say(f"  cluster {row[0]} ({row[4]}): {row[1]} accounts, density {row[2]:.2f}"
             + (f", top hashtags {tags}" if tags else ""))
     if out_dir:
         say(f"tables written to {out_dir}/")

@@ -31,7 +31,7 @@ ACCOUNT_COLUMNS = {"account_id", "account_a", "account_b", "handle"}
 POST_COLUMNS = {"post_id", "post_a", "post_b"}
 #: Left out of pseudonymised exports: texts, and lists that hold account or post ids.
 TEXT_COLUMNS = {"text_a", "text_b", "top_texts", "strongest", "attacker_ids", "account_ids",
-                "evidence"}
+                "accounts", "evidence"}
 #: Kinds whose evidence objects are posts or accounts (pseudonymised with a key).
 IDENTIFYING_OBJECTS = {"repost", "reply", "mention", "fast_repost"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -1,6 +1,7 @@
 """``detect``: the stages in order, each reading and writing named tables through the backend.
 
-traces -> pairs -> significance -> fusion -> clusters -> affiliation -> evidence -> (persist)
+traces -> pairs -> significance -> fusion -> clusters -> affiliation -> summaries -> traits
+-> evidence -> (persist)
 -> signals -> signatures. :data:`STAGES` declares what each stage reads and writes; a stage
 whose inputs are missing fails with the name of the table, and with ``--debug-steps`` every
 stage checks its outputs and every named step is timed (``Backend.steps``).
@@ -39,6 +40,7 @@ from swarmscope.detection.evidence import collect_evidence
 from swarmscope.detection.fuse import fuse_accounts, fuse_edges
 from swarmscope.detection.permutation import empirical_p, permutation_check
 from swarmscope.detection.significance import NullParams, pair_tests, reset_tests
+from swarmscope.detection.traits import cluster_traits
 from swarmscope.engine import PairParams
 from swarmscope.engine.registry import get_engine
 from swarmscope.errors import SwarmscopeError
@@ -79,13 +81,16 @@ STAGES = {s.name: s for s in (
           ("affiliation", "cluster_members", "account_scores")),
     Stage("summaries", ("fused_edges", "cluster_members", "posts", "entities"),
           ("cluster_summary",)),
+    Stage("traits", ("posts", "traces", "cluster_members", "account_scores", "cluster_summary"),
+          ("cluster_traits", "cluster_summary")),
     Stage("evidence", ("pair_tests", "fused_edges", "account_scores", "affiliation",
                        "cluster_members", "traces", "trace_kinds", "trace_values"),
           ("edge_evidence",)),
     Stage("persist", ("account_scores", "cluster_members", "affiliation", "fused_edges",
-                      "cluster_summary", "edge_evidence", "posts", "accounts"),
-          ("detect_accounts", "detect_edges", "detect_clusters", "detect_evidence",
-           "detect_calibration")),
+                      "cluster_summary", "cluster_traits", "edge_evidence", "posts",
+                      "accounts"),
+          ("detect_accounts", "detect_edges", "detect_clusters", "detect_cluster_traits",
+           "detect_evidence", "detect_calibration")),
     Stage("signals", ("posts", "cluster_members", "fused_edges"),
           ("detect_fingerprints", "detect_operations", "detect_shifts", "detect_shift_hours")),
     Stage("signatures", ("posts", "entities", "accounts", "detect_accounts"),
@@ -298,6 +303,8 @@ def run_stages(db: Backend, params: DetectParams, run_id: int, *,
                                   params.affiliation_rounds, progress)
     with stage("summaries"):
         cluster_summaries(db, kinds)
+    with stage("traits"):
+        cluster_traits(db)
     progress("evidence")
     with stage("evidence"):
         res.evidence = collect_evidence(db, params.null.alpha_pair, params.evidence)
@@ -372,6 +379,8 @@ def _persist(db: Backend, run_id: int, kinds: list[str], since: datetime | None,
         LEFT JOIN cluster_members ma ON ma.account = e.a
         LEFT JOIN cluster_members mb ON mb.account = e.b""")
         db.persist("detect_clusters", f"SELECT {run_id} AS run_id, * FROM cluster_summary")
+        db.persist("detect_cluster_traits",
+                   f"SELECT {run_id} AS run_id, * FROM cluster_traits")
         db.persist("detect_evidence", f"""
                 SELECT {run_id} AS run_id, kind, window_s, a AS account_key_a,
                b AS account_key_b, object_key, object_value, post_a AS post_key_a, ts_a,

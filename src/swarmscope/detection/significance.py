@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from swarmscope.detection.stats import conditional_poisson_p
-from swarmscope.params import POSITIVE, PROBABILITY_OPEN, validate_dataclass
+from swarmscope.params import NON_NEGATIVE, POSITIVE, PROBABILITY_OPEN, validate_dataclass
 from swarmscope.store.backend import Backend
 
 RATE_BIN_MS = 15 * 60 * 1000
@@ -65,15 +65,20 @@ class NullParams:
         weekly rate let bursty organic users look coordinated: 20% FPR in feasibility.md).
     alpha_pair : float
         A partner counts towards the account test when its pair p-value is at most this (0.01).
+    cascade_window : float
+        Seconds either side over which an object's share is also measured at the scale of its
+        own cascade (0: off); π is then the larger of the two shares, so that many accounts
+        acting on an object within minutes of each other, as its cascade does, is expected.
     """
 
     popularity_window: float = 3600.0
     rate_window: float = 3600.0
     alpha_pair: float = 0.01
+    cascade_window: float = 0.0
 
     CONSTRAINTS: ClassVar[dict[str, list]] = {
         "popularity_window": [POSITIVE], "rate_window": [POSITIVE],
-        "alpha_pair": [PROBABILITY_OPEN]}
+        "alpha_pair": [PROBABILITY_OPEN], "cascade_window": [NON_NEGATIVE]}
 
     def __post_init__(self) -> None:
         validate_dataclass(self, "the null model")
@@ -98,14 +103,20 @@ def null_terms(db: Backend, kind: str, window: float,
     rate_k = math.ceil(max(null.rate_window * 1000, 2 * w) / RATE_BIN_MS)
     if kind == "sync":  # the object is a time bin: every action of the bin is on it
         return rate_k, max(w, 1), "1.0"
-    share = f"""
-        (count(*) OVER (PARTITION BY object ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
-                        AND {pop_w} FOLLOWING)
-         - count(*) OVER (PARTITION BY account, object ORDER BY ts RANGE BETWEEN {pop_w}
-                          PRECEDING AND {pop_w} FOLLOWING))
-        / greatest(count(*) OVER (ORDER BY ts RANGE BETWEEN {pop_w} PRECEDING
-                                  AND {pop_w} FOLLOWING), 1)"""
+    share = _share_sql(pop_w)
+    if null.cascade_window > 0:
+        share = f"greatest({share}, {_share_sql(int(max(null.cascade_window * 1000, w)))})"
     return rate_k, max(2 * w + clock_resolution_ms(db, kind), 1), share
+
+
+def _share_sql(half_ms: int) -> str:
+    """SQL: an action's object's share of all actions within ±``half_ms`` (the account's own
+    actions on the object left out)."""
+    frame = f"RANGE BETWEEN {half_ms} PRECEDING AND {half_ms} FOLLOWING"
+    return f"""
+        (count(*) OVER (PARTITION BY object ORDER BY ts {frame})
+         - count(*) OVER (PARTITION BY account, object ORDER BY ts {frame}))
+        / greatest(count(*) OVER (ORDER BY ts {frame}), 1)"""
 
 
 def smoothed_rate_sql(db: Backend, events: str, rate_k: int, group: str = "account",

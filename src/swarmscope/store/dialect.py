@@ -68,6 +68,11 @@ class Dialect:
         ``rank`` (unique within the group); NULL when no row does."""
         raise NotImplementedError(f"dialect {self.name!r} has no ordered_list")
 
+    def first_distinct(self, expr: str, limit: int) -> str:
+        """An aggregate: the group's ``limit`` smallest distinct non-NULL values of ``expr``,
+        ascending, as an array."""
+        raise NotImplementedError(f"dialect {self.name!r} has no first_distinct")
+
     #: The keyword that makes a CTE be evaluated once (``WITH x AS MATERIALIZED (...)``).
     materialized_cte = ""
 
@@ -121,6 +126,9 @@ class DuckDBDialect(Dialect):
     def ordered_list(self, value: str, rank: str, where: str = "true") -> str:
         return f"list({value} ORDER BY {rank}) FILTER (WHERE {where})"
 
+    def first_distinct(self, expr: str, limit: int) -> str:
+        return f"list_sort(list_distinct(list({expr})))[1:{int(limit)}]"
+
     materialized_cte = "MATERIALIZED"
 
 
@@ -167,3 +175,6 @@ class SparkDialect(Dialect):
         return (f"CASE WHEN count(*) FILTER (WHERE {where}) > 0 THEN transform(array_sort("
                 f"collect_list(struct({rank} AS k, {value} AS v)) FILTER (WHERE {where})), "
                 "s -> s.v) END")
+
+    def first_distinct(self, expr: str, limit: int) -> str:
+        return f"slice(array_sort(collect_set({expr})), 1, {int(limit)})"

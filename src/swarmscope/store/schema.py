@@ -207,6 +207,24 @@ _DETECT_CORE = {
         "first_activity, last_activity, posts": "its members' activity",
         "strongest": "its strongest edges", "edges_<kind>": "its edges bound by each kind",
         "top_hashtags, top_domains, top_texts": "shared by most members (value, members)",
+        "assessment": "what its traits say: 'automation' | 'operated' | 'organic-like' | "
+                      "'undetermined' (detect_cluster_traits)",
+        "evidence_strength": "strength of the evidence of operation, what clusters are "
+                             "ordered by (strongest first): -log10 of its strongest passing "
+                             "automation or operator trait (Bonferroni, capped at 50) + its "
+                             "members' median score",
+    },
+    "detect_cluster_traits": {
+        "cluster_id": "the cluster",
+        "family": "'automation' | 'operator' | 'organic'",
+        "trait": "serial_order, gap_regularity, round_the_clock, repost_only, shared_rhythm, "
+                 "identical_texts, one_client, diverse_content, conversations",
+        "value": "the measure on the cluster's members",
+        "baseline": "the same measure on the reference (random order among the members; every "
+                    "eligible account), NULL when none",
+        "p_value": "the one-sided test of value against baseline (NULL when no test)",
+        "members": "members behind the trait", "accounts": "up to 20 of their account ids",
+        "detail": "one plain sentence",
     },
     "detect_evidence": {
         "platform_a, account_a, platform_b, account_b, kind, window_s": "the edge and the test",
@@ -433,6 +451,7 @@ _DETECT_DOCS = {
     "detect_accounts": "every account of the store with its coordination score",
     "detect_edges": "the significant account pairs",
     "detect_clusters": "the clusters of flagged accounts",
+    "detect_cluster_traits": "what kind of coordination binds each cluster, trait by trait",
     "detect_evidence": "the co-actions behind each edge and each affiliation (stored by key: "
                        "account_key_a/b, object_key or object_value, post_key_a/b; these are "
                        "the columns read through detection.evidence.detect_evidence(), as "
@@ -458,6 +477,7 @@ _ORDERS = {
     "detect_accounts": "score DESC, platform, account_id",
     "detect_edges": "weight DESC, platform_a, account_a, platform_b, account_b",
     "detect_clusters": "cluster_id",
+    "detect_cluster_traits": "cluster_id, trait",
     "detect_evidence": "platform_a, account_a, platform_b, account_b, kind, dt_s, ts_a, post_a, "
                        "post_b, object, basis",
     "detect_calibration": "permutation, kind, window_s",
@@ -475,6 +495,7 @@ _KEYED = {"detect_evidence": {
     "stored_order": "account_key_a, account_key_b, kind, dt_s, ts_a, post_key_a, post_key_b, "
                     "object_key, object_value, basis"}}
 _FILES = {"detect_accounts": "accounts", "detect_edges": "edges", "detect_clusters": "clusters",
+          "detect_cluster_traits": "cluster_traits",
           "detect_evidence": "evidence"}
 #: The tables of a detect run, in the order ``detect --out`` and ``export`` write them.
 DETECT = tuple(
