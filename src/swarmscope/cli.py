@@ -23,7 +23,7 @@ from swarmscope.engine.pairs import pairs
 from swarmscope.engine.registry import ENGINES
 from swarmscope.ingest import FORMATS, ingest
 from swarmscope.ingest.sources import MAX_DECOMPRESSED, MAX_RECORD_BYTES
-from swarmscope.params import parse_evidence, parse_maps, parse_windows
+from swarmscope.params import check_time_range, parse_evidence, parse_maps, parse_windows
 from swarmscope.results.info import store_info
 from swarmscope.store import Settings, Store, default_db_path, runs
 from swarmscope.store.dataset import write_dataset
@@ -784,6 +784,7 @@ def report_cmd(obj: Context, out_path: str, pseudonymize: bool, key_file: str | 
     from swarmscope.export import read_key
     from swarmscope.report import build_report
     key = read_key(key_file) if pseudonymize else None
+    check_time_range(since, until)
     with obj.store(read_only=True) as store:
         _shown_run(store, run)
         path = build_report(store, out_path, key=key, since=since, until=until, title=title,

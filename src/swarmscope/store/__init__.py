@@ -50,7 +50,7 @@ from swarmscope.params import BOOL, MEMORY, TEXT, Interval, validate_dataclass
 from swarmscope.store import runs
 from swarmscope.store.backend import Backend, DuckDBBackend
 from swarmscope.store.schema import (CANONICAL, SCHEMA_VERSION, UPGRADABLE_VERSIONS, UPGRADES,
-                                     create_sql)
+                                     create_sql, keyed_evidence_sql)
 from swarmscope.store.sql import literal
 
 DEFAULT_DB = "swarmscope.duckdb"
@@ -253,7 +253,20 @@ class Store:
         self.run, schema = self.kept_run(run)
         runs.bind(self.con, schema)
         self.db.absent = runs.latest_only(self.con, schema)
+        self._evidence_by_key(schema)
         return self.run
+
+    def _evidence_by_key(self, schema: str) -> None:
+        """A store older than version 7 opened read-only (so not upgraded) holds its evidence
+        readable, not by key: a temporary view of it by key, as every reader reads it."""
+        self.con.execute("DROP VIEW IF EXISTS temp.main.detect_evidence")
+        columns = {r[0] for r in self.con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = 'detect_evidence'", [schema]).fetchall()}
+        if "account_a" in columns:
+            self.con.execute("CREATE TEMP VIEW detect_evidence AS " + keyed_evidence_sql(
+                f'{CATALOG}."{schema}".detect_evidence', "e.run_id, e.kind, e.window_s",
+                ", e.basis"))
 
     def kept_run(self, run: int | None = None) -> tuple[int, str]:
         """The id and schema of the kept detect run ``run`` (default: the latest). Raises

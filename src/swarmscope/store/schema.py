@@ -521,7 +521,7 @@ def create_sql(tables: tuple[Table, ...]) -> list[str]:
     return [t.ddl() for t in tables]
 
 
-def _keyed_evidence_sql(old: str, before: str, after: str) -> str:
+def keyed_evidence_sql(old: str, before: str, after: str) -> str:
     """SELECT over the readable evidence rows ``old`` of a version-6 store, by key (their
     objects kept as values): the columns ``before`` the keys, the keys, and ``after``."""
     post = "{0}.platform = e.platform_{1} AND {0}.post_id = e.post_{1}"
@@ -543,7 +543,7 @@ def _key_detect_evidence(con) -> None:
         old = f'"{schema}".detect_evidence_v6'
         con.execute(f'ALTER TABLE "{schema}".detect_evidence RENAME TO detect_evidence_v6')
         con.execute(f'CREATE TABLE "{schema}".detect_evidence AS SELECT * FROM ('
-                    + _keyed_evidence_sql(old, "e.run_id, e.kind, e.window_s", ", e.basis")
+                    + keyed_evidence_sql(old, "e.run_id, e.kind, e.window_s", ", e.basis")
                     + f") k ORDER BY {_KEYED['detect_evidence']['stored_order']}")
         con.execute(f"DROP TABLE {old}")
 
@@ -576,7 +576,7 @@ UPGRADES = {
     5: [("detect_accounts", keep_legacy_results)],
     6: [("evidence", ["ALTER TABLE evidence RENAME TO evidence_v6", *create_sql(PAIRS),
                       "INSERT INTO pair_evidence "
-                      + _keyed_evidence_sql("evidence_v6", "e.run_id, e.kind", ""),
+                      + keyed_evidence_sql("evidence_v6", "e.run_id, e.kind", ""),
                       "DROP TABLE evidence_v6"]),
         ("detect_evidence", _key_detect_evidence)],
 }
