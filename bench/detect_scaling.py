@@ -42,6 +42,7 @@ import time
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (DEFAULT_SWARMSCOPE, REPO, add_dir_args, emit, finish_dir_args,  # noqa: E402
@@ -97,10 +98,13 @@ def _reset_peak() -> None:
         fh.write("5")
 
 
-def detect_child(store: str, memory_limit: str | None, threads: int | None) -> None:
-    """Run ``detect`` (defaults) on ``store`` and print a JSON line per stage run."""
+def measure_stages(start: Callable[[], Any], finish: Callable[[Any], dict]
+                   ) -> Callable[[str], None]:
+    """Wrap every stage run of ``detect``: ``start()`` just before it, and ``finish(started)``
+    just after, whose dict joins the stage's JSON line (with its time, the label of the step
+    in progress and the rows it read and wrote, counted outside the timing). Returns the
+    progress callback that keeps the label."""
     import swarmscope.pipeline as pipeline
-    from swarmscope import Settings, Store
     original = pipeline.run_stage
     label = {"now": ""}
 
@@ -110,20 +114,34 @@ def detect_child(store: str, memory_limit: str | None, threads: int | None) -> N
     @contextmanager
     def measured(db, stage):
         rows_in = rows(db, stage.reads)
-        _reset_peak()
-        t0, cpu0 = time.perf_counter(), time.process_time()
+        started = start()
+        t0 = time.perf_counter()
         with original(db, stage):
             yield
-        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        peak = _status_kib("VmHWM")
+        seconds = time.perf_counter() - t0
         emit({"bench": "stage", "stage": stage.name, "label": label["now"],
-              "seconds": round(seconds, 3), "cpu_s": round(cpu, 3), "peak_rss_mib": mib(peak),
+              "seconds": round(seconds, 3), **finish(started),
               "rows_in": sum(rows_in.values()), "rows_out": sum(rows(db, stage.writes).values()),
               "tables_in": rows_in})
 
     pipeline.run_stage = measured
+    return lambda step: label.update(now=step)
+
+
+def detect_child(store: str, memory_limit: str | None, threads: int | None) -> None:
+    """Run ``detect`` (defaults) on ``store`` and print a JSON line per stage run."""
+    import swarmscope.pipeline as pipeline
+    from swarmscope import Settings, Store
+
+    def start() -> float:
+        _reset_peak()
+        return time.process_time()
+
+    progress = measure_stages(start, lambda cpu0: {
+        "cpu_s": round(time.process_time() - cpu0, 3),
+        "peak_rss_mib": mib(_status_kib("VmHWM"))})
     with Store(store, settings=Settings(memory_limit=memory_limit, threads=threads)) as s:
-        pipeline.detect(s, progress=lambda step: label.update(now=step))
+        pipeline.detect(s, progress=progress)
 
 
 def _jvm_peak_mib(spark) -> float:
@@ -154,32 +172,15 @@ def detect_spark_child(dataset: str, out: str, master: str) -> None:
     from swarmscope.store.spark import spark_session
     spark = spark_session(master, {"spark.ui.enabled": "true", "spark.ui.port": "0",
                                    "spark.driver.memory": "6g"})
-    original = pipeline.run_stage
-    label = {"now": ""}
 
-    def rows(db, tables) -> dict:
-        return {t: db.scalar(f"SELECT count(*) FROM {t}") for t in tables if db.has_table(t)}
+    def finish(before: tuple[int, int]) -> dict:
+        (written0, read0), (written1, read1) = before, _shuffle_bytes(spark)
+        return {"engine": "spark", "cpu_s": 0.0, "peak_rss_mib": _jvm_peak_mib(spark),
+                "shuffle_write_mib": mib((written1 - written0) // 1024),
+                "shuffle_read_mib": mib((read1 - read0) // 1024)}
 
-    @contextmanager
-    def measured(db, stage):
-        rows_in = rows(db, stage.reads)
-        written0, read0 = _shuffle_bytes(spark)
-        t0 = time.perf_counter()
-        with original(db, stage):
-            yield
-        seconds = time.perf_counter() - t0
-        written1, read1 = _shuffle_bytes(spark)
-        emit({"bench": "stage", "engine": "spark", "stage": stage.name, "label": label["now"],
-              "seconds": round(seconds, 3), "cpu_s": 0.0,
-              "peak_rss_mib": _jvm_peak_mib(spark),
-              "shuffle_write_mib": mib((written1 - written0) // 1024),
-              "shuffle_read_mib": mib((read1 - read0) // 1024),
-              "rows_in": sum(rows_in.values()), "rows_out": sum(rows(db, stage.writes).values()),
-              "tables_in": rows_in})
-
-    pipeline.run_stage = measured
-    pipeline.detect_dataset(dataset, out, master=master,
-                            progress=lambda step: label.update(now=step))
+    progress = measure_stages(lambda: _shuffle_bytes(spark), finish)
+    pipeline.detect_dataset(dataset, out, master=master, progress=progress)
 
 
 # -- the benchmark -----------------------------------------------------------------------------
