@@ -579,13 +579,7 @@ def _detect_on_spark(params: Any, dataset: str | None, out_dir: str | None, mast
     if not dataset or not out_dir:
         raise SwarmscopeError("--engine spark reads --input PATH (a dataset written by ingest "
                               "--dataset) and writes --out PATH: give both")
-    config = {}
-    for item in spark_conf:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SwarmscopeError(f"--spark-conf {item!r}: give KEY=VALUE, e.g. "
-                                  "spark.executor.memory=8g")
-        config[key.strip()] = value.strip()
+    config = parse_maps(spark_conf, "--spark-conf", "KEY=VALUE", "spark.executor.memory=8g")
     try:
         import pyspark  # noqa: F401
     except ImportError:

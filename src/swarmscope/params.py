@@ -140,14 +140,16 @@ def check_time_range(since: datetime | None, until: datetime | None) -> None:
                               "no activity; swap or correct them")
 
 
-def parse_maps(values: Iterable[str]) -> dict[str, str]:
-    """``FIELD=EXPR`` strings (``--map``) -> {field: expression}."""
+def parse_maps(values: Iterable[str], option: str = "--map", form: str = "FIELD=EXPR",
+               example: str = "account_id=user") -> dict[str, str]:
+    """``KEY=VALUE`` strings of a repeatable option (``--map FIELD=EXPR``, ``--spark-conf``)
+    -> {key: value}."""
     maps = {}
     for v in values:
-        field, sep, expr = v.partition("=")
-        if not sep or not field.strip() or not expr.strip():
-            raise SwarmscopeError(f"--map {v!r}: expected FIELD=EXPR, e.g. --map account_id=user")
-        maps[field.strip()] = expr.strip()
+        key, sep, value = v.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise SwarmscopeError(f"{option} {v!r}: expected {form}, e.g. {option} {example}")
+        maps[key.strip()] = value.strip()
     return maps
 
 

@@ -27,7 +27,7 @@ import json
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, ClassVar, Iterator
 
@@ -50,7 +50,7 @@ from swarmscope.params import (COUNT, MAPPING, NON_NEGATIVE, PROBABILITY_OPEN, I
 from swarmscope.results.runs import RunTables
 from swarmscope.signals.operations import temporal_signals
 from swarmscope.signatures import signatures
-from swarmscope.store import Store
+from swarmscope.store import Store, utc_now
 from swarmscope.store.backend import Backend
 from swarmscope.store.schema import CALIBRATION, DETECT
 from swarmscope.store.sql import column_list, time_filter
@@ -236,7 +236,7 @@ def detect_dataset(dataset: str, out: str, params: DetectParams = DetectParams()
     if not db.scalar("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)"):
         raise SwarmscopeError(f"the dataset {dataset} has no posts: write one with "
                               "swarmscope ingest FILE --dataset PATH")
-    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    started = utc_now()
     res = run_stages(db, params, 1, since=since, until=until, behaviour=False,
                      progress=progress)
     write_results(db, out)
@@ -246,7 +246,7 @@ def detect_dataset(dataset: str, out: str, params: DetectParams = DetectParams()
                                   "engine": "spark", "master": master, "input": dataset},
                                  default=str),
         "seed": params.seed, "started_at": started,
-        "finished_at": datetime.now(timezone.utc).replace(tzinfo=None), "status": "ok",
+        "finished_at": utc_now(), "status": "ok",
         "summary": json.dumps(res.summary(), default=str)}]))
     db.write_output("SELECT * FROM run_row", out, "run")
     return res

@@ -323,14 +323,14 @@ class Store:
         self.con.execute(
             "INSERT INTO runs (run_id, command, version, parameters, seed, started_at, status, inputs)"
             " VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
-            [run_id, command, __version__, json.dumps(parameters, default=str), seed, _now(),
+            [run_id, command, __version__, json.dumps(parameters, default=str), seed, utc_now(),
              inputs or []])
         return run_id
 
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any] | None = None) -> None:
         self.con.execute(
             "UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",
-            [_now(), status, json.dumps(summary or {}, default=str), run_id])
+            [utc_now(), status, json.dumps(summary or {}, default=str), run_id])
 
     def add_run_input(self, run_id: int, path: str, sha256: str, size: int) -> None:
         self.con.execute(
@@ -370,7 +370,8 @@ def _check_temp_dir(path: Path) -> None:
                               "another") from None
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
+    """Now in UTC, naive (as every stored time)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 

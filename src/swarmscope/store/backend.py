@@ -27,6 +27,7 @@ from typing import Any, Iterator, Sequence
 import duckdb
 import pyarrow as pa
 
+from swarmscope.outputs import atomic_write, output_dir
 from swarmscope.store.dialect import DuckDBDialect, Dialect
 from swarmscope.store.schema import TABLES
 from swarmscope.store.sql import literal
@@ -75,7 +76,6 @@ class Backend(ABC):
 
     def write_output(self, sql: str, out: str | Path, name: str) -> None:
         """Write the result of a query as ``out/<name>.parquet``, whole or not at all."""
-        from swarmscope.outputs import atomic_write, output_dir
         with atomic_write(output_dir(out) / f"{name}.parquet") as tmp:
             self.write_parquet(sql, tmp)
 
