@@ -128,7 +128,10 @@ def test_the_summary_comes_first_with_title_inputs_notes_findings_and_ranked_acc
     best = max(data["nodes"], key=lambda n: n["score"])
     assert best["id"] in first.locator("summary").text_content()
     first.locator("summary").click()
-    assert "Its evidence" in first.text_content() and "q" in first.text_content()
+    # the card is drawn on the toggle event, which fires after the click returns
+    from playwright.sync_api import expect
+    expect(first).to_contain_text("Its evidence")
+    assert "q" in first.text_content()
     assert problems == {"errors": [], "dialogs": [], "requests": []}
     context.close()
 
