@@ -27,7 +27,7 @@ from typing import Callable
 import pyarrow as pa
 
 from swarmscope.detection.significance import (RATE_BIN_MS, NullParams, null_terms,
-                                               smoothed_rate_sql)
+                                               object_shares_sql, smoothed_rate_sql)
 from swarmscope.detection.stats import benjamini_hochberg, fdr_cut, poisson_p, score
 from swarmscope.store.backend import Backend
 from swarmscope.store.sql import column_list, no_rows
@@ -46,7 +46,7 @@ def affiliation_tests(db: Backend, kind: str, window: float,
     appends to the temp table ``affiliation_tests(kind, window_s, account, cluster_id, x, mu,
     p)`` the hypotheses with x >= 2. Reads ``traces`` and ``cluster_members``."""
     w = int(round(window * 1000))
-    rate_k, span, share = null_terms(db, kind, window, null)
+    rate_k, span, halves = null_terms(db, kind, window, null)
     kind_sql = kind.replace("'", "''")
     total = db.dialect.sorted_sum
     events, shares = _kept(kind, window, null)
@@ -55,7 +55,7 @@ def affiliation_tests(db: Backend, kind: str, window: float,
                                f"WHERE kind = '{kind_sql}'")
     if not db.has_table(shares):   # the same in every round, and in windows of one share
         db.materialise(shares, f"SELECT account, object, {db.dialect.int_div('ts', str(RATE_BIN_MS))}"
-                               f" AS bin, {share} AS share FROM {events}")
+                               f" AS bin, share FROM ({object_shares_sql(db, events, halves)}) s")
     db.materialise("aff_member_events", f"""
         SELECT m.cluster_id, e.object, e.ts FROM {events} e
         JOIN cluster_members m ON m.account = e.account""")

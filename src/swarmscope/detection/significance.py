@@ -94,29 +94,52 @@ def clock_resolution_ms(db: Backend, kind: str) -> int:
 
 
 def null_terms(db: Backend, kind: str, window: float,
-               null: NullParams) -> tuple[int, int, str]:
+               null: NullParams) -> tuple[int, int, list[int]]:
     """The null model's terms for one (kind, window): the rate smoothing half-width in
-    ``RATE_BIN_MS`` bins, the ``span`` in ms, and the SQL of an action's object share π (a
-    window expression over ``account, object, ts``; the account's own actions left out)."""
+    ``RATE_BIN_MS`` bins, the ``span`` in ms, and the half-widths in ms over which an action's
+    object share π is measured (π is the largest of those shares; none for ``sync``, whose
+    object is a time bin that every action of the bin is on: π = 1)."""
     w = int(round(window * 1000))
-    pop_w = int(max(null.popularity_window * 1000, w))
     rate_k = math.ceil(max(null.rate_window * 1000, 2 * w) / RATE_BIN_MS)
-    if kind == "sync":  # the object is a time bin: every action of the bin is on it
-        return rate_k, max(w, 1), "1.0"
-    share = _share_sql(pop_w)
+    if kind == "sync":
+        return rate_k, max(w, 1), []
+    halves = [int(max(null.popularity_window * 1000, w))]
     if null.cascade_window > 0:
-        share = f"greatest({share}, {_share_sql(int(max(null.cascade_window * 1000, w)))})"
-    return rate_k, max(2 * w + clock_resolution_ms(db, kind), 1), share
+        halves.append(int(max(null.cascade_window * 1000, w)))
+    return rate_k, max(2 * w + clock_resolution_ms(db, kind), 1), halves
 
 
-def _share_sql(half_ms: int) -> str:
-    """SQL: an action's object's share of all actions within ±``half_ms`` (the account's own
-    actions on the object left out)."""
-    frame = f"RANGE BETWEEN {half_ms} PRECEDING AND {half_ms} FOLLOWING"
+def object_shares_sql(db: Backend, events: str, halves: list[int]) -> str:
+    """SQL: every action of ``events`` (columns account, object, ts) with its object's share
+    π of all actions within ±h ms, the account's own actions on the object left out, the
+    largest over the half-widths ``halves`` (1.0 when there are none).
+
+    The denominator (every action within ±h) is a window over all actions; so that no engine
+    computes it in one task, actions are counted per time, and each time is copied into its own
+    bucket of width max(h) and the two beside it: every time within ±h of one in bucket b lies
+    in the buckets b-1..b+1, so the count partitioned by bucket is exact for the bucket's own
+    times."""
+    if not halves:
+        return f"SELECT account, object, ts, 1.0 AS share FROM {events}"
+    d, width = db.dialect, max(halves)
+    frame = "RANGE BETWEEN {h} PRECEDING AND {h} FOLLOWING"
+    totals = ", ".join(f"CAST(sum(n) OVER (PARTITION BY part ORDER BY ts {frame.format(h=h)}) "
+                       f"AS BIGINT) AS total_{i}" for i, h in enumerate(halves))
+    shares = [f"""(count(*) OVER (PARTITION BY e.object ORDER BY e.ts {frame.format(h=h)})
+                   - count(*) OVER (PARTITION BY e.account, e.object ORDER BY e.ts
+                                    {frame.format(h=h)})) / greatest(t.total_{i}, 1)"""
+              for i, h in enumerate(halves)]
+    share = shares[0] if len(shares) == 1 else f"greatest({', '.join(shares)})"
     return f"""
-        (count(*) OVER (PARTITION BY object ORDER BY ts {frame})
-         - count(*) OVER (PARTITION BY account, object ORDER BY ts {frame}))
-        / greatest(count(*) OVER (ORDER BY ts {frame}), 1)"""
+        SELECT e.account, e.object, e.ts, {share} AS share
+        FROM {events} e JOIN (
+            SELECT ts, {', '.join(f'total_{i}' for i in range(len(halves)))} FROM (
+                SELECT ts, own, part, {totals} FROM (
+                    SELECT c.ts, c.n, {d.int_div('c.ts', str(width))} AS own,
+                           {d.int_div('c.ts', str(width))} + o.o AS part
+                    FROM (SELECT ts, count(*) AS n FROM {events} GROUP BY ts) c,
+                         {d.offsets(-1, 1, 'o', 'o')}) b) w
+            WHERE own = part) t ON t.ts = e.ts"""
 
 
 def smoothed_rate_sql(db: Backend, events: str, rate_k: int, group: str = "account",
@@ -183,7 +206,7 @@ def pair_tests(db: Backend, kind: str, window: float,
     (:meth:`swarmscope.engine.sql.SQLEngine.candidates`); leaves the testable pairs in
     ``testable_pairs(a, b, x)``.
     """
-    rate_k, span, share = null_terms(db, kind, window, null)
+    rate_k, span, halves = null_terms(db, kind, window, null)
     kind_sql = kind.replace("'", "''")
     db.materialise("test_events", f"""
         SELECT DISTINCT account, object, ts FROM traces
@@ -197,8 +220,8 @@ def pair_tests(db: Backend, kind: str, window: float,
         JOIN test_objects_per_account ob ON ob.account = e.b AND ob.objects >= 2
         WHERE e.a <> e.b""")
     db.materialise("test_shares", f"""
-        SELECT * FROM (SELECT account, object, ts, {db.dialect.int_div('ts', str(RATE_BIN_MS))} AS bin,
-                              {share} AS share FROM test_events) s
+        SELECT account, object, ts, {db.dialect.int_div('ts', str(RATE_BIN_MS))} AS bin, share
+        FROM ({object_shares_sql(db, 'test_events', halves)}) s
         WHERE account IN (SELECT a FROM testable_pairs WHERE x >= 2
                           UNION SELECT b FROM testable_pairs WHERE x >= 2)""")
     db.materialise("test_rates", smoothed_rate_sql(

@@ -103,6 +103,13 @@ class Backend(ABC):
         with self.step(name, table=name):
             self.execute(f"CREATE OR REPLACE {'TEMP ' if temporary else ''}TABLE {name} AS {sql}")
 
+    def materialise_numbered(self, name: str, sql: str, order: Sequence[str],
+                             column: str) -> None:
+        """The step ``name``: the rows of ``sql`` with ``column`` first, numbered 1, 2, … in
+        the order of the columns ``order`` (unique per row)."""
+        self.materialise(name, f"SELECT CAST(row_number() OVER (ORDER BY {', '.join(order)}) "
+                               f"AS BIGINT) AS {column}, * FROM ({sql}) numbered")
+
     def persist(self, name: str, sql: str) -> None:
         """The step ``name``: (re)create the store's result table ``name`` (of
         :data:`~swarmscope.store.schema.TABLES`) as the result of ``sql``, in the table's

@@ -99,6 +99,26 @@ class SparkBackend(Backend):
         if old is not None:
             old.unpersist()
 
+    def materialise_numbered(self, name: str, sql: str, order: Sequence[str],
+                             column: str) -> None:
+        """As on one machine, without a window over all rows (one task): the rows are
+        range-partitioned by ``order``, counted per partition, and numbered within their
+        partition from the count of the partitions before it."""
+        from pyspark.sql import Window, functions as F
+        with self.step(name, table=name):
+            rows = self.spark.sql(sql)
+            parts = int(self.spark.conf.get("spark.sql.shuffle.partitions"))
+            ranged = rows.repartitionByRange(parts, *order).withColumn(
+                "_part", F.spark_partition_id()).localCheckpoint(eager=True)
+            offsets, before = [], 0
+            for part, n in sorted(tuple(r) for r in ranged.groupBy("_part").count().collect()):
+                offsets.append((part, before))
+                before += n
+            offsets = self.spark.createDataFrame(offsets, "_part INT, _before BIGINT")
+            within = F.row_number().over(Window.partitionBy("_part").orderBy(*order))
+            self._keep(name, ranged.join(F.broadcast(offsets), "_part").select(
+                (F.col("_before") + within).cast("bigint").alias(column), *rows.columns))
+
     def append(self, name: str, sql: str) -> None:
         """The view ``name`` remade with the rows of ``sql`` added (by position)."""
         self.materialise(name, f"SELECT * FROM {name} UNION ALL SELECT * FROM ({sql}) added")

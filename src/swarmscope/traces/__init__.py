@@ -285,10 +285,9 @@ def build_traces(db: Backend, kind: str, options: TraceOptions = TraceOptions(),
             db.materialise("raw_traces", f"WITH raw AS {d.materialized_cte} ({raw}) "
                                          "SELECT * FROM raw WHERE object IS NOT NULL "
                                          "AND object <> ''")
-            db.materialise(f"trace_values_{kind}", f"""
-                SELECT CAST(row_number() OVER (ORDER BY object{platform}) AS BIGINT) AS object_key,
-                       object AS value{platform}
-                FROM (SELECT DISTINCT object{platform} FROM raw_traces) v""")
+            db.materialise_numbered(
+                f"trace_values_{kind}", f"SELECT DISTINCT object AS value{platform} FROM raw_traces",
+                ["value"] + (["platform"] if scoped else []), "object_key")
             same = " AND o.platform = r.platform" if scoped else ""
             db.materialise(f"traces_{kind}", f"""
                 SELECT r.account, o.object_key AS object, r.post, r.ts
