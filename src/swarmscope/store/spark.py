@@ -16,13 +16,15 @@ Example::
 
 from __future__ import annotations
 
+import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pyarrow as pa
 
-from swarmscope.store.backend import Backend
+from swarmscope.store.backend import Backend, arrow_function
 from swarmscope.store.dialect import SparkDialect
 
 
@@ -31,6 +33,8 @@ def spark_session(master: str = "local[2]", config: dict[str, str] | None = None
     throughout), Arrow transfers, no UI, double-quoted identifiers; ``config`` adds or
     overrides settings."""
     from pyspark.sql import SparkSession
+    if master.startswith("local"):   # the Python workers of Arrow UDFs: this interpreter
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName("swarmscope")
     settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
                 "spark.ui.showConsoleProgress": "false",
@@ -44,6 +48,10 @@ def spark_session(master: str = "local[2]", config: dict[str, str] | None = None
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+#: The SQL types of :meth:`Backend.register_function` as Spark names them.
+_SPARK_TYPES = {"VARCHAR": "string", "BLOB": "binary", "BIGINT": "bigint", "BOOLEAN": "boolean"}
 
 
 class SparkBackend(Backend):
@@ -118,6 +126,15 @@ class SparkBackend(Backend):
             within = F.row_number().over(Window.partitionBy("_part").orderBy(*order))
             self._keep(name, ranged.join(F.broadcast(offsets), "_part").select(
                 (F.col("_before") + within).cast("bigint").alias(column), *rows.columns))
+
+    def register_function(self, name: str, fn: Callable[..., pa.Array], args: Sequence[str],
+                          returns: str) -> None:
+        """An Arrow UDF (``arrow_udf``, Spark 4.1): the executors' Python workers call ``fn`` on
+        Arrow batches (``spark.sql.execution.arrow.maxRecordsPerBatch`` rows), so they need
+        swarmscope installed."""
+        from pyspark.sql.functions import arrow_udf
+        self.spark.udf.register(name, arrow_udf(arrow_function(fn, len(args)),
+                                                _SPARK_TYPES[returns]))
 
     def append(self, name: str, sql: str) -> None:
         """The view ``name`` remade with the rows of ``sql`` added (by position)."""
