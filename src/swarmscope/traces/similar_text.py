@@ -281,36 +281,39 @@ def signatures_function(texts: pa.Array | pa.ChunkedArray, *, p: SimilarityParam
     return pc.if_else(pa.array(long_enough), values, pa.scalar(None, pa.binary()))
 
 
-def band_key_function(sigs: pa.Array | pa.ChunkedArray, bands: pa.Array | pa.ChunkedArray, *,
-                      p: SimilarityParams) -> pa.Array:
-    """Engine function: the LSH bucket (a 64-bit hash of the band's rows) of each signature in
-    its band (0-based)."""
-    sig, band = _signature_matrix(sigs, p), _array(bands).to_numpy(zero_copy_only=False)
-    rows, at = p.num_perm // p.bands, np.arange(len(sig))
-    key = np.zeros(len(sig), np.uint64)
+def band_keys_function(sigs: pa.Array | pa.ChunkedArray, *, p: SimilarityParams) -> pa.Array:
+    """Engine function: each signature's LSH bucket in every band (a 64-bit hash of the band's
+    rows), as 16 hex digits a band, band after band: one call per text, not per band."""
+    sig = _signature_matrix(sigs, p)
+    rows = p.num_perm // p.bands
+    key = np.zeros((len(sig), p.bands), np.uint64)
     for r in range(rows):
-        key = _mix(key * _M1 + sig[at, band * rows + r].astype(np.uint64))
-    return pa.array(key.view(np.int64))
+        key = _mix(key * _M1 + sig[:, r::rows].astype(np.uint64))
+    width = 16 * p.bands
+    return pa.Array.from_buffers(pa.string(), len(sig), [
+        None, pa.py_buffer(np.arange(len(sig) + 1, dtype=np.int32) * width),
+        pa.py_buffer(key.astype(">u8").tobytes().hex().encode("ascii"))])
 
 
-def near_duplicate_function(sig_a: pa.Array | pa.ChunkedArray, sig_b: pa.Array | pa.ChunkedArray,
-                            text_a: pa.Array | pa.ChunkedArray, text_b: pa.Array | pa.ChunkedArray,
-                            *, p: SimilarityParams) -> pa.Array:
-    """Engine function: whether each candidate pair is a near-duplicate. Candidates whose
-    signatures agree on fewer than ``threshold - 0.15`` of the hash functions are not (3
-    standard errors of the estimate at J = 0.4 with 96 functions); the rest get their exact
-    Jaccard similarity, compared with ``threshold``."""
-    close = (_signature_matrix(sig_a, p) == _signature_matrix(sig_b, p)).mean(1) >= (
-        p.threshold - 0.15)
-    out = np.zeros(len(close), bool)
-    chosen = np.flatnonzero(close)
-    if len(chosen):
-        pick = pa.array(chosen)
-        texts = pa.concat_arrays([_array(text_a).take(pick), _array(text_b).take(pick)])
-        m = np.arange(len(chosen))
-        out[chosen] = exact_jaccard(texts, np.stack([m, m + len(chosen)], 1), p.shingle) >= (
-            p.threshold)
-    return pa.array(out)
+def signatures_agree_function(sig_a: pa.Array | pa.ChunkedArray,
+                              sig_b: pa.Array | pa.ChunkedArray, *,
+                              p: SimilarityParams) -> pa.Array:
+    """Engine function: whether two signatures agree on at least ``threshold - 0.15`` of the
+    hash functions (3 standard errors of the estimate at J = 0.4 with 96 functions): the
+    candidates worth the exact check."""
+    return pa.array((_signature_matrix(sig_a, p) == _signature_matrix(sig_b, p)).mean(1)
+                    >= p.threshold - 0.15)
+
+
+def near_duplicate_function(text_a: pa.Array | pa.ChunkedArray,
+                            text_b: pa.Array | pa.ChunkedArray, *,
+                            p: SimilarityParams) -> pa.Array:
+    """Engine function: whether two normalised texts' exact shingle Jaccard similarity
+    reaches ``threshold``."""
+    texts = pa.concat_arrays([_array(text_a), _array(text_b)])
+    m = np.arange(len(texts) // 2)
+    return pa.array(exact_jaccard(texts, np.stack([m, m + len(m)], 1), p.shingle)
+                    >= p.threshold)
 
 
 def similar_pairs(db: Backend, ranked: str, p: SimilarityParams) -> np.ndarray:
@@ -320,31 +323,41 @@ def similar_pairs(db: Backend, ranked: str, p: SimilarityParams) -> np.ndarray:
     before it), verified."""
     for name, fn, args, returns in (
             ("swarmscope_minhash", signatures_function, ["VARCHAR"], "BLOB"),
-            ("swarmscope_band_key", band_key_function, ["BLOB", "BIGINT"], "BIGINT"),
-            ("swarmscope_near_duplicate", near_duplicate_function,
-             ["BLOB", "BLOB", "VARCHAR", "VARCHAR"], "BOOLEAN")):
+            ("swarmscope_band_keys", band_keys_function, ["BLOB"], "VARCHAR"),
+            ("swarmscope_signatures_agree", signatures_agree_function, ["BLOB", "BLOB"],
+             "BOOLEAN"),
+            ("swarmscope_near_duplicate", near_duplicate_function, ["VARCHAR", "VARCHAR"],
+             "BOOLEAN")):
         db.register_function(name, partial(fn, p=p), args, returns)
     db.materialise("similar_text_signatures",
                    f"SELECT idx, swarmscope_minhash(norm) AS sig FROM {ranked}")
+    db.materialise("similar_text_band_keys", """
+        SELECT idx, swarmscope_band_keys(sig) AS keys FROM similar_text_signatures
+        WHERE sig IS NOT NULL""")
     db.materialise("similar_text_buckets", f"""
         SELECT band, key, idx, row_number() OVER (PARTITION BY band, key ORDER BY idx) AS r
-        FROM (SELECT o.band, swarmscope_band_key(s.sig, o.band) AS key, s.idx
-              FROM similar_text_signatures s, {db.dialect.offsets(0, p.bands - 1, 'o', 'band')}
-              WHERE s.sig IS NOT NULL) k""")
+        FROM (SELECT o.band, substr(k.keys, 16 * o.band + 1, 16) AS key, k.idx
+              FROM similar_text_band_keys k,
+                   {db.dialect.offsets(0, p.bands - 1, 'o', 'band')}) b""")
     db.materialise("similar_text_candidates", f"""
         SELECT DISTINCT l.idx AS a, m.idx AS b
         FROM similar_text_buckets l JOIN similar_text_buckets m
              ON m.band = l.band AND m.key = l.key AND l.r < m.r
         WHERE l.r <= {int(p.bucket_leaders)}""")
+    db.materialise("similar_text_close", """
+        SELECT a, b FROM (
+            SELECT c.a, c.b, swarmscope_signatures_agree(sa.sig, sb.sig) AS agree
+            FROM similar_text_candidates c
+            JOIN similar_text_signatures sa ON sa.idx = c.a
+            JOIN similar_text_signatures sb ON sb.idx = c.b) s
+        WHERE agree""")
     db.materialise("similar_text_verified", f"""
-        SELECT c.a, c.b, swarmscope_near_duplicate(sa.sig, sb.sig, ta.norm, tb.norm) AS near_duplicate
-        FROM similar_text_candidates c
-        JOIN similar_text_signatures sa ON sa.idx = c.a
-        JOIN similar_text_signatures sb ON sb.idx = c.b
+        SELECT c.a, c.b, swarmscope_near_duplicate(ta.norm, tb.norm) AS near_duplicate
+        FROM similar_text_close c
         JOIN {ranked} ta ON ta.idx = c.a JOIN {ranked} tb ON tb.idx = c.b""")
     pairs = db.to_arrow("SELECT a, b FROM similar_text_verified WHERE near_duplicate ORDER BY a, b")
-    db.drop("similar_text_signatures", "similar_text_buckets", "similar_text_candidates",
-            "similar_text_verified")
+    db.drop("similar_text_signatures", "similar_text_band_keys", "similar_text_buckets",
+            "similar_text_candidates", "similar_text_close", "similar_text_verified")
     return np.stack([pairs["a"].to_numpy(), pairs["b"].to_numpy()], 1).astype(np.int64)
 
 
