@@ -256,13 +256,14 @@ def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def _signature_matrix(sigs: pa.Array | pa.ChunkedArray, p: SimilarityParams) -> np.ndarray:
-    """Signatures stored as binary values of ``4 * num_perm`` bytes, as an (n, num_perm)
-    uint32 matrix."""
+def _signature_matrix(sigs: pa.Array | pa.ChunkedArray, width: int,
+                      dtype: type = np.uint32) -> np.ndarray:
+    """Fixed-width binary values (``width`` numbers of ``dtype`` each) as an (n, width)
+    matrix."""
     arr = _array(sigs).cast(pa.binary())
     offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + len(arr) + 1]
     data = arr.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]] if len(arr) else b""
-    return np.frombuffer(data, np.uint32).reshape(len(arr), p.num_perm)
+    return np.frombuffer(data, dtype).reshape(len(arr), width)
 
 
 def signatures_function(texts: pa.Array | pa.ChunkedArray, *, p: SimilarityParams) -> pa.Array:
@@ -284,7 +285,7 @@ def signatures_function(texts: pa.Array | pa.ChunkedArray, *, p: SimilarityParam
 def band_keys_function(sigs: pa.Array | pa.ChunkedArray, *, p: SimilarityParams) -> pa.Array:
     """Engine function: each signature's LSH bucket in every band (a 64-bit hash of the band's
     rows), as 16 hex digits a band, band after band: one call per text, not per band."""
-    sig = _signature_matrix(sigs, p)
+    sig = _signature_matrix(sigs, p.num_perm)
     rows = p.num_perm // p.bands
     key = np.zeros((len(sig), p.bands), np.uint64)
     for r in range(rows):
@@ -295,25 +296,38 @@ def band_keys_function(sigs: pa.Array | pa.ChunkedArray, *, p: SimilarityParams)
         pa.py_buffer(key.astype(">u8").tobytes().hex().encode("ascii"))])
 
 
-def signatures_agree_function(sig_a: pa.Array | pa.ChunkedArray,
-                              sig_b: pa.Array | pa.ChunkedArray, *,
-                              p: SimilarityParams) -> pa.Array:
-    """Engine function: whether two signatures agree on at least ``threshold - 0.15`` of the
-    hash functions (3 standard errors of the estimate at J = 0.4 with 96 functions): the
-    candidates worth the exact check."""
-    return pa.array((_signature_matrix(sig_a, p) == _signature_matrix(sig_b, p)).mean(1)
-                    >= p.threshold - 0.15)
+def sketch_function(sigs: pa.Array | pa.ChunkedArray, *, p: SimilarityParams) -> pa.Array:
+    """Engine function: a signature's sketch, the low byte of each hash (``num_perm`` bytes):
+    two sketches agree where the signatures do, and by chance on 1/256 of the rest."""
+    low = _signature_matrix(sigs, p.num_perm).astype(np.uint8)
+    return pa.Array.from_buffers(pa.binary(), len(low), [
+        None, pa.py_buffer(np.arange(len(low) + 1, dtype=np.int32) * p.num_perm),
+        pa.py_buffer(low.tobytes())])
 
 
-def near_duplicate_function(text_a: pa.Array | pa.ChunkedArray,
+def sketches_agree_function(sketch_a: pa.Array | pa.ChunkedArray,
+                            sketch_b: pa.Array | pa.ChunkedArray, *,
+                            p: SimilarityParams) -> pa.Array:
+    """Engine function: whether two sketches agree on at least ``threshold - 0.15`` of the
+    hash functions (3 standard errors of the estimate at J = 0.4 with 96 functions; the
+    sketch's chance agreements add at most 0.004): the candidates worth the exact check."""
+    a, b = (_signature_matrix(x, p.num_perm, np.uint8) for x in (sketch_a, sketch_b))
+    return pa.array((a == b).mean(1) >= p.threshold - 0.15)
+
+
+def near_duplicate_function(idx_a: pa.Array | pa.ChunkedArray,
+                            idx_b: pa.Array | pa.ChunkedArray,
+                            text_a: pa.Array | pa.ChunkedArray,
                             text_b: pa.Array | pa.ChunkedArray, *,
                             p: SimilarityParams) -> pa.Array:
-    """Engine function: whether two normalised texts' exact shingle Jaccard similarity
-    reaches ``threshold``."""
-    texts = pa.concat_arrays([_array(text_a), _array(text_b)])
-    m = np.arange(len(texts) // 2)
-    return pa.array(exact_jaccard(texts, np.stack([m, m + len(m)], 1), p.shingle)
-                    >= p.threshold)
+    """Engine function: whether two normalised texts (numbered ``idx``) reach ``threshold``
+    in exact shingle Jaccard similarity; a text in several pairs of a batch is shingled
+    once."""
+    idx = np.concatenate([_array(idx_a).to_numpy(), _array(idx_b).to_numpy()])
+    _, first, local = np.unique(idx, return_index=True, return_inverse=True)
+    texts = pa.concat_arrays([_array(text_a), _array(text_b)]).take(pa.array(first))
+    pairs = local.reshape(2, -1).T
+    return pa.array(exact_jaccard(texts, pairs, p.shingle) >= p.threshold)
 
 
 def similar_pairs(db: Backend, ranked: str, p: SimilarityParams) -> np.ndarray:
@@ -324,16 +338,16 @@ def similar_pairs(db: Backend, ranked: str, p: SimilarityParams) -> np.ndarray:
     for name, fn, args, returns in (
             ("swarmscope_minhash", signatures_function, ["VARCHAR"], "BLOB"),
             ("swarmscope_band_keys", band_keys_function, ["BLOB"], "VARCHAR"),
-            ("swarmscope_signatures_agree", signatures_agree_function, ["BLOB", "BLOB"],
-             "BOOLEAN"),
-            ("swarmscope_near_duplicate", near_duplicate_function, ["VARCHAR", "VARCHAR"],
-             "BOOLEAN")):
+            ("swarmscope_sketch", sketch_function, ["BLOB"], "BLOB"),
+            ("swarmscope_sketches_agree", sketches_agree_function, ["BLOB", "BLOB"], "BOOLEAN"),
+            ("swarmscope_near_duplicate", near_duplicate_function,
+             ["BIGINT", "BIGINT", "VARCHAR", "VARCHAR"], "BOOLEAN")):
         db.register_function(name, partial(fn, p=p), args, returns)
     db.materialise("similar_text_signatures",
                    f"SELECT idx, swarmscope_minhash(norm) AS sig FROM {ranked}")
     db.materialise("similar_text_band_keys", """
-        SELECT idx, swarmscope_band_keys(sig) AS keys FROM similar_text_signatures
-        WHERE sig IS NOT NULL""")
+        SELECT idx, swarmscope_band_keys(sig) AS keys, swarmscope_sketch(sig) AS sketch
+        FROM similar_text_signatures WHERE sig IS NOT NULL""")
     db.materialise("similar_text_buckets", f"""
         SELECT band, key, idx, row_number() OVER (PARTITION BY band, key ORDER BY idx) AS r
         FROM (SELECT o.band, substr(k.keys, 16 * o.band + 1, 16) AS key, k.idx
@@ -346,13 +360,13 @@ def similar_pairs(db: Backend, ranked: str, p: SimilarityParams) -> np.ndarray:
         WHERE l.r <= {int(p.bucket_leaders)}""")
     db.materialise("similar_text_close", """
         SELECT a, b FROM (
-            SELECT c.a, c.b, swarmscope_signatures_agree(sa.sig, sb.sig) AS agree
+            SELECT c.a, c.b, swarmscope_sketches_agree(sa.sketch, sb.sketch) AS agree
             FROM similar_text_candidates c
-            JOIN similar_text_signatures sa ON sa.idx = c.a
-            JOIN similar_text_signatures sb ON sb.idx = c.b) s
+            JOIN similar_text_band_keys sa ON sa.idx = c.a
+            JOIN similar_text_band_keys sb ON sb.idx = c.b) s
         WHERE agree""")
     db.materialise("similar_text_verified", f"""
-        SELECT c.a, c.b, swarmscope_near_duplicate(ta.norm, tb.norm) AS near_duplicate
+        SELECT c.a, c.b, swarmscope_near_duplicate(c.a, c.b, ta.norm, tb.norm) AS near_duplicate
         FROM similar_text_close c
         JOIN {ranked} ta ON ta.idx = c.a JOIN {ranked} tb ON tb.idx = c.b""")
     pairs = db.to_arrow("SELECT a, b FROM similar_text_verified WHERE near_duplicate ORDER BY a, b")
