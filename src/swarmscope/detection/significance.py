@@ -43,7 +43,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from swarmscope.detection.stats import conditional_poisson_p
+from swarmscope.detection.stats import conditional_poisson_p_function
 from swarmscope.params import NON_NEGATIVE, POSITIVE, PROBABILITY_OPEN, validate_dataclass
 from swarmscope.store.backend import Backend
 
@@ -248,17 +248,17 @@ def pair_tests(db: Backend, kind: str, window: float,
                 FROM testable_pairs c JOIN test_shares s ON s.account = c.{{src}}
                 JOIN test_rates r ON r.account = c.{{dst}} AND r.bin = s.bin
                 WHERE c.x >= 2 GROUP BY c.a, c.b, s.object) c GROUP BY c.a, c.b"""
-    with db.step("significance.expected"):
-        rows = db.to_arrow(f"""
-            SELECT c.a, c.b, c.x,
-                   greatest((coalesce(f.mu, 0) + coalesce(r.mu, 0)) / 2, 1e-12) AS mu
-            FROM testable_pairs c
-            LEFT JOIN ({directed.format(src='a', dst='b')}) f ON f.a = c.a AND f.b = c.b
-            LEFT JOIN ({directed.format(src='b', dst='a')}) r ON r.a = c.a AND r.b = c.b
-            WHERE c.x >= 2""")
-    p = conditional_poisson_p(rows.column("x").to_numpy().astype(float),
-                              rows.column("mu").to_numpy())
-    db.register_arrow("tested_pairs", rows.append_column("p", [p]))
+    db.register_function("swarmscope_pair_p", conditional_poisson_p_function,
+                         ["BIGINT", "DOUBLE"], "DOUBLE")
+    with db.step("significance.expected"):   # the p-values on the engine's workers
+        db.materialise("tested_pairs", f"""
+            SELECT a, b, x, mu, swarmscope_pair_p(x, mu) AS p FROM (
+                SELECT c.a, c.b, c.x,
+                       greatest((coalesce(f.mu, 0) + coalesce(r.mu, 0)) / 2, 1e-12) AS mu
+                FROM testable_pairs c
+                LEFT JOIN ({directed.format(src='a', dst='b')}) f ON f.a = c.a AND f.b = c.b
+                LEFT JOIN ({directed.format(src='b', dst='a')}) r ON r.a = c.a AND r.b = c.b
+                WHERE c.x >= 2) e""")
     name = _test_name(kind, window, suffix)
     db.materialise(f"pair_{name}", f"""
         SELECT '{kind_sql}' AS kind, CAST({float(window)} AS DOUBLE) AS window_s, a, b, x, mu, p

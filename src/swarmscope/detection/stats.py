@@ -6,6 +6,7 @@ scipy is imported when a function is called: it costs a second at start-up.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 
 
 def conditional_poisson_p(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
@@ -14,6 +15,14 @@ def conditional_poisson_p(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         p = stats.poisson.sf(x - 1, mu) / -np.expm1(-mu)
     return np.clip(np.where(x <= 1, 1.0, p), 0.0, 1.0)
+
+
+def conditional_poisson_p_function(x: pa.Array, mu: pa.Array) -> pa.Array:
+    """Engine function (``Backend.register_function``): :func:`conditional_poisson_p` of
+    each row's count ``x`` and expectation ``mu``, on the engine's batches of rows."""
+    x, mu = (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v for v in (x, mu))
+    return pa.array(conditional_poisson_p(x.to_numpy().astype(float), mu.to_numpy()),
+                    pa.float64())
 
 
 def poisson_p(x: np.ndarray, mu: np.ndarray) -> np.ndarray:

@@ -89,8 +89,9 @@ class Backend(ABC):
                           returns: str) -> None:
         """Make ``fn`` callable from SQL as ``name``: a vectorised function of Arrow arrays
         (one per argument, of the SQL types ``args``) to an Arrow array of the SQL type
-        ``returns`` (``VARCHAR``, ``BLOB``, ``BIGINT``, ``BOOLEAN``), called on batches of
-        rows, never on one row at a time; replaces an earlier function of that name."""
+        ``returns`` (``VARCHAR``, ``BLOB``, ``BIGINT``, ``BOOLEAN``, ``DOUBLE``), called on
+        batches of rows, never on one row at a time; replaces an earlier function of that
+        name."""
 
     @abstractmethod
     def has_table(self, name: str, *, temporary: bool | None = None) -> bool:

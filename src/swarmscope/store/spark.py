@@ -51,7 +51,8 @@ def spark_session(master: str = "local[2]", config: dict[str, str] | None = None
 
 
 #: The SQL types of :meth:`Backend.register_function` as Spark names them.
-_SPARK_TYPES = {"VARCHAR": "string", "BLOB": "binary", "BIGINT": "bigint", "BOOLEAN": "boolean"}
+_SPARK_TYPES = {"VARCHAR": "string", "BLOB": "binary", "BIGINT": "bigint", "BOOLEAN": "boolean",
+                "DOUBLE": "double"}
 
 
 class SparkBackend(Backend):
