@@ -939,6 +939,9 @@ def assemble(run: Run, ceiling: dict, baseline: dict, vm_bins: dict) -> dict[str
             # not volume-matched: the matching draws negatives to follow the IRA accounts
             res["counting_automation_ring_as_positive"] = per_window(
                 ana, "detect", det_wins, label=AUTOMATION_LABEL)
+            res["peers_counting_automation_ring_as_positive"] = {
+                n: per_window(ana, f"peer:{n}", wins, clusters=False, label=AUTOMATION_LABEL)
+                ["overall"] for n in run.peers()}
     res["traits_separation"] = trait_separation(ana, run.detect_dirs) if detect else None
     res["peers"] = {n: {"rule": r["rule"], "how": r["how"],
                         **per_window(ana, f"peer:{n}", wins, clusters=False)}
@@ -1022,6 +1025,10 @@ def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
                 lines.append({"what": f"peer:{n}", "window": w, **compact(m), **cost})
         lines.append({"what": f"peer:{n}_volume_matched", "window": "overall",
                       **compact(res["volume_matched"]["peers"][n]["overall"])})
+        ring = res.get("peers_counting_automation_ring_as_positive", {}).get(n)
+        if ring:
+            lines.append({"what": f"peer:{n}_counting_automation_ring", "window": "overall",
+                          **compact(ring)})
     lines.append({"what": "ceiling", "window": "overall", **res["ceiling"]["overall"]})
     lines.append({"what": "artefact_baseline", **{k: res["artefact_baseline"][k] for k in (
         "roc_auc", "recall_at_1pct_fpr", "best_f1")},

@@ -2,9 +2,11 @@
 
 The store's posts and entities are written as the CSV that coordinationz's
 ``loadPreprocessedData`` reads; ``cz_run.py`` runs each method in coordinationz's own
-environment (``coordinationz_env.sh``), one measured child per method (wall seconds and the
-peak memory of its process tree); its output pairs become account scores as for the other peers:
-flagged = in an output pair, score = its best edge value there (0 elsewhere).
+environment (``coordinationz_env.sh``), one measured child per method (wall seconds; peak memory:
+the larger of the child's own ``VmHWM`` and its process tree's PSS sampled every 0.1 s, not
+``ru_maxrss``, which a child inherits from this large parent); its output pairs become account
+scores as for the other peers: flagged = in an output pair, score = its best edge value there
+(0 elsewhere).
 """
 
 from __future__ import annotations
@@ -113,11 +115,12 @@ def run_peers(interpreter: Path, ana, db: Path, work: Path, window: str,
                           str(interpreter.parent.parent / "standins"), "--csv", str(csv),
                           "--method", method, "--out", str(pairs), "--seed", str(seed)],
                          work, method, sampler=tree)
-        cost = {"seconds": round(m.seconds, 1),
-                "peak_mib": max(mib(m.usage.ru_maxrss), mib(tree.pss))}
+        cost = {"seconds": round(m.seconds, 1), "peak_mib": mib(tree.pss)}
         if m.rc != 0:
             out[name] = {**cost, "error": f"rc {m.rc}: {m.stderr[-600:]}"}
             continue
+        res = json.loads(m.stdout.strip().splitlines()[-1])
+        cost["peak_mib"] = max(cost["peak_mib"], mib(res.pop("vm_hwm_kib")))
         ana.execute(f"""
             INSERT INTO scores
             WITH e AS (SELECT * FROM read_csv('{pairs}', header = true, columns = {{
@@ -126,5 +129,5 @@ def run_peers(interpreter: Path, ana, db: Path, work: Path, window: str,
             FROM (SELECT account_a AS account_id, value AS v FROM e
                   UNION ALL SELECT account_b, value FROM e)
             GROUP BY account_id""", [f"peer:{name}", window])
-        out[name] = {**cost, **json.loads(m.stdout.strip().splitlines()[-1])}
+        out[name] = {**cost, **res}
     return out

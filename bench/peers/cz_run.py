@@ -133,7 +133,15 @@ def run(a: argparse.Namespace) -> dict:
     versions = {m: sys.modules[m].__version__ for m in ("coordinationz", "pandas", "numpy",
                                                         "spacy", "igraph") if m in sys.modules}
     return {"method": a.method, "rows": len(df), "load_s": round(t_load, 1),
-            "indicators": facts, "pairs": len(pairs), "versions": versions}
+            "indicators": facts, "pairs": len(pairs), "versions": versions,
+            "vm_hwm_kib": vm_hwm_kib()}
+
+
+def vm_hwm_kib() -> int:
+    """This process's peak resident memory (``VmHWM``: reset at exec, unlike ``ru_maxrss``,
+    which keeps the forking parent's)."""
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
 
 
 def main(argv: list[str] | None = None) -> int:
