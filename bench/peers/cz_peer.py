@@ -121,13 +121,20 @@ def run_peers(interpreter: Path, ana, db: Path, work: Path, window: str,
             continue
         res = json.loads(m.stdout.strip().splitlines()[-1])
         cost["peak_mib"] = max(cost["peak_mib"], mib(res.pop("vm_hwm_kib")))
-        ana.execute(f"""
-            INSERT INTO scores
-            WITH e AS (SELECT * FROM read_csv('{pairs}', header = true, columns = {{
-                           'account_a': 'VARCHAR', 'account_b': 'VARCHAR', 'value': 'DOUBLE'}}))
-            SELECT ?, ?, account_id, max(v), true, NULL
-            FROM (SELECT account_a AS account_id, value AS v FROM e
-                  UNION ALL SELECT account_b, value FROM e)
-            GROUP BY account_id""", [f"peer:{name}", window])
+        load_pairs(ana, pairs, f"peer:{name}", window)
         out[name] = {**cost, **res}
     return out
+
+
+def load_pairs(ana, pairs: Path, method: str, window: str) -> None:
+    """Output pairs -> ``ana.scores``: each account's best edge value, rounded to 1e-9 (its
+    similarities differ by ~1e-16 from run to run, the order of a sum, which would break the
+    ties at 1.0 otherwise)."""
+    ana.execute(f"""
+        INSERT INTO scores
+        WITH e AS (SELECT * FROM read_csv('{pairs}', header = true, columns = {{
+                       'account_a': 'VARCHAR', 'account_b': 'VARCHAR', 'value': 'DOUBLE'}}))
+        SELECT ?, ?, account_id, round(max(v), 9), true, NULL
+        FROM (SELECT account_a AS account_id, value AS v FROM e
+              UNION ALL SELECT account_b, value FROM e)
+        GROUP BY account_id""", [method, window])
