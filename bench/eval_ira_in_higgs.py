@@ -4,7 +4,7 @@ A benchmark, not a test. Run from the repository root with the project's virtual
 
     .venv/bin/python bench/eval_ira_in_higgs.py [--data-dir ../shared/data] [--out FILE.json]
         [--work-dir bench/out/eval] [--windows 2015-07-15 ...] [--detect-args "--fdr 0.05"]
-        [--seed 0] [--no-ablation] [--reuse]
+        [--seed 0] [--no-ablation] [--reuse] [--coordinationz-python PY] [--no-coordinationz]
 
 Prints progress on stderr, a compact summary (one JSON object per line) on stdout, and the whole
 result to ``--out`` (default ``WORK_DIR/eval_ira_in_higgs.json``).
@@ -31,7 +31,9 @@ For each 7-day IRA window (``WINDOWS``) one scenario:
    ``swarmscope evaluate --labels labels.csv --json``. Scores are read from
    ``DIR/accounts.parquet``; an account missing there scores 0 (and is counted as a contract
    breach). Pooled metrics are computed here with scikit-learn.
-5. **Peers**, with swarmscope's parity-tested implementations (``PEER_RULES``).
+5. **Peers**, with swarmscope's parity-tested implementations (``PEER_RULES``), and
+   coordinationz 0.2.2 in its own environment (``peers/cz_peer.py``; skipped, with a line
+   saying how to enable it, where ``bash bench/peers/coordinationz_env.sh`` has not been run).
 6. **Ablation**: detect again with each ``ABLATION`` entry.
 
 Honesty checks (keys of the JSON): ``ceiling``, ``artefact_baseline``, ``volume_matched``,
@@ -64,6 +66,7 @@ from common import (DATA_DIR, DEFAULT_SWARMSCOPE, HIGGS, HIGGS_START, IRA,  # no
                     detect_defaults, emit, find_swarmscope, fresh_dir, fresh_ids, git,
                     in_week_sql, ingest_scenario, insert, jsonable, log, open_higgs, r4,
                     run_detect, scenario_rng, swarmscope, week_shift, write_higgs)
+from peers import cz_peer  # noqa: E402
 
 WINDOWS = ("2015-07-15", "2015-11-10", "2016-10-01", "2017-01-14", "2017-08-05")
 MIN_ACTIONS = 5
@@ -205,9 +208,16 @@ PRECISION_AT = (10, 50, 100)
 
 
 def precision_at(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
-    """Precision among the k highest scores (ties in the accounts' order), k in PRECISION_AT."""
-    top = y[np.argsort(-score, kind="stable")]
-    return {str(k): r4(float(top[:k].mean())) for k in PRECISION_AT if k <= len(y)}
+    """Precision among the k highest scores, k in PRECISION_AT, tie-averaged: the accounts tied
+    at the k-th score count by their positive share (the mean over random tie orders)."""
+    out = {}
+    for k in PRECISION_AT:
+        if k <= len(y):
+            kth = np.sort(score)[::-1][k - 1]
+            above, tied = score > kth, score == kth
+            tp = y[above].sum() + (k - above.sum()) * y[tied].mean()
+            out[str(k)] = r4(float(tp / k))
+    return out
 
 
 def metrics(y: np.ndarray, score: np.ndarray, flagged: np.ndarray,
@@ -775,6 +785,11 @@ class Run:
     detect_error: str | None = None  # detect is not built: no detect run at all
     ablation_windows: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     started: str = ""
+    cz_python: Path | None = None   # coordinationz's interpreter; None: that peer is skipped
+
+    def peers(self) -> dict[str, dict[str, Any]]:
+        """The peers run: the rules, and coordinationz's methods where it runs."""
+        return {**PEER_RULES, **(cz_peer.SPECS if self.cz_python else {})}
 
 
 def scenario_for(run: Run, window: str) -> Scenario:
@@ -814,6 +829,12 @@ def run_window(run: Run, window: str) -> None:
         with run.timings.stage(f"peer:{name}"):
             entry["peers"][name] = run_peer(run.exe, ana, scn, name)
     log(f"{window}: peers {entry['peers']}")
+    if run.cz_python:
+        with run.timings.stage("peer:coordinationz"):
+            entry["coordinationz"] = cz_peer.run_peers(run.cz_python, ana, scn.db,
+                                                       scn.dir / "coordinationz", window,
+                                                       run.args.seed)
+        log(f"{window}: coordinationz {jsonable(entry['coordinationz'])}")
     if run.detect_error is None and not run.args.no_ablation:
         for name, extra in ABLATION:
             try:
@@ -904,7 +925,7 @@ def assemble(run: Run, ceiling: dict, baseline: dict, vm_bins: dict) -> dict[str
         "method": VOLUME_METHOD, "bins": vm_bins,
         "detect": per_window(ana, "detect", det_wins, weighted=True) if detect else None,
         "peers": {n: per_window(ana, f"peer:{n}", wins, weighted=True, clusters=False)
-                  for n in PEER_RULES},
+                  for n in run.peers()},
         "artefact_baseline": per_window(ana, "artefact_baseline", wins, weighted=True,
                                         clusters=False)["overall"],
     }
@@ -918,10 +939,17 @@ def assemble(run: Run, ceiling: dict, baseline: dict, vm_bins: dict) -> dict[str
             # not volume-matched: the matching draws negatives to follow the IRA accounts
             res["counting_automation_ring_as_positive"] = per_window(
                 ana, "detect", det_wins, label=AUTOMATION_LABEL)
+            res["peers_counting_automation_ring_as_positive"] = {
+                n: per_window(ana, f"peer:{n}", wins, clusters=False, label=AUTOMATION_LABEL)
+                ["overall"] for n in run.peers()}
     res["traits_separation"] = trait_separation(ana, run.detect_dirs) if detect else None
     res["peers"] = {n: {"rule": r["rule"], "how": r["how"],
                         **per_window(ana, f"peer:{n}", wins, clusters=False)}
-                    for n, r in PEER_RULES.items()}
+                    for n, r in run.peers().items()}
+    for n in cz_peer.PEERS if run.cz_python else ():
+        for w in wins:   # the cost of each child run
+            res["peers"][n][w].update({k: run.windows[w]["coordinationz"][n].get(k) for k in
+                                       ("seconds", "peak_mib", "pairs", "error")})
     res["checks"] = data_checks(run)
     res["timings_s"] = run.timings.as_dict()
     return res
@@ -942,7 +970,9 @@ def data_checks(run: Run) -> dict[str, Any]:
         collide = e["store"]["shared_entity_values_ira_higgs"]
         if collide:
             problems.append(f"{w}: entity values shared by IRA and Higgs posts: {collide}")
-        failed = {"detect": e.get("detect_error"), **e.get("ablation_errors", {})}
+        failed = {"detect": e.get("detect_error"), **e.get("ablation_errors", {}),
+                  **{n: r.get("error") for n, r in e.get("coordinationz", {}).items()
+                     if n in cz_peer.PEERS}}
         problems += [f"{w}: {what} failed: {msg}" for what, msg in failed.items() if msg]
         c = e.get("detect_contract", {})
         if c.get("scoreable_accounts_missing"):
@@ -961,6 +991,7 @@ def protocol(run: Run) -> dict[str, Any]:
             "seed": a.seed, "detect_args": a.detect_args, "windows": list(run.windows),
             "detect_defaults": detect_defaults(run.exe),
             "min_actions": MIN_ACTIONS, "git_commit": commit, "swarmscope": version.strip(),
+            "coordinationz_python": str(run.cz_python) if run.cz_python else None,
             "higgs_start": HIGGS_START.isoformat(), "started": run.started}
 
 
@@ -987,12 +1018,17 @@ def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
             lines.append({"what": "cluster_assessment", "group": g, **e})
     else:
         lines.append({"what": "detect", **res["overall"]})
-    for n in PEER_RULES:
+    for n in res["peers"]:
         for w, m in res["peers"][n].items():
             if w not in ("rule", "how"):
-                lines.append({"what": f"peer:{n}", "window": w, **compact(m)})
+                cost = {k: m[k] for k in ("seconds", "peak_mib", "error") if m.get(k)}
+                lines.append({"what": f"peer:{n}", "window": w, **compact(m), **cost})
         lines.append({"what": f"peer:{n}_volume_matched", "window": "overall",
                       **compact(res["volume_matched"]["peers"][n]["overall"])})
+        ring = res.get("peers_counting_automation_ring_as_positive", {}).get(n)
+        if ring:
+            lines.append({"what": f"peer:{n}_counting_automation_ring", "window": "overall",
+                          **compact(ring)})
     lines.append({"what": "ceiling", "window": "overall", **res["ceiling"]["overall"]})
     lines.append({"what": "artefact_baseline", **{k: res["artefact_baseline"][k] for k in (
         "roc_auc", "recall_at_1pct_fpr", "best_f1")},
@@ -1025,6 +1061,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--reuse", action="store_true",
                    help="reuse scenario stores already ingested in the work dir (same seed)")
     p.add_argument("--swarmscope", default=None, help="the CLI (default .venv/bin/swarmscope)")
+    p.add_argument("--coordinationz-python", default=None, metavar="PY",
+                   help="coordinationz's interpreter (default .venv-coordinationz/bin/python, "
+                        "made by bench/peers/coordinationz_env.sh; the peer is skipped without)")
+    p.add_argument("--no-coordinationz", action="store_true", help="skip the coordinationz peer")
     return p.parse_args(argv)
 
 
@@ -1037,7 +1077,12 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.work_dir).mkdir(parents=True, exist_ok=True)
     ana = duckdb.connect()
     ana.execute(ANALYSIS_SCHEMA)
-    run = Run(args, exe, ana, started=datetime.now().isoformat(timespec="seconds"))
+    run = Run(args, exe, ana, started=datetime.now().isoformat(timespec="seconds"),
+              cz_python=None if args.no_coordinationz else
+              cz_peer.python(args.coordinationz_python))
+    if run.cz_python is None:
+        emit({"bench": "eval_ira_in_higgs", "what": "peer:coordinationz",
+              "skipped": "--no-coordinationz" if args.no_coordinationz else cz_peer.SKIP})
     t0 = time.perf_counter()
     for w in args.windows:
         with run.timings.stage("windows_total"):
