@@ -14,7 +14,8 @@ import pyarrow as pa
 import pytest
 from scipy import stats as sps
 
-from swarmscope.detection.fuse import fuse_accounts, fuse_edges
+from swarmscope.detection import fuse
+from swarmscope.detection.fuse import benjamini_hochberg_sql, fuse_accounts, fuse_edges
 from swarmscope.detection.stats import benjamini_hochberg, binomial_p, fdr_cut, score
 from swarmscope.store.backend import DuckDBBackend
 
@@ -45,6 +46,26 @@ def test_bh_matches_naive_definition_with_ties_and_larger_family():
     rng.shuffle(p)
     for m in (None, len(p), 3 * len(p)):
         np.testing.assert_allclose(benjamini_hochberg(p, m), naive_bh(p, m), rtol=1e-12)
+
+
+def bh_in_sql(db, p: np.ndarray, m: int, monkeypatch) -> np.ndarray:
+    """:func:`benjamini_hochberg_sql` of ``p`` (keyed by position) in blocks of 7 rows."""
+    monkeypatch.setattr(fuse, "BH_BLOCK", 7)
+    db.register_arrow("family", pa.table({"k": np.arange(len(p)), "p": p}))
+    benjamini_hochberg_sql(db, "family_q", "family", ["k"], m)
+    return np.array(db.to_arrow("SELECT q FROM family_q ORDER BY k").column("q").to_pylist())
+
+
+def test_bh_in_sql_is_the_same_doubles_across_blocks(backend, monkeypatch):
+    """Ties, p = 1 and a larger family, over 13 blocks: the q-values of the numpy BH, to the
+    bit."""
+    rng = np.random.default_rng(3)
+    p = np.concatenate([rng.uniform(0, 0.05, 40), rng.choice([1e-4, 0.01, 0.3], 30),
+                        np.ones(5), rng.uniform(size=15)])
+    rng.shuffle(p)
+    q = bh_in_sql(backend, p, 120, monkeypatch)
+    assert q.tolist() == benjamini_hochberg(p, 120).tolist()
+    np.testing.assert_allclose(q, naive_bh(p, 120), rtol=1e-12)
 
 
 def test_bh_larger_family_is_padding_with_ones():

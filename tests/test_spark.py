@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from swarmscope import Store
+from swarmscope.detection.stats import benjamini_hochberg
 from swarmscope.engine import PairParams
 from swarmscope.engine.sql import SQLEngine
 from swarmscope.store.backend import Backend
@@ -200,6 +202,17 @@ def test_a_100k_ira_slice_gives_the_same_edges_and_tests_on_both_engines(engines
     for a, b in zip(t1, t2):
         assert a.num_rows > 0
         assert_same_table(a, b)
+
+
+def test_bh_in_sql_on_spark_is_numpys(spark, monkeypatch):
+    """Benjamini–Hochberg in Spark SQL, over 13 blocks of ranked p-values: numpy's q-values to
+    the bit."""
+    from swarmscope.store.spark import SparkBackend
+    from tests.test_fusion import bh_in_sql
+    rng = np.random.default_rng(5)
+    p = np.concatenate([rng.uniform(0, 0.05, 60), rng.choice([1e-4, 0.3], 25), np.ones(5)])
+    q = bh_in_sql(SparkBackend(spark), p, 150, monkeypatch)
+    assert q.tolist() == benjamini_hochberg(p, 150).tolist()
 
 
 def test_fusion_and_clusters_are_the_same_on_both_engines(engines):

@@ -18,11 +18,56 @@ where ``p_cut`` is the largest p-value that passes Benjamini–Hochberg at the F
 
 from __future__ import annotations
 
-import numpy as np
+from functools import partial
+
 import pyarrow as pa
 
-from swarmscope.detection.stats import benjamini_hochberg, binomial_p, fdr_cut, score
+from swarmscope.detection.stats import binomial_p, score
 from swarmscope.store.backend import Backend
+
+#: Ranked rows per block in SQL's Benjamini-Hochberg: the running minimum is taken within each
+#: block and across the blocks' minima, never as one window over every row.
+BH_BLOCK = 1 << 20
+
+
+def _binomial_p_function(significant: pa.Array, partners: pa.Array, *,
+                         alpha: float) -> pa.Array:
+    """Engine function: :func:`binomial_p` of each account test."""
+    return pa.array(binomial_p(significant.to_numpy(), partners.to_numpy(), alpha),
+                    pa.float64())
+
+
+def _score_function(p: pa.Array, *, p_cut: float) -> pa.Array:
+    """Engine function: :func:`score` of each p-value against ``p_cut``."""
+    return pa.array(score(p.to_numpy(), p_cut), pa.float64())
+
+
+def benjamini_hochberg_sql(db: Backend, name: str, source: str, keys: list[str],
+                           m: int) -> None:
+    """The step ``name`` (``keys``, p, q): the Benjamini-Hochberg q-value (JRSS-B 57:289,
+    1995) of each row of ``source`` (columns ``keys`` and p) in a family of ``m`` hypotheses
+    (m >= its rows: those with p = 1 may be left out), in the engine: q_i = min over j >= i of
+    m p_(j) / j, capped at 1, the same doubles as :func:`stats.benjamini_hochberg`."""
+    cols = ", ".join(keys)
+    db.materialise_numbered(f"{name}_ranked", f"SELECT {cols}, p FROM {source}",
+                            ["p", *keys], "i")
+    db.materialise(f"{name}_blocks", f"""
+        SELECT {db.dialect.int_div('i - 1', str(BH_BLOCK))} AS block, i, {cols}, p,
+               p * CAST({int(m)} AS DOUBLE) / CAST(i AS DOUBLE) AS v
+        FROM {name}_ranked""")
+    db.materialise(f"{name}_after", f"""
+        SELECT b.block, min(l.low) AS after
+        FROM (SELECT DISTINCT block FROM {name}_blocks) b
+        JOIN (SELECT block, min(v) AS low FROM {name}_blocks GROUP BY block) l
+          ON l.block > b.block
+        GROUP BY b.block""")
+    db.materialise(name, f"""
+        SELECT {cols}, p, least(s.within, coalesce(a.after, s.within), 1.0) AS q
+        FROM (SELECT *, min(v) OVER (PARTITION BY block ORDER BY i DESC
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS within
+              FROM {name}_blocks) s
+        LEFT JOIN {name}_after a ON a.block = s.block""")
+    db.drop(f"{name}_ranked", f"{name}_blocks", f"{name}_after")
 
 
 def fuse_accounts(db: Backend, tests: list[tuple[str, float]], kinds: list[str],
@@ -30,30 +75,34 @@ def fuse_accounts(db: Backend, tests: list[tuple[str, float]], kinds: list[str],
     """Fill the temp table ``account_scores`` (account key, p, q, score, flagged, partners,
     significant partners, and p_/score_ per kind) for every account with a testable partner,
     from ``account_tests`` (both with ``suffix``); returns ``p_cut``."""
-    t = db.to_arrow(f"SELECT kind, account, partners, significant FROM account_tests{suffix}")
-    p = binomial_p(t.column("significant").to_numpy(), t.column("partners").to_numpy(),
-                   alpha_pair)
-    db.register_arrow("account_p", t.append_column("p", [p]))
+    db.register_function("swarmscope_binomial_p", partial(_binomial_p_function, alpha=alpha_pair),
+                         ["BIGINT", "BIGINT"], "DOUBLE")
+    db.materialise("account_p", f"""
+        SELECT kind, account, swarmscope_binomial_p(significant, partners) AS p, partners,
+               significant
+        FROM account_tests{suffix}""")
     per_kind = ", ".join(
         f"least(1, {sum(k == kind for k, _ in tests)} * min(p) FILTER (WHERE kind = '{kind}')) "
         f"AS \"p_{kind}\"" for kind in kinds)
-    rows = db.to_arrow(f"""
+    db.materialise("account_fused", f"""
         SELECT account, least(1, {len(tests)} * min(p)) AS p, max(partners) AS partners,
                max(significant) AS significant_partners, {per_kind}
-        FROM account_p GROUP BY account ORDER BY account""")
-    db.drop("account_p")
-    p_acc = rows.column("p").to_numpy()
-    q = benjamini_hochberg(p_acc)
-    p_cut = fdr_cut(p_acc, q, fdr)
-    p_cut = fdr / max(len(p_acc), 1) if p_cut is None else p_cut
-    cols = {"q": q, "score": score(p_acc, p_cut)}
-    for kind in kinds:
-        pk = rows.column(f"p_{kind}").to_numpy(zero_copy_only=False)
-        cols[f"score_{kind}"] = score(np.where(np.isnan(pk), 1.0, pk), p_cut)
-    for name, values in cols.items():
-        rows = rows.append_column(name, [values])
-    db.register_arrow(f"account_scores{suffix}", rows.append_column(
-        "flagged", [pa.array(cols["score"] >= 0.5)]))
+        FROM account_p GROUP BY account""")
+    n = db.scalar("SELECT count(*) FROM account_fused") or 0
+    benjamini_hochberg_sql(db, "account_q", "account_fused", ["account"], n)
+    p_cut = db.scalar(f"SELECT max(p) FROM account_q WHERE q <= {float(fdr)!r}")
+    p_cut = fdr / max(n, 1) if p_cut is None else float(p_cut)
+    db.register_function("swarmscope_score", partial(_score_function, p_cut=p_cut),
+                         ["DOUBLE"], "DOUBLE")
+    scores = ", ".join(f"swarmscope_score(coalesce(f.\"p_{k}\", 1.0)) AS \"score_{k}\""
+                       for k in kinds)
+    p_kinds = ", ".join(f"f.\"p_{k}\"" for k in kinds)
+    db.materialise(f"account_scores{suffix}", f"""
+        SELECT account, p, partners, significant_partners, {p_kinds}, q, score, {scores},
+               score >= 0.5 AS flagged
+        FROM (SELECT f.*, q.q, swarmscope_score(f.p) AS score
+              FROM account_fused f JOIN account_q q ON q.account = f.account) f""")
+    db.drop("account_p", "account_fused", "account_q")
     return p_cut
 
 
@@ -70,19 +119,17 @@ def fuse_edges(db: Backend, tests: list[tuple[str, float]], kinds: list[str],
     has_perm = db.has_table("pair_permutation_p")
     perm_join = ("LEFT JOIN pair_permutation_p pp USING (kind, window_s, a, b)" if has_perm
                  else "")
-    rows = db.to_arrow(f"""
-        SELECT t.a, t.b, least(1, {len(tests)} * min(t.p)) AS p,
+    db.materialise("edge_fused", f"""
+        SELECT t.a, t.b, least(1, {len(tests)} * min(t.p)) AS p, min(t.p) AS p_min,
                -log10(greatest(min(t.p), 1e-300)) AS weight, {per_kind},
-               {'min(pp.p_perm)' if has_perm else 'NULL::DOUBLE'} AS p_perm
+               {'min(pp.p_perm)' if has_perm else 'CAST(NULL AS DOUBLE)'} AS p_perm
         FROM pair_tests t {perm_join}
-        GROUP BY t.a, t.b HAVING min(t.p) <= {alpha_pair} ORDER BY t.a, t.b""")
-    all_p = db.to_arrow(f"SELECT least(1, {len(tests)} * min(p)) AS p FROM pair_tests "
-                        "GROUP BY a, b").column(0).to_numpy()
-    q_all = benjamini_hochberg(all_p, int(n_candidates))
-    # the q of a p-value is read off the whole family's sorted (p, q)
-    order = np.argsort(all_p, kind="stable")
-    p_sorted, q_sorted = all_p[order], q_all[order]
-    p_kept = rows.column("p").to_numpy()
-    idx = np.searchsorted(p_sorted, p_kept, side="left").clip(max=max(len(p_sorted) - 1, 0))
-    q = q_sorted[idx] if len(p_sorted) else np.ones(len(p_kept))
-    db.register_arrow("fused_edges", rows.append_column("q", [pa.array(q, pa.float64())]))
+        GROUP BY t.a, t.b""")
+    n = db.scalar("SELECT count(*) FROM edge_fused") or 0
+    benjamini_hochberg_sql(db, "edge_q", "edge_fused", ["a", "b"], max(int(n_candidates), n))
+    columns = ", ".join(f"e.\"{c}\"" for k in kinds for c in (f"p_{k}", f"x_{k}"))
+    db.materialise("fused_edges", f"""
+        SELECT e.a, e.b, e.p, e.weight, {columns}, e.p_perm, q.q
+        FROM edge_fused e JOIN edge_q q ON q.a = e.a AND q.b = e.b
+        WHERE e.p_min <= {float(alpha_pair)!r}""")
+    db.drop("edge_fused", "edge_q")

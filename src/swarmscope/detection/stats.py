@@ -20,7 +20,6 @@ def conditional_poisson_p(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
 def conditional_poisson_p_function(x: pa.Array, mu: pa.Array) -> pa.Array:
     """Engine function (``Backend.register_function``): :func:`conditional_poisson_p` of
     each row's count ``x`` and expectation ``mu``, on the engine's batches of rows."""
-    x, mu = (v.combine_chunks() if isinstance(v, pa.ChunkedArray) else v for v in (x, mu))
     return pa.array(conditional_poisson_p(x.to_numpy().astype(float), mu.to_numpy()),
                     pa.float64())
 

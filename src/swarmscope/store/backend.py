@@ -157,9 +157,11 @@ class Backend(ABC):
 
 def arrow_function(fn: Callable[..., pa.Array], arity: int) -> Callable[..., pa.Array]:
     """``fn`` (a partial, say) as a function of exactly ``arity`` Arrow arrays, in its
-    signature and type hints: what the engines read to call a vectorised function."""
-    def call(*arrays: pa.Array) -> pa.Array:
-        return fn(*arrays)
+    signature and type hints: what the engines read to call a vectorised function; chunked
+    arguments reach ``fn`` as one array each."""
+    def call(*arrays: pa.Array | pa.ChunkedArray) -> pa.Array:
+        return fn(*(a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+                    for a in arrays))
     params = [inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                 annotation=pa.Array) for i in range(arity)]
     call.__signature__ = inspect.Signature(params, return_annotation=pa.Array)  # type: ignore
