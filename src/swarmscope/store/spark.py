@@ -16,6 +16,8 @@ Example::
 
 from __future__ import annotations
 
+import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -28,10 +30,13 @@ from swarmscope.store.dialect import SparkDialect
 
 def spark_session(master: str = "local[2]", config: dict[str, str] | None = None):
     """A Spark session as swarmscope needs it: UTC session time (timestamps are UTC
-    throughout), Arrow transfers, no UI, double-quoted identifiers; ``config`` adds or
-    overrides settings."""
+    throughout), Arrow transfers, no UI, double-quoted identifiers, and on a local master
+    Python workers in this interpreter (``ingest`` maps records in Arrow batches there) unless
+    ``PYSPARK_PYTHON`` names another; ``config`` adds or overrides settings."""
     from pyspark.sql import SparkSession
     builder = SparkSession.builder.master(master).appName("swarmscope")
+    if master.startswith("local"):   # read by pyspark when the context starts
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
                 "spark.ui.showConsoleProgress": "false",
                 "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -44,6 +49,23 @@ def spark_session(master: str = "local[2]", config: dict[str, str] | None = None
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def start_session(master: str, config: dict[str, str] | None = None):
+    """:func:`spark_session` for a command: a user error (no traceback) where pyspark is
+    missing, no JVM starts or the master is unknown."""
+    from swarmscope.errors import SwarmscopeError
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise SwarmscopeError("--engine spark needs pyspark: pip install 'swarmscope[spark]' "
+                              "(and Java 17)") from None
+    try:
+        return spark_session(master, config)
+    except Exception as exc:  # pyspark's errors when no JVM starts or the master is unknown
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SwarmscopeError(f"cannot start Spark at {master} ({first}): Spark needs Java 17 "
+                              "(java on the PATH or JAVA_HOME) and a reachable master") from None
 
 
 class SparkBackend(Backend):
