@@ -391,10 +391,18 @@ def conflicts_union(p: str) -> str:
 def _locate(db: Any, f: InputFile, layout: CsvLayout | None) -> None:
     """``rejects_file``: the rejects with their lines: the physical line of a local
     delimited file, else the record's number among the file's records (Parquet: its row)."""
-    parse = ("SELECT _pos, CAST(NULL AS STRING) AS field, 'malformed record: it does not "
-             "split into the header''s columns (a stray quote, or a delimiter too many or too "
-             "few); fix it and retry' AS reason, left(replace(_corrupt, chr(0), ''), 200) AS "
-             "excerpt FROM malformed")
+    field_, reason = "CAST(NULL AS STRING)", literal(
+        "malformed record: it does not split into the header's columns (a stray quote, or a "
+        "delimiter too many or too few); fix it and retry")
+    cut = _cut_short(db, layout) if layout is not None else None
+    if cut is not None:   # as sources._cut_last_record says it
+        pos, column = cut
+        field_ = f"CASE WHEN _pos = {pos} THEN {literal(column)} END"
+        reason = (f"CASE WHEN _pos = {pos} THEN 'unclosed quote: the file ends inside this "
+                  "record (was it cut short, e.g. by head?); complete or remove the record and "
+                  f"retry' ELSE {reason} END")
+    parse = (f"SELECT _pos, {field_} AS field, {reason} AS reason, "
+             "left(replace(_corrupt, chr(0), ''), 200) AS excerpt FROM malformed")
     db.materialise("rejects0", "SELECT r._pos, b.field, b.reason, b.excerpt FROM bad b "
                                f"JOIN raw r USING (_row) UNION ALL {parse}")
     if layout is None or _remote(f.path):
@@ -407,6 +415,23 @@ def _locate(db: Any, f: InputFile, layout: CsvLayout | None) -> None:
                                                                  pa.int64())}))
     db.view("rejects_file", "SELECT l.line, r.field, r.reason, r.excerpt FROM rejects0 r "
                             "LEFT JOIN reject_lines l USING (_pos)")
+
+
+def _cut_short(db: Any, layout: CsvLayout) -> tuple[int, str | None] | None:
+    """The last record of the file and the column whose quote it leaves open, where the file
+    ends inside a quoted field (Spark reads the rest of the file as that field)."""
+    last = db.query("SELECT _pos, _corrupt FROM malformed WHERE _pos = "
+                    "(SELECT max(_pos) FROM raw_all)")
+    if not last:
+        return None
+    quoted, index = False, 0
+    for ch in last[0][1]:
+        if ch == '"':
+            quoted = not quoted
+        elif ch == layout.dialect.delim and not quoted:
+            index += 1
+    columns = layout.dialect.columns
+    return (last[0][0], columns[index] if index < len(columns) else None) if quoted else None
 
 
 def _count_rejects(db: Any, counts: FileCounts) -> None:
