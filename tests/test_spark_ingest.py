@@ -107,3 +107,93 @@ def assert_same_ingest(tmp: Path, duck: dict, spark: dict) -> None:
 def test_spark_writes_the_dataset_duckdb_writes(spark, shared, tmp_path, source, options):
     duck, sp = ingest_both(tmp_path, [shared / source], *options)
     assert_same_ingest(tmp_path, duck, sp)
+
+
+def _edited_cnt(shared: Path, tmp: Path) -> Path:
+    """The toolkit's fixture with a bad time on line 3, line 5 repeated as line 17 (a
+    duplicate) and line 6's post repeated with another text as line 18 (a conflict)."""
+    lines = (shared / CNT).read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    lines[2] = lines[2].replace(",59,", ",fifty-nine,")
+    conflict = lines[5].replace("Example tweet", "Another tweet")
+    out = tmp / "edited.csv"
+    out.write_text("".join(lines + [lines[4], conflict]), encoding="utf-8")
+    return out
+
+
+def test_bad_records_are_rejected_naming_file_line_and_field(spark, shared, tmp_path):
+    """A bad time, a duplicate and a conflicting record: the same rejects (file, line, field,
+    reason, excerpt) and counts on both engines."""
+    edited = _edited_cnt(shared, tmp_path)
+    duck, sp = ingest_both(tmp_path, [edited])
+    assert_same_ingest(tmp_path, duck, sp)
+    [counts] = sp["files"]
+    assert (counts["read"], counts["duplicates"], counts["rejected"]) == (17, 1, 2)
+    rejects = {(line, field): reason for _, line, field, reason, _ in spark_rejects(
+        tmp_path / "spark")}
+    assert rejects[(3, "timestamp")].startswith("unparseable timestamp: fifty-nine")
+    assert rejects[(18, "text")].startswith("conflicting record: post 4 is already read")
+
+
+def test_a_malformed_record_is_rejected_with_its_line(spark, shared, tmp_path):
+    """A record that Spark's parser cannot split into the header's columns is rejected, named
+    by its physical line; the records after it are kept."""
+    lines = (shared / CNT).read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    lines[4] = lines[4].rstrip("\n") + ',extra,"columns"\n'
+    bad = tmp_path / "malformed.csv"
+    bad.write_text("".join(lines), encoding="utf-8")
+    [counts] = ingest_spark(tmp_path, [bad])["files"]
+    assert (counts["read"], counts["stored"], counts["rejected"]) == (15, 14, 1)
+    [(_, line, field, reason, excerpt)] = spark_rejects(tmp_path / "spark")
+    assert (line, field) == (5, None) and reason.startswith("malformed record")
+    assert excerpt.startswith("3,uid3")
+
+
+def test_ingesting_again_stores_nothing(spark, shared, tmp_path):
+    """The same files again, on the Spark dataset or on the one DuckDB wrote: what was
+    stored is a duplicate, what was rejected is rejected again, no table changes. (The two
+    files share post ids with other content: the second file's posts conflict.)"""
+    files = [shared / CNT_SAMPLE, shared / CNT]
+    duck, sp = ingest_both(tmp_path, files)
+    assert_same_ingest(tmp_path, duck, sp)
+    before = {t: table_rows(tmp_path / "spark", t) for t in DATASET_TABLES}
+
+    def stores_nothing(again: dict) -> bool:
+        return [(f["read"], f["stored"], f["duplicates"], f["rejected"])
+                for f in again["files"]] == [
+            (f["read"], 0, f["stored"] + f["duplicates"], f["rejected"]) for f in sp["files"]]
+
+    assert stores_nothing(ingest_spark(tmp_path, files))
+    assert {t: table_rows(tmp_path / "spark", t) for t in DATASET_TABLES} == before
+    shutil.rmtree(tmp_path / "spark")
+    shutil.copytree(tmp_path / "duck", tmp_path / "spark")
+    assert stores_nothing(ingest_spark(tmp_path, files))
+    assert {t: table_rows(tmp_path / "spark", t) for t in DATASET_TABLES} == before
+
+
+def test_detect_on_the_spark_dataset_answers_as_on_duckdbs(spark, shared, tmp_path):
+    """``detect --engine spark`` on the dataset Spark ingested and on the one DuckDB wrote:
+    the same tables, row for row."""
+    from tests.test_spark import _detect_tables, assert_same_table
+    ingest_both(tmp_path, [shared / CNT_SAMPLE])
+    outputs = {}
+    for name in ("duck", "spark"):
+        result = run("detect", "--kinds", "repost,link", "--window", "60", "--engine", "spark",
+                     "--master", "local[2]", "--input", tmp_path / name, "--out",
+                     tmp_path / f"out-{name}")
+        assert result.exit_code == 0, result.output
+        outputs[name] = _detect_tables(tmp_path / f"out-{name}")
+    assert outputs["duck"]["edges"].num_rows > 0
+    for table in set(outputs["duck"]) - {"run"}:
+        assert_same_table(outputs["duck"][table], outputs["spark"][table])
+
+
+def test_formats_that_are_not_sql_say_to_use_duckdb(spark, shared, tmp_path):
+    """A JSON format, named or detected, is refused with the way to ingest it."""
+    osome = shared / "fixtures/osome_cs4_sample_hashed_tweets.json"
+    for options in (("--format", "osome-hashed"), ()):
+        result = run("ingest", "--engine", "spark", "--master", "local[2]", osome, *options,
+                     "--dataset", tmp_path / "ds")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "ingest it with DuckDB" in result.output
+    result = run("ingest", "--engine", "spark", shared / CNT)
+    assert result.exit_code == 1 and "--dataset PATH" in result.output
