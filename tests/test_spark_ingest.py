@@ -43,15 +43,6 @@ ROW_MAPS = ("--format", "table", "--map", "account_id=user_id", "--map", "create
             "--map", "text=message", "--map", "urls=urls")
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from swarmscope.store.spark import spark_session
-    session = spark_session("local[2]", {"spark.driver.memory": "2g",
-                                         "spark.sql.shuffle.partitions": "4"})
-    yield session
-    session.stop()
-
-
 def ingest_both(tmp: Path, files: list[Path], *options: str) -> tuple[dict, dict]:
     """The files ingested by DuckDB (store and ``--dataset``) and by Spark; each ``--json``."""
     duck = run("ingest", *files, *options, "--dataset", tmp / "duck", "--json",

@@ -212,6 +212,15 @@ def _json(value: Any) -> None:
     say(json.dumps(value, default=str))
 
 
+def _spark_options(fn: Any) -> Any:
+    """``--master`` and ``--spark-conf``, for the commands that run on Spark."""
+    fn = click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
+                      help="With --engine spark: a Spark setting; repeatable.")(fn)
+    return click.option("--master", default="local[*]", show_default=True,
+                        help="With --engine spark: the Spark master URL (local[N], yarn, "
+                             "spark://HOST:PORT).")(fn)
+
+
 @cli.command("ingest")
 @store_options
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
@@ -238,10 +247,7 @@ def _json(value: Any) -> None:
 @click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
               help="Where the files are read: the store's DuckDB, or Spark, into --dataset "
                    "with no store (formats io-archive, table, coortweet, cnt).")
-@click.option("--master", default="local[*]", show_default=True,
-              help="With --engine spark: the Spark master URL (local[N], yarn, spark://HOST:PORT).")
-@click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
-              help="With --engine spark: a Spark setting; repeatable.")
+@_spark_options
 @click.pass_obj
 def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tuple[str, ...],
                platform: str | None, max_decompressed: str, max_record_bytes: str,
@@ -508,10 +514,7 @@ signals and signatures runs on Spark (docs/spark.md).
               help="Where the stages run: the store's DuckDB, or Spark on --input.")
 @click.option("--input", "dataset", metavar="PATH",
               help="With --engine spark: the canonical Parquet dataset (ingest --dataset).")
-@click.option("--master", default="local[*]", show_default=True,
-              help="With --engine spark: the Spark master URL (local[N], yarn, spark://HOST:PORT).")
-@click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
-              help="With --engine spark: a Spark setting; repeatable.")
+@_spark_options
 @_time_range_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
