@@ -168,7 +168,7 @@ def test_detect_on_the_spark_dataset_answers_as_on_duckdbs(spark, shared, tmp_pa
     ingest_both(tmp_path, [shared / CNT_SAMPLE])
     outputs = {}
     for name in ("duck", "spark"):
-        result = run("detect", "--kinds", "repost,link", "--window", "60", "--engine", "spark",
+        result = run("detect", "--kinds", "repost", "--window", "60", "--engine", "spark",
                      "--master", "local[2]", "--input", tmp_path / name, "--out",
                      tmp_path / f"out-{name}")
         assert result.exit_code == 0, result.output

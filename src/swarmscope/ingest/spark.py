@@ -464,7 +464,8 @@ def _numbered(db: Any, name: str, sql: str, order: list[str], key: str, base: st
 
 def _prepare(db: Any, reader: Reader, m: Any, p: str) -> None:
     """The steps of ``merge._prepare`` in Spark SQL: the file's new posts, entities, keys,
-    accounts and labels."""
+    accounts and labels. What reads the run's tables (``all_*``) and is read again after
+    :func:`_commit` adds to them is materialised; the rest are views."""
     db.materialise("batch_posts", f"""
         SELECT v.post_id, min(v._row) AS first_row, max(s.post_id IS NOT NULL) AS existed
         FROM valid v LEFT JOIN (SELECT DISTINCT post_id FROM all_posts WHERE platform = {p}) s
@@ -474,13 +475,13 @@ def _prepare(db: Any, reader: Reader, m: Any, p: str) -> None:
                  if m.record_key is None else
                  "SELECT min(v._row) AS _row FROM valid v JOIN batch_posts b USING (post_id) "
                  "WHERE NOT b.existed GROUP BY v._key")
-    db.materialise("stored_rows", f"{new_posts} UNION ALL "
+    db.view("stored_rows", f"{new_posts} UNION ALL "
                                   "SELECT DISTINCT owner FROM new_entities WHERE existed")
-    db.materialise("new_posts0", "SELECT b.first_row, v._parent AS parent FROM valid v "
+    db.view("new_posts0", "SELECT b.first_row, v._parent AS parent FROM valid v "
                                  "JOIN batch_posts b ON v._row = b.first_row WHERE NOT b.existed")
     values = ("SELECT parent AS value FROM new_posts0 WHERE parent IS NOT NULL "
               "UNION SELECT value FROM new_entities")
-    db.materialise("values0", f"SELECT v.value, d.object_key FROM ({values}) v "
+    db.view("values0", f"SELECT v.value, d.object_key FROM ({values}) v "
                               "LEFT JOIN all_object_keys d USING (value)")
     _numbered(db, "objnew", "SELECT value FROM values0 WHERE object_key IS NULL", ["value"],
               "object_key", "all_object_keys")
@@ -491,7 +492,7 @@ def _prepare(db: Any, reader: Reader, m: Any, p: str) -> None:
                              "LEFT JOIN objmap o ON o.value = b.parent", ["first_row"],
               "post_key", "all_posts")
     _prepare_accounts(db, m, p)
-    db.materialise("accts0", f"""SELECT a.account_id, d.account_key FROM
+    db.view("accts0", f"""SELECT a.account_id, d.account_key FROM
         (SELECT DISTINCT account_id FROM valid) a LEFT JOIN
         (SELECT account_id, account_key FROM all_account_keys WHERE platform = {p}) d
         USING (account_id)""")
@@ -522,13 +523,13 @@ def _prepare_entities(db: Any, m: Any, p: str) -> None:
         parts = ["SELECT CAST(NULL AS BIGINT) AS _row, CAST(NULL AS STRING) AS post_id, "
                  "CAST(NULL AS STRING) AS kind, CAST(NULL AS INT) AS position, "
                  "CAST(NULL AS STRING) AS value WHERE false"]
-    db.materialise("ent0", f"SELECT * FROM ({' UNION ALL '.join(parts)}) WHERE value <> ''")
+    db.view("ent0", f"SELECT * FROM ({' UNION ALL '.join(parts)}) WHERE value <> ''")
     ddl, schema = _arrow_schema(db, {"kind": "STRING", "raw": "STRING", "value": "STRING",
                                      "domain": "STRING"})
     distinct = db.spark.sql("SELECT DISTINCT kind, value AS raw FROM ent0 "
                             "WHERE kind IN ('url', 'hashtag')")
     db._keep("valmap", distinct.mapInArrow(_duckdb_batches(_urls_sql(), schema), ddl))
-    db.materialise("ent", """
+    db.view("ent", """
         SELECT e._row, e.post_id, e.kind,
                CASE e.kind WHEN 'url' THEN u.value WHEN 'hashtag' THEN u.value
                            WHEN 'mention' THEN TRIM(LEADING '@' FROM e.value) ELSE e.value END AS value,
@@ -563,7 +564,7 @@ def _prepare_accounts(db: Any, m: Any, p: str) -> None:
     labels = [f"SELECT account_id, {literal(n)} AS name, max_by(`_l_{n}`, _row) AS value "
               f"FROM valid WHERE `_l_{n}` IS NOT NULL AND `_l_{n}` <> '' GROUP BY account_id"
               for n in m.labels]
-    db.materialise("labels", " UNION ALL ".join(labels) if labels else
+    db.view("labels", " UNION ALL ".join(labels) if labels else
                    "SELECT CAST(NULL AS STRING) AS account_id, CAST(NULL AS STRING) AS name, "
                    "CAST(NULL AS STRING) AS value WHERE false")
 
@@ -586,7 +587,7 @@ def _commit(db: Any, state: _State, p: str, src: str, counts: FileCounts) -> Non
     filled = ", ".join(f"coalesce(s.{c.removeprefix('account_')}, a.{c}) AS "
                        f"{c.removeprefix('account_')}" for c in ACCOUNT_FIELDS)
     names = ", ".join(c.removeprefix("account_") for c in ACCOUNT_FIELDS)
-    db.materialise("accounts_next", f"""
+    db.view("accounts_next", f"""
         SELECT s.platform, s.account_id, {filled}, s.run_id
         FROM all_accounts s LEFT JOIN (SELECT * FROM acct WHERE fills) a
         ON s.platform = {p} AND s.account_id = a.account_id
