@@ -168,7 +168,7 @@ def test_detect_on_the_spark_dataset_answers_as_on_duckdbs(spark, shared, tmp_pa
     ingest_both(tmp_path, [shared / CNT_SAMPLE])
     outputs = {}
     for name in ("duck", "spark"):
-        result = run("detect", "--kinds", "repost", "--window", "60", "--engine", "spark",
+        result = run("detect", "--kinds", "repost,link", "--window", "60", "--engine", "spark",
                      "--master", "local[2]", "--input", tmp_path / name, "--out",
                      tmp_path / f"out-{name}")
         assert result.exit_code == 0, result.output
@@ -188,3 +188,15 @@ def test_formats_that_are_not_sql_say_to_use_duckdb(spark, shared, tmp_path):
         assert "ingest it with DuckDB" in result.output
     result = run("ingest", "--engine", "spark", shared / CNT)
     assert result.exit_code == 1 and "--dataset PATH" in result.output
+
+
+def test_a_mapping_that_fails_on_a_value_names_the_file(spark, shared, tmp_path):
+    """A --map expression that DuckDB cannot evaluate on some value (a CAST of text to an
+    integer) fails the file with DuckDB's reason, as on DuckDB, not with a traceback."""
+    maps = ("--format", "table", "--map", "account_id=user_id",
+            "--map", "created_at=CAST(message AS INTEGER)")
+    result = run("ingest", "--engine", "spark", "--master", "local[2]", shared / CNT, *maps,
+                 "--dataset", tmp_path / "ds")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{shared / CNT}: cannot map its records as table" in result.output
+    assert "Could not convert string" in result.output

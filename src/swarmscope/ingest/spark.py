@@ -216,7 +216,7 @@ def _ingest_file(db: Any, state: _State, path: str | Path, format: str | None,
         check_input(f.path, set())
         check_encoding(f)
     if kind == "parquet":
-        raw = spark.read.parquet(str(path))
+        raw = _read(lambda: spark.read.parquet(str(path)), path)
         columns = list(raw.columns)
     else:
         if not _remote(path) and f.kind == "json":
@@ -231,17 +231,17 @@ def _ingest_file(db: Any, state: _State, path: str | Path, format: str | None,
     _check_required(f, reader, columns, None if kind == "parquet" else delim, mappings)
     layout = None
     if kind == "parquet":
-        staged = _stage_parquet(db, raw)
+        _stage_parquet(db, raw)
     else:
         layout = CsvLayout(reader.dialect(columns, delim or ","))
-        staged = _stage_csv(db, str(path), layout)
+        _stage_csv(db, str(path), layout)
     m = reader.mapping(columns, mappings)
     if m.source != "scratch.raw":   # table without post_id: numbered across the whole file
         _derive_ids(db, columns)
         m = dataclasses.replace(m, source="scratch.raw")
     plat = platform or reader.default_platform
     counts = FileCounts(str(f.path), reader.name)
-    _map(db, reader, m, f, staged)
+    _map(db, reader, m, f)
     db.materialise("bad", conflicts_union(literal(plat)))
     _locate(db, f, layout)
     _count_rejects(db, counts)
@@ -261,8 +261,18 @@ def _ingest_file(db: Any, state: _State, path: str | Path, format: str | None,
     return counts
 
 
+def _read(read: Callable[[], Any], path: str | Path) -> Any:
+    """``read()``, or a user error naming the file where Spark cannot read it."""
+    from pyspark.errors import AnalysisException
+    try:
+        return read()
+    except AnalysisException as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UnusableInputError(f"{path}: Spark cannot read it ({first})") from None
+
+
 def _first_line(spark: Any, uri: str) -> str:
-    rows = spark.read.text(uri).limit(1).collect()
+    rows = _read(lambda: spark.read.text(uri).limit(1).collect(), uri)
     if not rows:
         raise UnusableInputError(f"{uri}: the file is empty")
     return rows[0][0].lstrip("\ufeff")
@@ -322,7 +332,7 @@ def _duckdb_batches(sql: str, schema: pa.Schema) -> Callable[[Iterator], Iterato
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import duckdb
         from swarmscope.ingest.normalize import register_functions
-        con = duckdb.connect()
+        con = duckdb.connect(config={"threads": 1})   # a task is one core
         con.execute("SET TimeZone = 'UTC'")
         con.execute("ATTACH ':memory:' AS scratch")
         register_functions(con)
@@ -344,7 +354,7 @@ def _arrow_schema(db: Any, columns: dict[str, str]) -> tuple[str, pa.Schema]:
     return ddl, to_arrow_schema(struct)
 
 
-def _map(db: Any, reader: Reader, m: Any, f: InputFile, staged: None) -> None:
+def _map(db: Any, reader: Reader, m: Any, f: InputFile) -> None:
     """``rec``: each staged record mapped by the reader's SQL (with its reject columns and
     the object it reposts or replies to) in DuckDB per batch; a mapping DuckDB cannot
     evaluate is refused before any task runs."""
@@ -377,7 +387,15 @@ def _map(db: Any, reader: Reader, m: Any, f: InputFile, staged: None) -> None:
                                  f"{str(exc).splitlines()[0]}") from None
     finally:
         con.close()
-    db._keep("rec", raw.mapInArrow(_duckdb_batches(sql, schema), ddl))
+    from pyspark.errors import PythonException
+    try:
+        db._keep("rec", raw.mapInArrow(_duckdb_batches(sql, schema), ddl))
+    except PythonException as exc:   # a value the mapping cannot convert (an invalid CAST)
+        raised = [line.split(": ", 1)[-1] for line in str(exc).splitlines()
+                  if line.startswith(("_duckdb.", "duckdb."))]
+        reason = raised[-1] if raised else str(exc).strip().splitlines()[0]
+        raise UnusableInputError(f"{f.path}: cannot map its records as {reader.name}: "
+                                 f"{reason}") from None
 
 
 def conflicts_union(p: str) -> str:
@@ -532,7 +550,8 @@ def _prepare_entities(db: Any, m: Any, p: str) -> None:
     db.view("ent", """
         SELECT e._row, e.post_id, e.kind,
                CASE e.kind WHEN 'url' THEN u.value WHEN 'hashtag' THEN u.value
-                           WHEN 'mention' THEN TRIM(LEADING '@' FROM e.value) ELSE e.value END AS value,
+                           WHEN 'mention' THEN TRIM(LEADING '@' FROM e.value)
+                           ELSE e.value END AS value,
                e.position
         FROM ent0 e LEFT JOIN valmap u ON u.kind = e.kind AND u.raw = e.value
         UNION ALL
