@@ -171,7 +171,10 @@ def detect_spark_child(dataset: str, out: str, master: str) -> None:
     import swarmscope.pipeline as pipeline
     from swarmscope.store.spark import spark_session
     spark = spark_session(master, {"spark.ui.enabled": "true", "spark.ui.port": "0",
-                                   "spark.driver.memory": "6g"})
+                                   "spark.driver.memory": "6g",
+                                   # every stage kept, so that the sums never drop
+                                   "spark.ui.retainedStages": "1000000",
+                                   "spark.ui.retainedJobs": "1000000"})
 
     def finish(before: tuple[int, int]) -> dict:
         (written0, read0), (written1, read1) = before, _shuffle_bytes(spark)

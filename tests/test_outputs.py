@@ -130,7 +130,10 @@ def test_a_real_ctrl_c_during_ingest(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "swarmscope", "--db", db, "ingest",
                              *[csv_path] * 10], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    time.sleep(3)
+    deadline = time.monotonic() + 60   # the signal once ingest runs, not during the imports
+    while not db.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     if proc.returncode == 0:

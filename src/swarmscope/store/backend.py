@@ -17,12 +17,13 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -82,6 +83,14 @@ class Backend(ABC):
     @abstractmethod
     def register_arrow(self, name: str, table: pa.Table) -> None:
         """Make ``name`` a temporary table holding a copy of ``table``."""
+
+    @abstractmethod
+    def register_function(self, name: str, fn: Callable[..., pa.Array], args: Sequence[str],
+                          returns: str) -> None:
+        """Make ``fn`` callable from SQL as ``name``: a vectorised function of Arrow arrays
+        (one per argument, of the SQL types ``args``) to an Arrow array of the SQL type
+        ``returns`` (``VARCHAR``, ``BLOB``, ``BIGINT``, ``BOOLEAN``), called on batches of
+        rows, never on one row at a time; replaces an earlier function of that name."""
 
     @abstractmethod
     def has_table(self, name: str, *, temporary: bool | None = None) -> bool:
@@ -145,6 +154,18 @@ class Backend(ABC):
             self.execute(f"DROP TABLE IF EXISTS {name}")
 
 
+def arrow_function(fn: Callable[..., pa.Array], arity: int) -> Callable[..., pa.Array]:
+    """``fn`` (a partial, say) as a function of exactly ``arity`` Arrow arrays, in its
+    signature and type hints: what the engines read to call a vectorised function."""
+    def call(*arrays: pa.Array) -> pa.Array:
+        return fn(*arrays)
+    params = [inspect.Parameter(f"a{i}", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=pa.Array) for i in range(arity)]
+    call.__signature__ = inspect.Signature(params, return_annotation=pa.Array)  # type: ignore
+    call.__annotations__ = {**{p.name: pa.Array for p in params}, "return": pa.Array}
+    return call
+
+
 class DuckDBBackend(Backend):
     """The embedded default: one DuckDB connection (the store's)."""
 
@@ -178,6 +199,17 @@ class DuckDBBackend(Backend):
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}")
         finally:
             self.con.unregister(view)
+
+    def register_function(self, name: str, fn: Callable[..., pa.Array], args: Sequence[str],
+                          returns: str) -> None:
+        """DuckDB calls ``fn`` on each vector of rows (2,048), as Arrow (``type='arrow'``)."""
+        call = arrow_function(fn, len(args))
+        try:
+            self.con.remove_function(name)
+        except duckdb.InvalidInputException:
+            pass   # not registered yet
+        self.con.create_function(name, call, list(args), returns, type="arrow",
+                                 null_handling="special")   # fn may return NULL
 
     def has_table(self, name: str, *, temporary: bool | None = None) -> bool:
         kind = "" if temporary is None else f"AND temporary = {str(temporary).lower()}"

@@ -20,23 +20,22 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pyarrow as pa
 
-from swarmscope.store.backend import Backend
+from swarmscope.store.backend import Backend, arrow_function
 from swarmscope.store.dialect import SparkDialect
 
 
 def spark_session(master: str = "local[2]", config: dict[str, str] | None = None):
     """A Spark session as swarmscope needs it: UTC session time (timestamps are UTC
-    throughout), Arrow transfers, no UI, double-quoted identifiers, and on a local master
-    Python workers in this interpreter (``ingest`` maps records in Arrow batches there) unless
-    ``PYSPARK_PYTHON`` names another; ``config`` adds or overrides settings."""
+    throughout), Arrow transfers, no UI, double-quoted identifiers; ``config`` adds or
+    overrides settings."""
     from pyspark.sql import SparkSession
-    builder = SparkSession.builder.master(master).appName("swarmscope")
-    if master.startswith("local"):   # read by pyspark when the context starts
+    if master.startswith("local"):   # the Python workers of Arrow UDFs: this interpreter
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.master(master).appName("swarmscope")
     settings = {"spark.sql.session.timeZone": "UTC", "spark.ui.enabled": "false",
                 "spark.ui.showConsoleProgress": "false",
                 "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -66,6 +65,10 @@ def start_session(master: str, config: dict[str, str] | None = None):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SwarmscopeError(f"cannot start Spark at {master} ({first}): Spark needs Java 17 "
                               "(java on the PATH or JAVA_HOME) and a reachable master") from None
+
+
+#: The SQL types of :meth:`Backend.register_function` as Spark names them.
+_SPARK_TYPES = {"VARCHAR": "string", "BLOB": "binary", "BIGINT": "bigint", "BOOLEAN": "boolean"}
 
 
 class SparkBackend(Backend):
@@ -140,6 +143,15 @@ class SparkBackend(Backend):
             within = F.row_number().over(Window.partitionBy("_part").orderBy(*order))
             self._keep(name, ranged.join(F.broadcast(offsets), "_part").select(
                 (F.col("_before") + within).cast("bigint").alias(column), *rows.columns))
+
+    def register_function(self, name: str, fn: Callable[..., pa.Array], args: Sequence[str],
+                          returns: str) -> None:
+        """An Arrow UDF (``arrow_udf``, Spark 4.1): the executors' Python workers call ``fn`` on
+        Arrow batches (``spark.sql.execution.arrow.maxRecordsPerBatch`` rows), so they need
+        swarmscope installed."""
+        from pyspark.sql.functions import arrow_udf
+        self.spark.udf.register(name, arrow_udf(arrow_function(fn, len(args)),
+                                                _SPARK_TYPES[returns]))
 
     def append(self, name: str, sql: str) -> None:
         """The view ``name`` remade with the rows of ``sql`` added (by position)."""

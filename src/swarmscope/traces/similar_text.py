@@ -17,7 +17,10 @@ Method
 4. LSH banding (Indyk & Motwani 1998; Leskovec, Rajaraman & Ullman, *Mining of Massive
    Datasets* ch. 3): texts that agree on all rows of some band become candidates. A bucket
    pairs each member with at most ``bucket_leaders`` of its members (the most-posted texts
-   first), so a huge bucket costs linear, not quadratic, time.
+   first), so a huge bucket costs linear, not quadratic, time. Banding is SQL (a join on
+   (band, bucket)); steps 1, 3 and 5 are Arrow-batched functions the engine calls
+   (:meth:`~swarmscope.store.backend.Backend.register_function`), so on Spark they run on the
+   executors.
 5. Verification: candidates whose signatures agree on fewer than ``threshold - 0.15`` of the
    hash functions are dropped (3 standard errors of the estimate at J = 0.4 with 96
    functions); the rest get their exact Jaccard similarity on shingle sets; pairs at or above
@@ -35,14 +38,17 @@ normalisation, by default), are matched exactly only: a few characters carry too
 call two texts near-duplicates (two unrelated greetings share most of their shingles).
 
 Cost is linear in the corpus (signatures, banding, verification of a bounded number of
-candidates per text); memory is the distinct texts, ``4 * num_perm`` bytes of signature per
-distinct text, the verified pairs, and one batch of shingles (``batch_chars``) or of 250,000
-candidate pairs at a time.
+candidates per text); the engine holds the distinct texts and ``4 * num_perm`` bytes of
+signature per distinct text; the driver holds the verified pairs (for step 6) and the texts of
+the pairs step 6 checks again, never the corpus (except with ``semantic``: the paraphrase index
+is built on the driver).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -246,39 +252,127 @@ def minhash_signatures(texts: pa.Array, p: SimilarityParams) -> np.ndarray:
     return sig
 
 
-def candidate_pairs(sig: np.ndarray, p: SimilarityParams) -> np.ndarray:
-    """LSH candidates: (m, 2) int64 pairs (i, j), i < j, of rows that share a band bucket and
-    whose signatures agree on at least ``threshold - 0.15`` of the hash functions. In a bucket
-    each member is paired with at most ``bucket_leaders`` members of smaller index; each band's
-    candidates are filtered before the next band, which bounds the memory."""
+def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _signature_matrix(sigs: pa.Array | pa.ChunkedArray, width: int,
+                      dtype: type = np.uint32) -> np.ndarray:
+    """Fixed-width binary values (``width`` numbers of ``dtype`` each) as an (n, width)
+    matrix."""
+    arr = _array(sigs).cast(pa.binary())
+    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + len(arr) + 1]
+    data = arr.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]] if len(arr) else b""
+    return np.frombuffer(data, dtype).reshape(len(arr), width)
+
+
+def signatures_function(texts: pa.Array | pa.ChunkedArray, *, p: SimilarityParams) -> pa.Array:
+    """Engine function: each normalised text's MinHash signature as ``4 * num_perm`` bytes,
+    NULL for a text with fewer than ``p.min_shingles`` shingles (matched exactly only)."""
+    texts = _array(texts)
+    long_enough = (pc.utf8_length(texts).to_numpy(zero_copy_only=False) - p.shingle + 1
+                   >= p.min_shingles)
+    sig = np.zeros((len(texts), p.num_perm), np.uint32)
+    if long_enough.any():
+        sig[long_enough] = minhash_signatures(texts.filter(pa.array(long_enough)), p)
+    width = 4 * p.num_perm
+    values = pa.Array.from_buffers(pa.binary(), len(texts), [
+        None, pa.py_buffer(np.arange(len(texts) + 1, dtype=np.int32) * width),
+        pa.py_buffer(sig.tobytes())])
+    return pc.if_else(pa.array(long_enough), values, pa.scalar(None, pa.binary()))
+
+
+def band_keys_function(sigs: pa.Array | pa.ChunkedArray, *, p: SimilarityParams) -> pa.Array:
+    """Engine function: each signature's LSH bucket in every band (a 64-bit hash of the band's
+    rows), as 16 hex digits a band, band after band: one call per text, not per band."""
+    sig = _signature_matrix(sigs, p.num_perm)
     rows = p.num_perm // p.bands
-    n = len(sig)
-    ids = np.arange(n, dtype=np.int64)
-    pos = np.arange(n)
-    found = [np.empty(0, np.uint64)]
-    for band in range(p.bands):
-        key = np.zeros(n, np.uint64)
-        for col in sig[:, band * rows:(band + 1) * rows].T:
-            key = _mix(key * _M1 + col.astype(np.uint64))
-        order = np.lexsort((ids, key))
-        k = key[order]
-        new = np.ones(n, bool)
-        new[1:] = k[1:] != k[:-1]
-        run_start = np.maximum.accumulate(np.where(new, pos, 0))
-        for q in range(p.bucket_leaders):
-            ok = run_start + q < pos
-            if not ok.any():
-                break
-            a, b = order[run_start[ok] + q], order[ok]
-            for lo in range(0, len(a), 250_000):
-                sa, sb = a[lo:lo + 250_000], b[lo:lo + 250_000]
-                close = (sig[sa] == sig[sb]).mean(1) >= p.threshold - 0.15
-                found.append(sa[close].astype(np.uint64) << np.uint64(32)
-                             | sb[close].astype(np.uint64))
-        found = [_distinct(np.concatenate(found))]
-    key = found[0]
-    return np.stack([(key >> np.uint64(32)).astype(np.int64),
-                     (key & np.uint64(0xFFFFFFFF)).astype(np.int64)], axis=1)
+    key = np.zeros((len(sig), p.bands), np.uint64)
+    for r in range(rows):
+        key = _mix(key * _M1 + sig[:, r::rows].astype(np.uint64))
+    width = 16 * p.bands
+    return pa.Array.from_buffers(pa.string(), len(sig), [
+        None, pa.py_buffer(np.arange(len(sig) + 1, dtype=np.int32) * width),
+        pa.py_buffer(key.astype(">u8").tobytes().hex().encode("ascii"))])
+
+
+def sketch_function(sigs: pa.Array | pa.ChunkedArray, *, p: SimilarityParams) -> pa.Array:
+    """Engine function: a signature's sketch, the low byte of each hash (``num_perm`` bytes):
+    two sketches agree where the signatures do, and by chance on 1/256 of the rest."""
+    low = _signature_matrix(sigs, p.num_perm).astype(np.uint8)
+    return pa.Array.from_buffers(pa.binary(), len(low), [
+        None, pa.py_buffer(np.arange(len(low) + 1, dtype=np.int32) * p.num_perm),
+        pa.py_buffer(low.tobytes())])
+
+
+def sketches_agree_function(sketch_a: pa.Array | pa.ChunkedArray,
+                            sketch_b: pa.Array | pa.ChunkedArray, *,
+                            p: SimilarityParams) -> pa.Array:
+    """Engine function: whether two sketches agree on at least ``threshold - 0.15`` of the
+    hash functions (3 standard errors of the estimate at J = 0.4 with 96 functions; the
+    sketch's chance agreements add at most 0.004): the candidates worth the exact check."""
+    a, b = (_signature_matrix(x, p.num_perm, np.uint8) for x in (sketch_a, sketch_b))
+    return pa.array((a == b).mean(1) >= p.threshold - 0.15)
+
+
+def near_duplicate_function(idx_a: pa.Array | pa.ChunkedArray,
+                            idx_b: pa.Array | pa.ChunkedArray,
+                            text_a: pa.Array | pa.ChunkedArray,
+                            text_b: pa.Array | pa.ChunkedArray, *,
+                            p: SimilarityParams) -> pa.Array:
+    """Engine function: whether two normalised texts (numbered ``idx``) reach ``threshold``
+    in exact shingle Jaccard similarity; a text in several pairs of a batch is shingled
+    once."""
+    idx = np.concatenate([_array(idx_a).to_numpy(), _array(idx_b).to_numpy()])
+    _, first, local = np.unique(idx, return_index=True, return_inverse=True)
+    texts = pa.concat_arrays([_array(text_a), _array(text_b)]).take(pa.array(first))
+    pairs = local.reshape(2, -1).T
+    return pa.array(exact_jaccard(texts, pairs, p.shingle) >= p.threshold)
+
+
+def similar_pairs(db: Backend, ranked: str, p: SimilarityParams) -> np.ndarray:
+    """(m, 2) int64 pairs (i, j), i < j, of the texts of ``ranked`` (columns ``idx`` BIGINT,
+    their rank, and ``norm``, the normalised text) that are near-duplicates: MinHash-LSH
+    candidates (each bucket's member paired with at most ``bucket_leaders`` members ranked
+    before it), verified."""
+    for name, fn, args, returns in (
+            ("swarmscope_minhash", signatures_function, ["VARCHAR"], "BLOB"),
+            ("swarmscope_band_keys", band_keys_function, ["BLOB"], "VARCHAR"),
+            ("swarmscope_sketch", sketch_function, ["BLOB"], "BLOB"),
+            ("swarmscope_sketches_agree", sketches_agree_function, ["BLOB", "BLOB"], "BOOLEAN"),
+            ("swarmscope_near_duplicate", near_duplicate_function,
+             ["BIGINT", "BIGINT", "VARCHAR", "VARCHAR"], "BOOLEAN")):
+        db.register_function(name, partial(fn, p=p), args, returns)
+    db.materialise("similar_text_signatures",
+                   f"SELECT idx, swarmscope_minhash(norm) AS sig FROM {ranked}")
+    db.materialise("similar_text_band_keys", """
+        SELECT idx, swarmscope_band_keys(sig) AS keys, swarmscope_sketch(sig) AS sketch
+        FROM similar_text_signatures WHERE sig IS NOT NULL""")
+    db.materialise("similar_text_buckets", f"""
+        SELECT band, key, idx, row_number() OVER (PARTITION BY band, key ORDER BY idx) AS r
+        FROM (SELECT o.band, substr(k.keys, 16 * o.band + 1, 16) AS key, k.idx
+              FROM similar_text_band_keys k,
+                   {db.dialect.offsets(0, p.bands - 1, 'o', 'band')}) b""")
+    db.materialise("similar_text_candidates", f"""
+        SELECT DISTINCT l.idx AS a, m.idx AS b
+        FROM similar_text_buckets l JOIN similar_text_buckets m
+             ON m.band = l.band AND m.key = l.key AND l.r < m.r
+        WHERE l.r <= {int(p.bucket_leaders)}""")
+    db.materialise("similar_text_close", """
+        SELECT a, b FROM (
+            SELECT c.a, c.b, swarmscope_sketches_agree(sa.sketch, sb.sketch) AS agree
+            FROM similar_text_candidates c
+            JOIN similar_text_band_keys sa ON sa.idx = c.a
+            JOIN similar_text_band_keys sb ON sb.idx = c.b) s
+        WHERE agree""")
+    db.materialise("similar_text_verified", f"""
+        SELECT c.a, c.b, swarmscope_near_duplicate(c.a, c.b, ta.norm, tb.norm) AS near_duplicate
+        FROM similar_text_close c
+        JOIN {ranked} ta ON ta.idx = c.a JOIN {ranked} tb ON tb.idx = c.b""")
+    pairs = db.to_arrow("SELECT a, b FROM similar_text_verified WHERE near_duplicate ORDER BY a, b")
+    db.drop("similar_text_signatures", "similar_text_band_keys", "similar_text_buckets",
+            "similar_text_candidates", "similar_text_close", "similar_text_verified")
+    return np.stack([pairs["a"].to_numpy(), pairs["b"].to_numpy()], 1).astype(np.int64)
 
 
 def exact_jaccard(texts: pa.Array, pairs: np.ndarray, k: int,
@@ -342,12 +436,38 @@ def centre_clusters(n: int, pairs: np.ndarray) -> np.ndarray:
     return centre
 
 
+def centres(db: Backend, ranked: str, p: SimilarityParams,
+            extra_pairs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The texts of ``ranked`` (``idx``, ``norm``; rank 0 or 1 first) that join another's
+    cluster, and that text's centre, as two arrays of ``idx`` (every other text is its own
+    centre): :func:`similar_pairs` clustered by :func:`centre_clusters` and
+    :func:`_reach`, on the texts that have a near-duplicate only. ``extra_pairs`` (i, j),
+    i < j, are similar too (paraphrases, see :mod:`swarmscope.traces.paraphrase`)."""
+    pairs = similar_pairs(db, ranked, p)
+    if extra_pairs is not None and len(extra_pairs):
+        pairs = np.unique(np.concatenate([pairs, extra_pairs]), axis=0)
+    involved = np.unique(pairs)
+    local = np.searchsorted(involved, pairs)
+
+    def texts_of(ids: np.ndarray) -> pa.Array:
+        db.register_arrow("similar_text_wanted", pa.table({
+            "idx": involved[ids], "i": np.arange(len(ids))}))
+        texts = db.to_arrow(f"SELECT r.norm FROM similar_text_wanted w "
+                            f"JOIN {ranked} r ON r.idx = w.idx ORDER BY w.i")["norm"]
+        db.drop("similar_text_wanted")
+        return _array(texts)
+
+    centre = _reach(local, centre_clusters(len(involved), local), p, texts_of)
+    moved = centre != np.arange(len(involved))
+    return involved[moved], involved[centre[moved]]
+
+
 def near_duplicate_centres(texts: pa.Array, p: SimilarityParams = SimilarityParams(),
                            extra_pairs: np.ndarray | None = None) -> np.ndarray:
     """For distinct normalised ``texts`` ranked by importance (index 0 first), each text's
     centre (an index into ``texts``): texts with the same centre are near-duplicates.
-    Texts with fewer than ``p.min_shingles`` shingles match exactly only. ``extra_pairs``
-    (i, j), i < j, are similar too (paraphrases, see :mod:`swarmscope.traces.paraphrase`).
+    Texts with fewer than ``p.min_shingles`` shingles match exactly only; :func:`centres` on
+    an in-memory DuckDB.
 
     >>> t = normalize(["the quick brown fox jumps over the lazy dog",
     ...                "the quick brown fox jumped over the lazy dog",
@@ -355,24 +475,21 @@ def near_duplicate_centres(texts: pa.Array, p: SimilarityParams = SimilarityPara
     >>> near_duplicate_centres(t).tolist()
     [0, 0, 2]
     """
-    n = len(texts)
-    long_enough = np.flatnonzero(
-        pc.utf8_length(texts).to_numpy(zero_copy_only=False) - p.shingle + 1 >= p.min_shingles)
-    pairs = np.empty((0, 2), np.int64)
-    if len(long_enough) >= 2:
-        sub = texts.take(pa.array(long_enough))
-        pairs = candidate_pairs(minhash_signatures(sub, p), p)
-        if len(pairs):
-            pairs = long_enough[pairs[exact_jaccard(sub, pairs, p.shingle) >= p.threshold]]
-    if extra_pairs is not None and len(extra_pairs):
-        pairs = np.unique(np.concatenate([pairs, extra_pairs]), axis=0)
-    return _reach(texts, pairs, centre_clusters(n, pairs), p)
+    import duckdb
+    from swarmscope.store.backend import DuckDBBackend
+    db = DuckDBBackend(duckdb.connect())
+    db.register_arrow("ranked_texts", pa.table({"idx": np.arange(len(texts)), "norm": texts}))
+    moved, centre = centres(db, "ranked_texts", p, extra_pairs)
+    out = np.arange(len(texts))
+    out[moved] = centre
+    return out
 
 
-def _reach(texts: pa.Array, pairs: np.ndarray, centre: np.ndarray,
-           p: SimilarityParams) -> np.ndarray:
+def _reach(pairs: np.ndarray, centre: np.ndarray, p: SimilarityParams,
+           texts_of: Callable[[np.ndarray], pa.Array]) -> np.ndarray:
     """A text left alone by CENTER but similar to a member of a cluster joins the earliest such
-    cluster whose centre it resembles at ``reach_threshold`` (one exact check each)."""
+    cluster whose centre it resembles at ``reach_threshold`` (one exact check each, on the
+    texts ``texts_of`` gives for the items checked)."""
     n = len(centre)
     alone = np.bincount(centre, minlength=n) == 1
     links = []
@@ -384,7 +501,9 @@ def _reach(texts: pa.Array, pairs: np.ndarray, centre: np.ndarray,
         return centre
     links = np.stack([(links >> np.uint64(32)).astype(np.int64),
                       (links & np.uint64(0xFFFFFFFF)).astype(np.int64)], axis=1)
-    links = links[exact_jaccard(texts, links, p.shingle) >= p.reach_threshold]
+    checked = np.unique(links)
+    similar = exact_jaccard(texts_of(checked), np.searchsorted(checked, links), p.shingle)
+    links = links[similar >= p.reach_threshold]
     best = np.full(n, n, np.int64)
     np.minimum.at(best, links[:, 1], links[:, 0])
     joined = best < n
@@ -394,38 +513,38 @@ def _reach(texts: pa.Array, pairs: np.ndarray, centre: np.ndarray,
 
 
 def build_similar_text_objects(db: Backend, source: str,
-                               p: SimilarityParams = SimilarityParams(),
-                               batch_rows: int = 200_000) -> int:
+                               p: SimilarityParams = SimilarityParams()) -> int:
     """Cluster the texts of ``source`` (SQL giving ``post BIGINT, text VARCHAR, ts BIGINT`` in
     ms) into the temp table ``similar_text_objects(post, object)``: ``object`` is the
-    normalised text of the post's cluster centre. Texts are normalised in slices of
-    ``batch_rows``; exact duplicates are clustered once; texts rank by how often they were
-    posted (then by first post), so the most-posted version of a copypasta is its centre. With
-    ``p.semantic``, paraphrases first posted in the same ``p.semantic_bucket_seconds`` join
-    too. Returns the number of distinct texts."""
-    posts = db.to_arrow(f"SELECT post, text, ts FROM ({source}) WHERE text IS NOT NULL")
-    norm = pa.chunked_array([normalize(posts["text"].slice(lo, batch_rows))
-                             for lo in range(0, len(posts), batch_rows)] or [[]], pa.string())
-    db.register_arrow("similar_text_batch", pa.table({"post": posts["post"], "ts": posts["ts"],
-                                                      "norm": norm}))
-    del posts, norm
-    db.materialise("similar_text_norm",
-                   "SELECT post, ts, norm FROM similar_text_batch WHERE norm <> ''")
-    db.drop("similar_text_batch")
+    normalised text of the post's cluster centre. Exact duplicates are clustered once; texts
+    rank by how often they were posted (then by first post), so the most-posted version of a
+    copypasta is its centre. With ``p.semantic``, paraphrases first posted in the same
+    ``p.semantic_bucket_seconds`` join too. Returns the number of distinct texts."""
+    db.register_function("swarmscope_normalize", normalize, ["VARCHAR"], "VARCHAR")
+    db.materialise("similar_text_norm", f"SELECT post, ts, swarmscope_normalize(text) AS norm "
+                                        f"FROM ({source}) s WHERE text IS NOT NULL")
     bucket_ms = int(p.semantic_bucket_seconds * 1000)
-    ranked = db.to_arrow(f"""SELECT norm, {db.dialect.int_div('min(ts)', str(bucket_ms))} AS bucket
-                             FROM similar_text_norm
-                             GROUP BY norm ORDER BY count(*) DESC, min(post), norm""")
-    texts = ranked["norm"].combine_chunks()
+    db.materialise_numbered("similar_text_ranked", f"""
+        SELECT norm, -count(*) AS posted, min(post) AS first_post,
+               {db.dialect.int_div('min(ts)', str(bucket_ms))} AS bucket
+        FROM similar_text_norm WHERE norm <> '' GROUP BY norm""",
+        ["posted", "first_post", "norm"], "idx")
     extra = None
     if p.semantic is not None:
         from swarmscope.traces.paraphrase import paraphrase_pairs
-        extra = paraphrase_pairs(texts.to_pylist(), ranked["bucket"].to_numpy(), p.semantic)
+        ranked = db.to_arrow("SELECT norm, bucket FROM similar_text_ranked ORDER BY idx")
+        extra = paraphrase_pairs(ranked["norm"].to_pylist(), ranked["bucket"].to_numpy(),
+                                 p.semantic) + 1   # positions to ranks, which start at 1
     with db.step("similar_text.centres"):
-        centre = near_duplicate_centres(texts, p, extra)
-    db.register_arrow("similar_text_centres",
-                      pa.table({"norm": texts, "object": texts.take(pa.array(centre))}))
-    db.materialise("similar_text_objects", """SELECT n.post, c.object FROM similar_text_norm n
-                                              JOIN similar_text_centres c USING (norm)""")
-    db.drop("similar_text_norm", "similar_text_centres")
-    return len(texts)
+        moved, centre = centres(db, "similar_text_ranked", p, extra)
+    db.register_arrow("similar_text_moved", pa.table({"idx": moved, "centre": centre}))
+    db.materialise("similar_text_objects", """
+        SELECT n.post, coalesce(c.object, n.norm) AS object
+        FROM similar_text_norm n LEFT JOIN (
+            SELECT m.norm AS member, c.norm AS object FROM similar_text_moved v
+            JOIN similar_text_ranked m ON m.idx = v.idx
+            JOIN similar_text_ranked c ON c.idx = v.centre) c ON c.member = n.norm
+        WHERE n.norm <> ''""")
+    texts = db.scalar("SELECT count(*) FROM similar_text_ranked")
+    db.drop("similar_text_norm", "similar_text_ranked", "similar_text_moved")
+    return texts
