@@ -103,6 +103,16 @@ def store(db: Path):
         yield s
 
 
+@pytest.fixture(scope="module")
+def spark():
+    """A Spark session (``local[2]``) for a module of Spark tests (it takes ~20 s to start)."""
+    from swarmscope.store.spark import spark_session
+    session = spark_session("local[2]", {"spark.driver.memory": "2g",
+                                         "spark.sql.shuffle.partitions": "4"})
+    yield session
+    session.stop()
+
+
 def run(*args: str, db: Path | None = None):
     """Run the real CLI in-process; returns click's Result (exit_code, stdout, stderr)."""
     argv = (["--db", str(db)] if db else []) + [str(a) for a in args]

@@ -43,15 +43,6 @@ def _ira_slice(shared: Path, tmp: Path, rows: int = 100_000) -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from swarmscope.store.spark import spark_session
-    session = spark_session("local[2]", {"spark.driver.memory": "2g",
-                                         "spark.sql.shuffle.partitions": "4"})
-    yield session
-    session.stop()
-
-
-@pytest.fixture(scope="module")
 def ingested(tmp_path_factory, shared):
     """For a source file of ../shared/data: its DuckDB store and its canonical dataset,
     written once per module by ``ingest --dataset``."""

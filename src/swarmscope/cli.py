@@ -212,6 +212,15 @@ def _json(value: Any) -> None:
     say(json.dumps(value, default=str))
 
 
+def _spark_options(fn: Any) -> Any:
+    """``--master`` and ``--spark-conf``, for the commands that run on Spark."""
+    fn = click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
+                      help="With --engine spark: a Spark setting; repeatable.")(fn)
+    return click.option("--master", default="local[*]", show_default=True,
+                        help="With --engine spark: the Spark master URL (local[N], yarn, "
+                             "spark://HOST:PORT).")(fn)
+
+
 @cli.command("ingest")
 @store_options
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
@@ -233,30 +242,43 @@ def _json(value: Any) -> None:
               help="Print one JSON object: each file's counts and reasons, and the failures.")
 @click.option("--dataset", type=click.Path(), default=None,
               help="Also write the store's canonical tables as a Parquet dataset there "
-                   "(partitioned by platform and day), which detect --engine spark reads.")
+                   "(partitioned by platform and day), which detect --engine spark reads; "
+                   "with --engine spark: the dataset to add to (a path or a Hadoop URI).")
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
+              help="Where the files are read: the store's DuckDB, or Spark, into --dataset "
+                   "with no store (formats io-archive, table, coortweet, cnt).")
+@_spark_options
 @click.pass_obj
 def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tuple[str, ...],
                platform: str | None, max_decompressed: str, max_record_bytes: str,
-               as_json: bool, dataset: str | None) -> None:
+               as_json: bool, dataset: str | None, engine: str, master: str,
+               spark_conf: tuple[str, ...]) -> None:
     """Read files into the store; every record is stored, a duplicate, or rejected with a reason.
 
     The format of each file is detected from its header or first record unless --format is
-    given; directories are read file by file in name order (numbered parts).
+    given; directories are read file by file in name order (numbered parts). With --engine
+    spark the files (local paths or Hadoop URIs) are read on Spark into the dataset at
+    --dataset, its rejects and counts under --dataset's _ingest/.
 
     \b
     Example:
       swarmscope ingest ira_tweets_csv_hashed_1.csv.gz ira_users_csv_hashed.csv
+      swarmscope ingest --engine spark --master yarn --dataset s3a://b/ds s3a://b/tweets.csv.gz
     """
     mappings = parse_maps(maps)
-    with obj.store() as store, err.status("ingesting…") as status:
-        def done(c: Any) -> None:
-            status.update(f"ingested {visible(c.path)}")
-            if not as_json:
-                _print_counts(c)
-        report = ingest(store, list(paths), format=fmt, mappings=mappings, platform=platform,
-                        max_decompressed=max_decompressed, max_record_bytes=max_record_bytes,
-                        on_file=done)
-        written = write_dataset(store.db, dataset) if dataset else None
+    if engine == "spark":
+        report, written = _ingest_on_spark(paths, fmt, mappings, platform, dataset, master,
+                                           spark_conf, as_json)
+    else:
+        with obj.store() as store, err.status("ingesting…") as status:
+            def done(c: Any) -> None:
+                status.update(f"ingested {visible(c.path)}")
+                if not as_json:
+                    _print_counts(c)
+            report = ingest(store, list(paths), format=fmt, mappings=mappings,
+                            platform=platform, max_decompressed=max_decompressed,
+                            max_record_bytes=max_record_bytes, on_file=done)
+            written = write_dataset(store.db, dataset) if dataset else None
     t = report.totals
     if as_json:
         _json({"run_id": report.run_id, "totals": t, "dataset": written,
@@ -273,6 +295,24 @@ def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tupl
         sys.exit(1)
 
 
+def _ingest_on_spark(paths: tuple[str, ...], fmt: str | None, mappings: dict[str, str],
+                     platform: str | None, dataset: str | None, master: str,
+                     spark_conf: tuple[str, ...], as_json: bool) -> tuple[Any, None]:
+    """``ingest --engine spark``: the files into the dataset, no store."""
+    from swarmscope.ingest.spark import ingest_dataset
+    if not dataset:
+        raise SwarmscopeError("--engine spark writes the dataset --dataset PATH: give it")
+    config = parse_maps(spark_conf, "--spark-conf", "KEY=VALUE", "spark.executor.memory=8g")
+    with err.status("ingesting on Spark…") as status:
+        def done(c: Any) -> None:
+            status.update(f"ingested {visible(c.path)}")
+            if not as_json:
+                _print_counts(c, f"{dataset}/_ingest/rejects")
+        report = ingest_dataset(list(paths), dataset, format=fmt, mappings=mappings,
+                                platform=platform, master=master, config=config, on_file=done)
+    return report, None
+
+
 def _counts_json(c: Any) -> dict[str, Any]:
     return {"path": c.path, "format": c.format, "read": c.read, "stored": c.stored,
             "duplicates": c.duplicates, "rejected": c.rejected,
@@ -280,14 +320,15 @@ def _counts_json(c: Any) -> dict[str, Any]:
                         for (f, r), n in c.reasons.most_common()]}
 
 
-def _print_counts(c: Any) -> None:
+def _print_counts(c: Any, rejects: str | None = None) -> None:
     say(f"{c.path} ({c.format}): read {c.read:,} = stored {c.stored:,} + duplicates "
         f"{c.duplicates:,} + rejected {c.rejected:,}")
     for (field, reason), n in c.reasons.most_common(10):
         say(f"  rejected {n:,}: {reason} (field {field or '-'})")
     if c.rejected:
         say("  every rejected record is listed in the store's rejects table "
-            "(swarmscope info shows a summary)")
+            "(swarmscope info shows a summary)" if rejects is None else
+            f"  every rejected record is listed in the Parquet table {rejects}")
 
 
 @cli.command("info")
@@ -473,10 +514,7 @@ signals and signatures runs on Spark (docs/spark.md).
               help="Where the stages run: the store's DuckDB, or Spark on --input.")
 @click.option("--input", "dataset", metavar="PATH",
               help="With --engine spark: the canonical Parquet dataset (ingest --dataset).")
-@click.option("--master", default="local[*]", show_default=True,
-              help="With --engine spark: the Spark master URL (local[N], yarn, spark://HOST:PORT).")
-@click.option("--spark-conf", "spark_conf", multiple=True, metavar="KEY=VALUE",
-              help="With --engine spark: a Spark setting; repeatable.")
+@_spark_options
 @_time_range_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.pass_obj
@@ -580,11 +618,6 @@ def _detect_on_spark(params: Any, dataset: str | None, out_dir: str | None, mast
         raise SwarmscopeError("--engine spark reads --input PATH (a dataset written by ingest "
                               "--dataset) and writes --out PATH: give both")
     config = parse_maps(spark_conf, "--spark-conf", "KEY=VALUE", "spark.executor.memory=8g")
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise SwarmscopeError("--engine spark needs pyspark: pip install 'swarmscope[spark]' "
-                              "(and Java 17)") from None
     r = detect_dataset(dataset, out_dir, params, master=master, config=config, since=since,
                        until=until, progress=lambda step: err.print(step, style="dim"))
     if as_json:

@@ -221,17 +221,11 @@ def detect_dataset(dataset: str, out: str, params: DetectParams = DetectParams()
     describing the run. No DuckDB file is read or written."""
     from swarmscope import __version__
     from swarmscope.store.dataset import register_dataset
-    from swarmscope.store.spark import SparkBackend, spark_session
+    from swarmscope.store.spark import SparkBackend, start_session
     check_time_range(since, until)
     if "://" not in out:
         check_output(out, directory=True)
-    try:
-        session = spark_session(master, config)
-    except Exception as exc:  # pyspark's errors when no JVM starts or the master is unknown
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SwarmscopeError(f"cannot start Spark at {master} ({first}): Spark needs Java 17 "
-                              "(java on the PATH or JAVA_HOME) and a reachable master") from None
-    db = SparkBackend(session)
+    db = SparkBackend(start_session(master, config))
     register_dataset(db, dataset)
     if not db.scalar("SELECT count(*) FROM (SELECT 1 FROM posts LIMIT 1)"):
         raise SwarmscopeError(f"the dataset {dataset} has no posts: write one with "

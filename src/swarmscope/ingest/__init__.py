@@ -234,6 +234,12 @@ def detect_format(f: InputFile, kind: str, columns: list[str]) -> Reader:
             f"{', '.join(list(first)[:12])}); pass --format, one of: {', '.join(FORMATS)}")
     if kind == "text" and snap_higgs.looks_like(f):
         return snap_higgs.READER
+    return format_of_columns(f.path, kind, columns)
+
+
+def format_of_columns(path: object, kind: str, columns: list[str]) -> Reader:
+    """The first reader whose signature the columns of a table (``kind`` 'text' or 'parquet')
+    hold, or an error naming what was seen."""
     present = {c.lower() for c in columns}
     for r in FORMATS.values():
         if r.signature and set(r.signature) <= present and (
@@ -241,7 +247,7 @@ def detect_format(f: InputFile, kind: str, columns: list[str]) -> Reader:
             return r
     shown = ", ".join(columns[:12]) + (" …" if len(columns) > 12 else "")
     raise UnusableInputError(
-        f"{f.path}: cannot tell the format: saw columns [{shown}]; pass --format, one of: "
+        f"{path}: cannot tell the format: saw columns [{shown}]; pass --format, one of: "
         f"{', '.join(FORMATS)} (table with --map FIELD=EXPR for any other table)")
 
 

@@ -69,6 +69,22 @@ def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: I
     Ids are trimmed of white space and byte-order marks alike (a BOM mid-file, where files
     were concatenated, is no part of an id)."""
     _refuse_nested(con, m, f)
+    con.execute(f"CREATE TABLE scratch.rec AS {record_sql(reader, m)}")
+    field_, reason, excerpt = reject_sql(reader, m)
+    con.execute(f"""
+        CREATE TABLE scratch.bad AS
+        SELECT _row, _line, field, reason, excerpt FROM (
+            SELECT _row, _line, {field_} AS field,
+                   {reason} AS reason,
+                   {excerpt} AS excerpt
+            FROM scratch.rec) WHERE reason IS NOT NULL""")
+
+
+def record_sql(reader: Reader, m: Mapping) -> str:
+    """The query (DuckDB SQL over ``m.source``) of the mapped records: each canonical field,
+    the record key, the raw time, the excerpt, the reader's own check, entities and labels.
+    Row by row, so that it gives the same rows on a whole file or on any batch of its rows
+    (the Spark path evaluates it per Arrow batch: :mod:`swarmscope.ingest.spark`)."""
     cols = ["_row", "_line"]
     for name in RECORD_FIELDS:
         expr = f"CAST({m.fields.get(name, 'NULL')} AS {FIELD_TYPES.get(name, 'VARCHAR')})"
@@ -84,16 +100,17 @@ def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: I
         cols.append(f"CAST({expr} AS VARCHAR[]) AS _e_{kind}")
     for name, expr in m.labels.items():
         cols.append(f"CAST({expr} AS VARCHAR) AS \"_l_{name}\"")
-    con.execute(f"CREATE TABLE scratch.rec AS SELECT {', '.join(cols)} FROM {m.source}")
+    return f"SELECT {', '.join(cols)} FROM {m.source}"
+
+
+def reject_sql(reader: Reader, m: Mapping) -> tuple[str, str, str]:
+    """DuckDB SQL over a mapped record (:func:`record_sql`): the field at fault, the reason
+    (NULL for a record that passes every check; the first failing check wins) and the
+    excerpt of its reject."""
     checks = [("_check_reason IS NOT NULL", "_check_field", "_check_reason")]
     checks += _central_checks(reader, m)
-    con.execute(f"""
-        CREATE TABLE scratch.bad AS
-        SELECT _row, _line, field, reason, excerpt FROM (
-            SELECT _row, _line, {_case(checks, 1)} AS field,
-                   {_case(checks, 2)} AS reason,
-                   left(coalesce(_excerpt, text, post_id, account_id, ''), 200) AS excerpt
-            FROM scratch.rec) WHERE reason IS NOT NULL""")
+    return (_case(checks, 1), _case(checks, 2),
+            "left(coalesce(_excerpt, text, post_id, account_id, ''), 200)")
 
 
 def _refuse_nested(con: duckdb.DuckDBPyConnection, m: Mapping, f: InputFile) -> None:
@@ -197,21 +214,28 @@ def _reject_conflicts(con: duckdb.DuckDBPyConnection, p: str, where: str) -> Non
     """Add to ``scratch.bad`` every record whose post id is stored, or read earlier in this
     file, with other content (:data:`POST_FIELDS`): a conflict, never a duplicate. The earlier
     record is kept; the reason names it and the first field that differs, with both values."""
+    con.execute(f"INSERT INTO scratch.bad {conflicts_sql(p, where)}")
+
+
+def conflicts_sql(p: str, where: str, rec: str = "scratch.rec", bad: str = "scratch.bad",
+                  text: str = "VARCHAR", posts: str = "posts") -> str:
+    """The rejects (``_row, _line, field, reason, excerpt``) of :func:`_reject_conflicts`, in
+    the SQL DuckDB and Spark share: the mapped records ``rec`` less the rejects ``bad``
+    against the ``posts`` of platform ``p``; ``text`` is the engine's name of the string type."""
     def first(value) -> str:   # the value for the first field that differs
         return "CASE " + " ".join(f"WHEN v.{c} IS DISTINCT FROM r.{c} THEN {value(c)}"
                                   for c in POST_FIELDS) + " END"
 
     def shown(side: str):
-        return lambda c: f"coalesce(left(CAST({side}.{c} AS VARCHAR), 60), 'none')"
+        return lambda c: f"coalesce(left(CAST({side}.{c} AS {text}), 60), 'none')"
 
     cols = ", ".join(POST_FIELDS)
-    con.execute(f"""
-        INSERT INTO scratch.bad
-        WITH v AS (SELECT * FROM scratch.rec
-                   WHERE _row NOT IN (SELECT _row FROM scratch.bad) {where}),
+    return f"""
+        WITH v AS (SELECT * FROM {rec}
+                   WHERE _row NOT IN (SELECT _row FROM {bad}) {where}),
         stored AS (SELECT post_id, {cols},
                           'record ' || source_row || ' of ' || source_file AS origin
-                   FROM posts WHERE platform = {p} AND post_id IN (SELECT post_id FROM v)),
+                   FROM {posts} WHERE platform = {p} AND post_id IN (SELECT post_id FROM v)),
         again AS (SELECT post_id FROM v GROUP BY post_id HAVING count(*) > 1),
         ref AS (SELECT * FROM stored UNION ALL
                 SELECT post_id, {cols},
@@ -226,7 +250,7 @@ def _reject_conflicts(con: duckdb.DuckDBPyConnection, p: str, where: str) -> Non
                || 'record is kept, check which one is right',
                left(coalesce(v._excerpt, v.text, v.post_id, ''), 200)
         FROM v JOIN ref r USING (post_id)
-        WHERE {' OR '.join(f'v.{c} IS DISTINCT FROM r.{c}' for c in POST_FIELDS)}""")
+        WHERE {' OR '.join(f'v.{c} IS DISTINCT FROM r.{c}' for c in POST_FIELDS)}"""
 
 
 def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platform: str) -> None:

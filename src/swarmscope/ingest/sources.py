@@ -299,13 +299,20 @@ def sniff_columns(f: InputFile) -> tuple[list[str], str]:
         raise UnusableInputError(f"{f.path}: line 1: the header is longer than "
                                  f"{_mib(f.max_record)} (the record limit): raise it with "
                                  "--max-record-bytes")
+    return header_columns(first, f.path, f.max_record)
+
+
+def header_columns(first: str, path: object, max_record: int = MAX_RECORD_BYTES
+                   ) -> tuple[list[str], str]:
+    """Header columns and delimiter of the first line ``first`` of the file ``path`` (see
+    :func:`sniff_columns`)."""
     first = first.rstrip("\r\n")
-    csv.field_size_limit(f.max_record)
+    csv.field_size_limit(max_record)
     split = {d: next(csv.reader([first], delimiter=d), []) for d in DELIMITERS}
     delim = max(DELIMITERS, key=lambda d: len(split[d]))
     if len(split[delim]) > MAX_COLUMNS:
         raise UnusableInputError(
-            f"{f.path}: line 1: the header has {len(split[delim]):,} columns, more than the "
+            f"{path}: line 1: the header has {len(split[delim]):,} columns, more than the "
             f"{MAX_COLUMNS:,} ingest reads: keep the columns you need (e.g. with cut or "
             "csvcut) and ingest that")
     columns: list[str] = []

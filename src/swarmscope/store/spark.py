@@ -50,6 +50,23 @@ def spark_session(master: str = "local[2]", config: dict[str, str] | None = None
     return builder.getOrCreate()
 
 
+def start_session(master: str, config: dict[str, str] | None = None):
+    """:func:`spark_session` for a command: a user error (no traceback) where pyspark is
+    missing, no JVM starts or the master is unknown."""
+    from swarmscope.errors import SwarmscopeError
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise SwarmscopeError("--engine spark needs pyspark: pip install 'swarmscope[spark]' "
+                              "(and Java 17)") from None
+    try:
+        return spark_session(master, config)
+    except Exception as exc:  # pyspark's errors when no JVM starts or the master is unknown
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SwarmscopeError(f"cannot start Spark at {master} ({first}): Spark needs Java 17 "
+                              "(java on the PATH or JAVA_HOME) and a reachable master") from None
+
+
 #: The SQL types of :meth:`Backend.register_function` as Spark names them.
 _SPARK_TYPES = {"VARCHAR": "string", "BLOB": "binary", "BIGINT": "bigint", "BOOLEAN": "boolean",
                 "DOUBLE": "double"}

@@ -1,0 +1,202 @@
+"""``ingest --engine spark`` against ``ingest --dataset`` on DuckDB, on real files: the same
+dataset table by table (keys included), the same rejects and counts; a re-run stores nothing;
+``detect --engine spark`` gives the same outputs on either dataset.
+
+Spark runs ``local[2]`` in one session for the module; the commands are the real CLI (the
+Spark ingest reuses the module's session)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from swarmscope.store.dataset import DATASET_TABLES
+from swarmscope.store.schema import TABLES
+from tests.conftest import run
+
+pytestmark = pytest.mark.spark
+
+CNT = "fixtures/coordination_network_toolkit/coretweet_test_input.csv"
+CNT_SAMPLE = "fixtures/coordination_network_toolkit/sample_data.csv"
+COORTWEET = "coortweet/russian_coord_tweets.csv.gz"
+IO_ARCHIVE = "platforms/twitter_io_archive/speed_layer_sample.csv"
+IO_ARCHIVE_2018 = "platforms/twitter_io_archive_iran_2018/iranian_unseen.csv"
+#: The mapping docs/platforms/twitter_io_archive.md gives the 2018 Iranian sample: DuckDB SQL
+#: (regular expressions, a snowflake shift) that Spark's tasks evaluate as DuckDB does.
+IRAN_MAPS = ("--format", "table", "--platform", "twitter", "--map", "post_id=tweetid",
+             "--map", "account_id=user_screen_name", "--map", "handle=user_screen_name",
+             "--map", "created_at=(CAST(tweetid AS BIGINT) >> 22) + 1288834974657",
+             "--map", "text=tweet_text", "--map", "account_created_at=account_creation_date",
+             "--map", "followers=follower_count", "--map", "following=following_count",
+             "--map", "description=user_profile_description",
+             "--map", "reported_location=user_reported_location",
+             "--map", r"hashtags=regexp_extract_all(tweet_text, '#(\w+)', 1)",
+             "--map", r"mentions=regexp_extract_all(tweet_text, '@(\w+)', 1)",
+             "--map", r"urls=regexp_extract_all(tweet_text, 'https?://[^\s…]+')",
+             "--map", "label.bot_or_not=bot_or_not")
+#: The table format without a post id: each row its own post, its id from its content.
+ROW_MAPS = ("--format", "table", "--map", "account_id=user_id", "--map", "created_at=timestamp",
+            "--map", "text=message", "--map", "urls=urls")
+
+
+def ingest_both(tmp: Path, files: list[Path], *options: str) -> tuple[dict, dict]:
+    """The files ingested by DuckDB (store and ``--dataset``) and by Spark; each ``--json``."""
+    duck = run("ingest", *files, *options, "--dataset", tmp / "duck", "--json",
+               db=tmp / "s.duckdb")
+    spark = ingest_spark(tmp, files, *options)
+    assert duck.exit_code == 0, duck.output
+    return json.loads(duck.stdout), spark
+
+
+def ingest_spark(tmp: Path, files: list[Path], *options: str, code: int = 0) -> dict:
+    result = run("ingest", "--engine", "spark", "--master", "local[2]", *files, *options,
+                 "--dataset", tmp / "spark", "--json")
+    assert result.exit_code == code, result.output
+    return json.loads(result.stdout)
+
+
+def table_rows(root: Path, table: str) -> list[tuple]:
+    """A dataset table's rows (partition columns included), sorted."""
+    cols = list(TABLES[table].types) + (["day"] if DATASET_TABLES[table] else [])
+    files = [str(p) for p in (root / table).rglob("*.parquet")]
+    rel = duckdb.read_parquet(files, hive_partitioning=bool(DATASET_TABLES[table]),
+                              union_by_name=True)
+    return sorted(rel.select(", ".join(f'CAST("{c}" AS VARCHAR)' for c in cols)).fetchall(),
+                  key=lambda r: tuple("" if v is None else v for v in r))
+
+
+def spark_rejects(root: Path) -> list[tuple]:
+    files = [str(p) for p in (root / "_ingest" / "rejects").glob("*.parquet")]
+    return sorted(duckdb.read_parquet(files).select("file, line, field, reason, excerpt")
+                  .fetchall(), key=str) if files else []
+
+
+def duck_rejects(db: Path) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return sorted(con.execute("SELECT file, line, field, reason, excerpt FROM rejects")
+                      .fetchall(), key=str)
+
+
+def assert_same_ingest(tmp: Path, duck: dict, spark: dict) -> None:
+    """Every table of both datasets equal; the rejects and each file's counts equal."""
+    for table in DATASET_TABLES:
+        assert table_rows(tmp / "spark", table) == table_rows(tmp / "duck", table), table
+    assert spark_rejects(tmp / "spark") == duck_rejects(tmp / "s.duckdb")
+    assert spark["files"] == duck["files"] and spark["failed"] == duck["failed"] == []
+    for f in spark["files"]:
+        assert f["read"] == f["stored"] + f["duplicates"] + f["rejected"] > 0
+
+
+@pytest.mark.parametrize("source, options", [
+    (CNT, ()), (CNT_SAMPLE, ()), (COORTWEET, ()), (IO_ARCHIVE, ()), (IO_ARCHIVE_2018, IRAN_MAPS),
+    (CNT_SAMPLE, ROW_MAPS)], ids=["cnt", "cnt-sample", "coortweet", "io-archive",
+                                  "table-iran-2018", "table-rows"])
+def test_spark_writes_the_dataset_duckdb_writes(spark, shared, tmp_path, source, options):
+    duck, sp = ingest_both(tmp_path, [shared / source], *options)
+    assert_same_ingest(tmp_path, duck, sp)
+
+
+def _edited_cnt(shared: Path, tmp: Path) -> Path:
+    """The toolkit's fixture with a bad time on line 3, line 5 repeated as line 17 (a
+    duplicate) and line 6's post repeated with another text as line 18 (a conflict)."""
+    lines = (shared / CNT).read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    lines[2] = lines[2].replace(",59,", ",fifty-nine,")
+    conflict = lines[5].replace("Example tweet", "Another tweet")
+    out = tmp / "edited.csv"
+    out.write_text("".join(lines + [lines[4], conflict]), encoding="utf-8")
+    return out
+
+
+def test_bad_records_are_rejected_naming_file_line_and_field(spark, shared, tmp_path):
+    """A bad time, a duplicate and a conflicting record: the same rejects (file, line, field,
+    reason, excerpt) and counts on both engines."""
+    edited = _edited_cnt(shared, tmp_path)
+    duck, sp = ingest_both(tmp_path, [edited])
+    assert_same_ingest(tmp_path, duck, sp)
+    [counts] = sp["files"]
+    assert (counts["read"], counts["duplicates"], counts["rejected"]) == (17, 1, 2)
+    rejects = {(line, field): reason for _, line, field, reason, _ in spark_rejects(
+        tmp_path / "spark")}
+    assert rejects[(3, "timestamp")].startswith("unparseable timestamp: fifty-nine")
+    assert rejects[(18, "text")].startswith("conflicting record: post 4 is already read")
+
+
+def test_a_malformed_record_is_rejected_with_its_line(spark, shared, tmp_path):
+    """A record that Spark's parser cannot split into the header's columns is rejected, named
+    by its physical line; the records after it are kept."""
+    lines = (shared / CNT).read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    lines[4] = lines[4].rstrip("\n") + ',extra,"columns"\n'
+    bad = tmp_path / "malformed.csv"
+    bad.write_text("".join(lines), encoding="utf-8")
+    [counts] = ingest_spark(tmp_path, [bad])["files"]
+    assert (counts["read"], counts["stored"], counts["rejected"]) == (15, 14, 1)
+    [(_, line, field, reason, excerpt)] = spark_rejects(tmp_path / "spark")
+    assert (line, field) == (5, None) and reason.startswith("malformed record")
+    assert excerpt.startswith("3,uid3")
+
+
+def test_ingesting_again_stores_nothing(spark, shared, tmp_path):
+    """The same files again, on the Spark dataset or on the one DuckDB wrote: what was
+    stored is a duplicate, what was rejected is rejected again, no table changes. (The two
+    files share post ids with other content: the second file's posts conflict.)"""
+    files = [shared / CNT_SAMPLE, shared / CNT]
+    duck, sp = ingest_both(tmp_path, files)
+    assert_same_ingest(tmp_path, duck, sp)
+    before = {t: table_rows(tmp_path / "spark", t) for t in DATASET_TABLES}
+
+    def stores_nothing(again: dict) -> bool:
+        return [(f["read"], f["stored"], f["duplicates"], f["rejected"])
+                for f in again["files"]] == [
+            (f["read"], 0, f["stored"] + f["duplicates"], f["rejected"]) for f in sp["files"]]
+
+    assert stores_nothing(ingest_spark(tmp_path, files))
+    assert {t: table_rows(tmp_path / "spark", t) for t in DATASET_TABLES} == before
+    shutil.rmtree(tmp_path / "spark")
+    shutil.copytree(tmp_path / "duck", tmp_path / "spark")
+    assert stores_nothing(ingest_spark(tmp_path, files))
+    assert {t: table_rows(tmp_path / "spark", t) for t in DATASET_TABLES} == before
+
+
+def test_detect_on_the_spark_dataset_answers_as_on_duckdbs(spark, shared, tmp_path):
+    """``detect --engine spark`` on the dataset Spark ingested and on the one DuckDB wrote:
+    the same tables, row for row."""
+    from tests.test_spark import _detect_tables, assert_same_table
+    ingest_both(tmp_path, [shared / CNT_SAMPLE])
+    outputs = {}
+    for name in ("duck", "spark"):
+        result = run("detect", "--kinds", "repost,link", "--window", "60", "--engine", "spark",
+                     "--master", "local[2]", "--input", tmp_path / name, "--out",
+                     tmp_path / f"out-{name}")
+        assert result.exit_code == 0, result.output
+        outputs[name] = _detect_tables(tmp_path / f"out-{name}")
+    assert outputs["duck"]["edges"].num_rows > 0
+    for table in set(outputs["duck"]) - {"run"}:
+        assert_same_table(outputs["duck"][table], outputs["spark"][table])
+
+
+def test_formats_that_are_not_sql_say_to_use_duckdb(spark, shared, tmp_path):
+    """A JSON format, named or detected, is refused with the way to ingest it."""
+    osome = shared / "fixtures/osome_cs4_sample_hashed_tweets.json"
+    for options in (("--format", "osome-hashed"), ()):
+        result = run("ingest", "--engine", "spark", "--master", "local[2]", osome, *options,
+                     "--dataset", tmp_path / "ds")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "ingest it with DuckDB" in result.output
+    result = run("ingest", "--engine", "spark", shared / CNT)
+    assert result.exit_code == 1 and "--dataset PATH" in result.output
+
+
+def test_a_mapping_that_fails_on_a_value_names_the_file(spark, shared, tmp_path):
+    """A --map expression that DuckDB cannot evaluate on some value (a CAST of text to an
+    integer) fails the file with DuckDB's reason, as on DuckDB, not with a traceback."""
+    maps = ("--format", "table", "--map", "account_id=user_id",
+            "--map", "created_at=CAST(message AS INTEGER)")
+    result = run("ingest", "--engine", "spark", "--master", "local[2]", shared / CNT, *maps,
+                 "--dataset", tmp_path / "ds")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{shared / CNT}: cannot map its records as table" in result.output
+    assert "Could not convert string" in result.output
