@@ -20,26 +20,12 @@ from __future__ import annotations
 
 from functools import partial
 
-import pyarrow as pa
-
-from swarmscope.detection.stats import binomial_p, score
+from swarmscope.detection.stats import binomial_p_function, score_function
 from swarmscope.store.backend import Backend
 
 #: Ranked rows per block in SQL's Benjamini-Hochberg: the running minimum is taken within each
 #: block and across the blocks' minima, never as one window over every row.
 BH_BLOCK = 1 << 20
-
-
-def _binomial_p_function(significant: pa.Array, partners: pa.Array, *,
-                         alpha: float) -> pa.Array:
-    """Engine function: :func:`binomial_p` of each account test."""
-    return pa.array(binomial_p(significant.to_numpy(), partners.to_numpy(), alpha),
-                    pa.float64())
-
-
-def _score_function(p: pa.Array, *, p_cut: float) -> pa.Array:
-    """Engine function: :func:`score` of each p-value against ``p_cut``."""
-    return pa.array(score(p.to_numpy(), p_cut), pa.float64())
 
 
 def benjamini_hochberg_sql(db: Backend, name: str, source: str, keys: list[str],
@@ -75,7 +61,7 @@ def fuse_accounts(db: Backend, tests: list[tuple[str, float]], kinds: list[str],
     """Fill the temp table ``account_scores`` (account key, p, q, score, flagged, partners,
     significant partners, and p_/score_ per kind) for every account with a testable partner,
     from ``account_tests`` (both with ``suffix``); returns ``p_cut``."""
-    db.register_function("swarmscope_binomial_p", partial(_binomial_p_function, alpha=alpha_pair),
+    db.register_function("swarmscope_binomial_p", partial(binomial_p_function, alpha=alpha_pair),
                          ["BIGINT", "BIGINT"], "DOUBLE")
     db.materialise("account_p", f"""
         SELECT kind, account, swarmscope_binomial_p(significant, partners) AS p, partners,
@@ -92,7 +78,7 @@ def fuse_accounts(db: Backend, tests: list[tuple[str, float]], kinds: list[str],
     benjamini_hochberg_sql(db, "account_q", "account_fused", ["account"], n)
     p_cut = db.scalar(f"SELECT max(p) FROM account_q WHERE q <= {float(fdr)!r}")
     p_cut = fdr / max(n, 1) if p_cut is None else float(p_cut)
-    db.register_function("swarmscope_score", partial(_score_function, p_cut=p_cut),
+    db.register_function("swarmscope_score", partial(score_function, p_cut=p_cut),
                          ["DOUBLE"], "DOUBLE")
     scores = ", ".join(f"swarmscope_score(coalesce(f.\"p_{k}\", 1.0)) AS \"score_{k}\""
                        for k in kinds)

@@ -75,3 +75,15 @@ def score(p: np.ndarray, p_cut: float | None) -> np.ndarray:
         return np.zeros(len(p))
     lp = -np.log10(np.clip(p, 1e-300, 1.0)) + 0.0  # no -0.0
     return lp / (lp + -np.log10(min(max(p_cut, 1e-300), 0.999)))  # a cut at p = 0 too
+
+
+def binomial_p_function(significant: pa.Array, partners: pa.Array, *,
+                        alpha: float) -> pa.Array:
+    """Engine function: :func:`binomial_p` of each account test."""
+    return pa.array(binomial_p(significant.to_numpy(), partners.to_numpy(), alpha),
+                    pa.float64())
+
+
+def score_function(p: pa.Array, *, p_cut: float) -> pa.Array:
+    """Engine function: :func:`score` of each p-value against ``p_cut``."""
+    return pa.array(score(p.to_numpy(), p_cut), pa.float64())

@@ -252,37 +252,36 @@ def minhash_signatures(texts: pa.Array, p: SimilarityParams) -> np.ndarray:
     return sig
 
 
-def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-
-
-def _signature_matrix(sigs: pa.Array | pa.ChunkedArray, width: int,
-                      dtype: type = np.uint32) -> np.ndarray:
+def _signature_matrix(sigs: pa.Array, width: int, dtype: type = np.uint32) -> np.ndarray:
     """Fixed-width binary values (``width`` numbers of ``dtype`` each) as an (n, width)
     matrix."""
-    arr = _array(sigs).cast(pa.binary())
+    arr = sigs.cast(pa.binary())
     offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + len(arr) + 1]
     data = arr.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]] if len(arr) else b""
     return np.frombuffer(data, dtype).reshape(len(arr), width)
 
 
-def signatures_function(texts: pa.Array | pa.ChunkedArray, *, p: SimilarityParams) -> pa.Array:
+def _fixed_width(data: bytes, n: int, type_: pa.DataType = pa.binary()) -> pa.Array:
+    """``n`` values of equal width (binary or string) cut from ``data``: the inverse of
+    :func:`_signature_matrix`."""
+    width = len(data) // n if n else 0
+    return pa.Array.from_buffers(type_, n, [
+        None, pa.py_buffer(np.arange(n + 1, dtype=np.int32) * width), pa.py_buffer(data)])
+
+
+def signatures_function(texts: pa.Array, *, p: SimilarityParams) -> pa.Array:
     """Engine function: each normalised text's MinHash signature as ``4 * num_perm`` bytes,
     NULL for a text with fewer than ``p.min_shingles`` shingles (matched exactly only)."""
-    texts = _array(texts)
     long_enough = (pc.utf8_length(texts).to_numpy(zero_copy_only=False) - p.shingle + 1
                    >= p.min_shingles)
     sig = np.zeros((len(texts), p.num_perm), np.uint32)
     if long_enough.any():
         sig[long_enough] = minhash_signatures(texts.filter(pa.array(long_enough)), p)
-    width = 4 * p.num_perm
-    values = pa.Array.from_buffers(pa.binary(), len(texts), [
-        None, pa.py_buffer(np.arange(len(texts) + 1, dtype=np.int32) * width),
-        pa.py_buffer(sig.tobytes())])
-    return pc.if_else(pa.array(long_enough), values, pa.scalar(None, pa.binary()))
+    return pc.if_else(pa.array(long_enough), _fixed_width(sig.tobytes(), len(texts)),
+                      pa.scalar(None, pa.binary()))
 
 
-def band_keys_function(sigs: pa.Array | pa.ChunkedArray, *, p: SimilarityParams) -> pa.Array:
+def band_keys_function(sigs: pa.Array, *, p: SimilarityParams) -> pa.Array:
     """Engine function: each signature's LSH bucket in every band (a 64-bit hash of the band's
     rows), as 16 hex digits a band, band after band: one call per text, not per band."""
     sig = _signature_matrix(sigs, p.num_perm)
@@ -290,23 +289,17 @@ def band_keys_function(sigs: pa.Array | pa.ChunkedArray, *, p: SimilarityParams)
     key = np.zeros((len(sig), p.bands), np.uint64)
     for r in range(rows):
         key = _mix(key * _M1 + sig[:, r::rows].astype(np.uint64))
-    width = 16 * p.bands
-    return pa.Array.from_buffers(pa.string(), len(sig), [
-        None, pa.py_buffer(np.arange(len(sig) + 1, dtype=np.int32) * width),
-        pa.py_buffer(key.astype(">u8").tobytes().hex().encode("ascii"))])
+    return _fixed_width(key.astype(">u8").tobytes().hex().encode("ascii"), len(sig), pa.string())
 
 
-def sketch_function(sigs: pa.Array | pa.ChunkedArray, *, p: SimilarityParams) -> pa.Array:
+def sketch_function(sigs: pa.Array, *, p: SimilarityParams) -> pa.Array:
     """Engine function: a signature's sketch, the low byte of each hash (``num_perm`` bytes):
     two sketches agree where the signatures do, and by chance on 1/256 of the rest."""
     low = _signature_matrix(sigs, p.num_perm).astype(np.uint8)
-    return pa.Array.from_buffers(pa.binary(), len(low), [
-        None, pa.py_buffer(np.arange(len(low) + 1, dtype=np.int32) * p.num_perm),
-        pa.py_buffer(low.tobytes())])
+    return _fixed_width(low.tobytes(), len(low))
 
 
-def sketches_agree_function(sketch_a: pa.Array | pa.ChunkedArray,
-                            sketch_b: pa.Array | pa.ChunkedArray, *,
+def sketches_agree_function(sketch_a: pa.Array, sketch_b: pa.Array, *,
                             p: SimilarityParams) -> pa.Array:
     """Engine function: whether two sketches agree on at least ``threshold - 0.15`` of the
     hash functions (3 standard errors of the estimate at J = 0.4 with 96 functions; the
@@ -315,17 +308,14 @@ def sketches_agree_function(sketch_a: pa.Array | pa.ChunkedArray,
     return pa.array((a == b).mean(1) >= p.threshold - 0.15)
 
 
-def near_duplicate_function(idx_a: pa.Array | pa.ChunkedArray,
-                            idx_b: pa.Array | pa.ChunkedArray,
-                            text_a: pa.Array | pa.ChunkedArray,
-                            text_b: pa.Array | pa.ChunkedArray, *,
-                            p: SimilarityParams) -> pa.Array:
+def near_duplicate_function(idx_a: pa.Array, idx_b: pa.Array, text_a: pa.Array,
+                            text_b: pa.Array, *, p: SimilarityParams) -> pa.Array:
     """Engine function: whether two normalised texts (numbered ``idx``) reach ``threshold``
     in exact shingle Jaccard similarity; a text in several pairs of a batch is shingled
     once."""
-    idx = np.concatenate([_array(idx_a).to_numpy(), _array(idx_b).to_numpy()])
+    idx = np.concatenate([idx_a.to_numpy(), idx_b.to_numpy()])
     _, first, local = np.unique(idx, return_index=True, return_inverse=True)
-    texts = pa.concat_arrays([_array(text_a), _array(text_b)]).take(pa.array(first))
+    texts = pa.concat_arrays([text_a, text_b]).take(pa.array(first))
     pairs = local.reshape(2, -1).T
     return pa.array(exact_jaccard(texts, pairs, p.shingle) >= p.threshold)
 
@@ -455,7 +445,7 @@ def centres(db: Backend, ranked: str, p: SimilarityParams,
         texts = db.to_arrow(f"SELECT r.norm FROM similar_text_wanted w "
                             f"JOIN {ranked} r ON r.idx = w.idx ORDER BY w.i")["norm"]
         db.drop("similar_text_wanted")
-        return _array(texts)
+        return texts.combine_chunks()
 
     centre = _reach(local, centre_clusters(len(involved), local), p, texts_of)
     moved = centre != np.arange(len(involved))
