@@ -138,3 +138,22 @@ def test_any_duckdb_client_reads_the_latest_run_and_an_earlier_one_reads_only_it
         assert not store.db.has_table("detect_newer", temporary=False)
         assert store.db.has_table("detect_accounts", temporary=False)
         assert "newer" not in RunTables(store, run=2).names and "newer" in RunTables(store).names
+
+
+def test_a_killed_runs_tables_go_with_the_next_run(two_runs, tmp_path):
+    """A detect killed after storing some tables leaves its schema and its status 'running'
+    (what SIGKILL leaves, bench/crash.py); the next detect drops that schema, so the store
+    holds no results of a run that never finished, and the finished runs stay."""
+    import duckdb
+    db = copy_store(two_runs, tmp_path)
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = 3")
+    r = run("detect", "--kinds", "hashtag", db=db)
+    assert r.exit_code == 0, r.output
+    with duckdb.connect(str(db), read_only=True) as con:
+        schemas = sorted(s for (s,) in con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE schema_name LIKE 'run_%'").fetchall())
+    assert schemas == ["run_2", "run_4"]
+    rows = json.loads(run("runs", "--json", db=db).stdout)
+    assert [(x["run_id"], x["kept"]) for x in rows if x["command"] == "detect"] == [
+        (2, True), (3, False), (4, True)]

@@ -291,7 +291,8 @@ class Store:
 
     def new_results(self, run_id: int) -> None:
         """A fresh schema for the tables of detect run ``run_id``, bound: what it writes
-        replaces no other run's."""
+        replaces no other run's; the tables of runs killed before they finished go."""
+        runs.discard_unfinished(self.con)
         runs.create(self.con, run_id)
         self.db.absent = set()   # its stages read only what they wrote before
         self.run = run_id

@@ -71,6 +71,20 @@ def discard(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     con.execute(f"DROP SCHEMA IF EXISTS {schema_of(run_id)} CASCADE")
 
 
+def discard_unfinished(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the schemas of detect runs that never finished: a run killed after storing some
+    of its tables (SIGKILL, power loss) leaves them, and a store open for writing has no other
+    writer, so such a run is dead and what it wrote is never shown."""
+    ok = {r[0] for r in con.execute(
+        "SELECT run_id FROM runs WHERE command = 'detect' AND status = 'ok'").fetchall()}
+    for (schema,) in con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
+            ).fetchall():
+        m = re.fullmatch(f"{PREFIX}([0-9]+)", schema)
+        if m and int(m[1]) not in ok:
+            discard(con, int(m[1]))
+
+
 def keep_legacy_results(con: duckdb.DuckDBPyConnection) -> None:
     """Schema upgrade 5 -> 6: move the ``detect_*`` tables of ``main`` (the one run a store
     of version 5 or older kept) to their run's schema."""
