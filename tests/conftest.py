@@ -103,9 +103,10 @@ def store(db: Path):
         yield s
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def spark():
-    """A Spark session (``local[2]``) for a module of Spark tests (it takes ~20 s to start)."""
+    """A Spark session (``local[2]``) for every Spark test of the run (it takes ~20 s to
+    start)."""
     from swarmscope.store.spark import spark_session
     session = spark_session("local[2]", {"spark.driver.memory": "2g",
                                          "spark.sql.shuffle.partitions": "4"})

@@ -21,7 +21,7 @@ from swarmscope.engine import PairParams
 from swarmscope.engine.sql import SQLEngine
 from swarmscope.traces import build_traces
 
-from conftest import run, synthetic
+from conftest import copy_store, run, synthetic
 
 def test_null_pair_p_values_are_uniform(tmp_path):
     """Independent accounts: the share of pairs at p <= 0.01 does not exceed 1%, and given
@@ -221,3 +221,48 @@ def test_cluster_traits_tell_the_automated_ring_and_the_trolls(demo):
     assert ring[1] >= 40 and ring[2] == "automation" and serial[ring[0]] < 1e-6
     assert any(a in ("automation", "operated") for _, n, a, _, ira in clusters
                if ira > 0.9 and n >= 10)
+
+
+def test_a_cluster_bound_by_time_alone_is_not_called_organic(shared, demo_ingested, tmp_path):
+    """The Turkish astrobots' deletion stream carries nothing but each post's time, so bots
+    co-act only by same-minute synchrony. A cluster of 60 such bots and 3 real Higgs accounts
+    whose reposts are their own: the bots have no objects of their own either, so the
+    cluster's members do not act mostly on their own content and it is not called
+    organic-like (the 3 accounts with content alone made it so, docs/evaluation.md)."""
+    import bz2
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    from swarmscope.detection.traits import cluster_traits
+    with bz2.open(shared / "turkish_astrobots" / "deleted_tweets.csv.bz2", "rb") as f:
+        deleted = pacsv.read_csv(f, convert_options=pacsv.ConvertOptions(
+            column_types={"id": "string", "author_id": "string"}))
+    bots = tmp_path / "bots.parquet"
+    duckdb.sql(f"""COPY (SELECT id, author_id FROM deleted   -- deleted on 2022-05-20
+                         WHERE timestamp_ms BETWEEN 1653004800000 AND 1653091199999)
+                   TO '{bots}' (FORMAT parquet)""")
+    db = copy_store(demo_ingested, tmp_path)
+    assert run("ingest", bots, "--format", "table", "--platform", "twitter",
+               "--map", "post_id=id", "--map", "account_id=author_id",
+               "--map", "created_at=(CAST(id AS BIGINT) >> 22) + 1288834974657",
+               db=db).exit_code == 0
+    with Store(db) as store:
+        b = store.db
+        for kind in ("repost", "sync"):
+            build_traces(b, kind)
+        b.register_arrow("bot_ids", pa.table({"account_id": pa.array(sorted(set(
+            duckdb.sql(f"SELECT author_id FROM '{bots}'").fetchnumpy()["author_id"])))}))
+        b.materialise("cluster_members", """
+            SELECT account, 1 AS cluster_id FROM (
+                (SELECT k.account_key AS account FROM account_keys k
+                 JOIN bot_ids USING (account_id) ORDER BY k.account_key LIMIT 60)
+                UNION ALL
+                (SELECT account FROM traces WHERE kind = 'repost' GROUP BY account
+                 HAVING count(*) >= 5 ORDER BY account LIMIT 3)) m""")
+        b.materialise("account_scores", "SELECT account, 1.0 AS score FROM cluster_members")
+        b.materialise("cluster_summary", "SELECT 1 AS cluster_id, 63 AS size")
+        cluster_traits(b)
+        value, detail = b.query("SELECT value, detail FROM cluster_traits "
+                                "WHERE trait = 'diverse_content'")[0]
+        assessment = b.scalar("SELECT assessment FROM cluster_summary")
+    assert value <= 3 / 63 and "60 have no traces with content" in detail
+    assert assessment != "organic-like"

@@ -28,14 +28,14 @@ mixes sources (the IRA-in-Higgs protocol), a population baseline also separates 
 (time zone, text presence, clients); only ``serial_order`` and ``diverse_content`` are measured
 relative to the cluster's own members alone.
 
-``assessment``: 'automation' when an automation trait passes (value above baseline, p <=
-``ALPHA`` after Bonferroni over the cluster's traits; ``repost_only`` only beside another, as
-people who only repost are common where the data holds nothing else), else 'operated' when an
-operator trait passes, else 'organic-like' when most of the members' objects are their own or
-its members converse beyond the baseline, else 'undetermined'. ``evidence_strength`` orders the clusters,
-the surest operations first: −log10 of the smallest passing automation or operator p (Bonferroni
-over the traits, capped at ``CAP``), plus the members' median account score (in [0, 1], so
-coordination alone orders clusters without a trait).
+``assessment``: 'automation' when an automation trait passes (value above baseline, p <= ``ALPHA``
+after Bonferroni over the cluster's traits; ``repost_only`` only beside another, as people who only
+repost are common where the data holds nothing else), else 'operated' when an operator trait
+passes, else 'organic-like' when most of the members' objects are their own (a member without
+content counting as none) or its members converse beyond the baseline, else 'undetermined'.
+``evidence_strength`` orders the clusters, the surest operations first: −log10 of the smallest
+passing automation or operator p (Bonferroni over the traits, capped at ``CAP``), plus the members'
+median account score (in [0, 1], so coordination alone orders clusters without a trait).
 """
 
 from __future__ import annotations
@@ -250,7 +250,10 @@ def _one_client(d: Dialect) -> str:
 
 
 def _diverse_content(d: Dialect) -> str:
-    """SQL: the mean share of a member's objects that no other member acted on (no test)."""
+    """SQL: the mean share of a member's objects that no other member acted on, over every
+    member (one whose traces carry no content, only time bins, has no objects of its own: a
+    cluster bound by synchrony alone shows no own interests); no test. Not measured where no
+    member has content."""
     own = "s >= 0.5"
     return f"""
         WITH o AS (SELECT cluster_id, kind, object, count(*) AS k FROM trait_objects
@@ -258,15 +261,21 @@ def _diverse_content(d: Dialect) -> str:
         own AS (SELECT t.cluster_id, t.account,
                        CAST(count(*) FILTER (WHERE o.k = 1) AS DOUBLE) / count(*) AS s
                 FROM trait_objects t JOIN o ON o.cluster_id = t.cluster_id AND o.kind = t.kind
-                     AND o.object = t.object GROUP BY t.cluster_id, t.account)
+                     AND o.object = t.object GROUP BY t.cluster_id, t.account),
+        members AS (SELECT m.cluster_id, m.account, coalesce(own.s, 0) AS s,
+                           CASE WHEN own.s IS NULL THEN 1 ELSE 0 END AS bare
+                    FROM cluster_members m LEFT JOIN own ON own.cluster_id = m.cluster_id
+                         AND own.account = m.account)
         SELECT cluster_id, 'diverse_content' AS trait, {d.sorted_sum('s')} / count(*) AS value,
                CAST(NULL AS DOUBLE) AS baseline, count(*) AS n,
                count(*) FILTER (WHERE {own}) AS members,
                {d.first_distinct(f'CASE WHEN {own} THEN account END', MAX_ACCOUNTS)} AS accounts,
                CAST(count(*) FILTER (WHERE {own}) AS STRING) || ' of ' ||
                CAST(count(*) AS STRING) || ' members act mostly on objects no other member '
-               || 'touched' AS detail, 'none' AS test, CAST(NULL AS DOUBLE) AS z
-        FROM own GROUP BY cluster_id"""
+               || 'touched' || CASE WHEN sum(bare) > 0 THEN ' (' || CAST(sum(bare) AS STRING)
+               || ' have no traces with content)' ELSE '' END AS detail,
+               'none' AS test, CAST(NULL AS DOUBLE) AS z
+        FROM members GROUP BY cluster_id HAVING sum(bare) < count(*)"""
 
 
 def _tested(raw: pa.Table, ids: dict[int, str]) -> pa.Table:
