@@ -47,9 +47,10 @@ def _reset_peak() -> bool:
 class TimedConnection(ConnectionProxy):
     """A DuckDB connection whose ``execute`` calls are timed; everything else passes through."""
 
-    def __init__(self, con, min_seconds: float) -> None:
+    def __init__(self, con, min_seconds: float, sql_chars: int = 160) -> None:
         super().__init__(con)
         self._min = min_seconds
+        self._chars = sql_chars
         self.total = 0.0
         self.peak_kib = 0
 
@@ -74,7 +75,7 @@ class TimedConnection(ConnectionProxy):
                 emit({"seconds": round(dt, 2), "cpu_s": round(_cpu() - cpu0, 2),
                       "rss_before_mib": round(rss0 / 1024),
                       "peak_rss_mib": round(peak / 1024) if reset else None,
-                      "sql": one_line(sql)})
+                      "sql": one_line(sql, self._chars)})
 
     def _memory(self) -> dict | str:
         """DuckDB's own memory use by tag (what holds the buffer pool when a statement fails)."""
@@ -102,12 +103,13 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--format", default=None)
     ap.add_argument("--min-seconds", type=float, default=0.5)
+    ap.add_argument("--sql-chars", type=int, default=160, help="how much of each statement")
     ap.add_argument("paths", nargs="+")
     args = ap.parse_args()
     t0 = time.perf_counter()
     with Store(args.db, settings=Settings(memory_limit=args.memory_limit,
                                           threads=args.threads)) as store:
-        timed = TimedConnection(store.con, args.min_seconds)
+        timed = TimedConnection(store.con, args.min_seconds, args.sql_chars)
         store.con = timed
         report = ingest(store, [Path(p) for p in args.paths], format=args.format)
     emit({"total_seconds": round(time.perf_counter() - t0, 2),

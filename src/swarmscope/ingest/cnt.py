@@ -6,12 +6,14 @@ space-separated URLs; ``timestamp`` is epoch seconds (fractions allowed). A BOM 
 ends are tolerated.
 """
 
-from swarmscope.ingest.normalize import timestamp_sql
+from swarmscope.ingest.normalize import clean_id_sql, timestamp_sql
 from swarmscope.ingest.reader import Mapping, Reader
 from swarmscope.ingest.sources import Dialect
 
 COLUMNS = ["message_id", "user_id", "username", "repost_id", "reply_id", "message", "timestamp",
            "urls"]
+#: The ids a post reposts or replies to (NULL when empty or white space only).
+REPOST, REPLY = clean_id_sql("repost_id"), clean_id_sql("reply_id")
 
 
 def _dialect(columns: list[str], delim: str) -> Dialect:
@@ -27,9 +29,9 @@ def mapping(columns: list[str], _: dict) -> Mapping:
             "account_id": "user_id",
             "handle": "nullif(username, '')",
             "created_at": timestamp_sql("timestamp"),
-            "kind": "CASE WHEN nullif(trim(repost_id), '') IS NOT NULL THEN 'repost' "
-                    "WHEN nullif(trim(reply_id), '') IS NOT NULL THEN 'reply' ELSE 'post' END",
-            "parent_post_id": "coalesce(nullif(trim(repost_id), ''), nullif(trim(reply_id), ''))",
+            "kind": f"CASE WHEN {REPOST} IS NOT NULL THEN 'repost' "
+                    f"WHEN {REPLY} IS NOT NULL THEN 'reply' ELSE 'post' END",
+            "parent_post_id": f"coalesce({REPOST}, {REPLY})",
             "text": "message",
         },
         entities={"url": "regexp_split_to_array(trim(coalesce(urls, '')), '\\s+')"},

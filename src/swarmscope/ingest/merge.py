@@ -69,15 +69,23 @@ def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: I
     Ids are trimmed of white space and byte-order marks alike (a BOM mid-file, where files
     were concatenated, is no part of an id)."""
     _refuse_nested(con, m, f)
-    con.execute(f"CREATE TABLE scratch.rec AS {record_sql(reader, m)}")
-    field_, reason, excerpt = reject_sql(reader, m)
-    con.execute(f"""
+    con.execute(f"CREATE TABLE scratch.rec AS {checked_record_sql(reader, m)}")
+    con.execute("""
         CREATE TABLE scratch.bad AS
-        SELECT _row, _line, field, reason, excerpt FROM (
-            SELECT _row, _line, {field_} AS field,
-                   {reason} AS reason,
-                   {excerpt} AS excerpt
-            FROM scratch.rec) WHERE reason IS NOT NULL""")
+        SELECT _row, _line, _bad_field AS field, _bad_reason AS reason, _bad_excerpt AS excerpt
+        FROM scratch.rec WHERE _bad_reason IS NOT NULL""")
+
+
+def checked_record_sql(reader: Reader, m: Mapping) -> str:
+    """:func:`record_sql` with its reject (``_bad_field``, ``_bad_reason``, ``_bad_excerpt``:
+    NULL for a record that passes, :func:`reject_sql`) and the object the post reposts,
+    replies to or likes (``_parent``), computed in the one pass that maps the records."""
+    field_, reason, excerpt = reject_sql(reader, m)
+    parent = parent_object_sql("kind", "parent_post_id", "parent_account_id", "text")
+    return f"""
+        SELECT *, CASE WHEN _bad_reason IS NOT NULL THEN {excerpt} END AS _bad_excerpt
+        FROM (SELECT *, {field_} AS _bad_field, {reason} AS _bad_reason, {parent} AS _parent
+              FROM ({record_sql(reader, m)}) r) c"""
 
 
 def record_sql(reader: Reader, m: Mapping) -> str:
@@ -259,7 +267,7 @@ def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platfor
     if reader.posts:
         con.execute(f"""
             CREATE OR REPLACE TABLE scratch.batch_posts AS
-            SELECT post_id, min(_row) AS first_row,
+            SELECT post_id, min(_row) AS first_row, arg_min(_parent, _row) AS parent,
                    post_id IN (SELECT post_id FROM posts WHERE platform = {p}) AS existed
             FROM scratch.valid GROUP BY post_id""")
         _prepare_entities(con, m, p)
@@ -273,12 +281,9 @@ def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platfor
             {new_posts}
             UNION ALL
             SELECT DISTINCT owner FROM scratch.new_entities WHERE existed""")
-        parent = parent_object_sql("v.kind", "v.parent_post_id", "v.parent_account_id", "v.text")
-        con.execute(f"""
-            CREATE OR REPLACE TABLE scratch.new_posts AS
-            SELECT b.first_row, {parent} AS parent
-            FROM scratch.valid v JOIN scratch.batch_posts b ON v._row = b.first_row
-            WHERE NOT b.existed""")
+        con.execute("""
+            CREATE OR REPLACE VIEW scratch.new_posts AS
+            SELECT first_row, parent FROM scratch.batch_posts WHERE NOT existed""")
         _keys(con, "objmap", "object_keys", "object_key", "value",
               "SELECT parent AS value FROM scratch.new_posts WHERE parent IS NOT NULL "
               "UNION SELECT value FROM scratch.new_entities")

@@ -206,8 +206,12 @@ def epoch_to_timestamp_sql(expr: str) -> str:
 
 
 def clean_id_sql(expr: str) -> str:
-    """SQL: an id without surrounding white space or byte-order marks; NULL when empty."""
-    return f"nullif(trim({expr}, ' ' || chr(9) || chr(10) || chr(13) || chr(65279)), '')"
+    """SQL: an id without surrounding white space or byte-order marks; NULL when empty.
+    Trimmed only where an end holds one: testing the ends with a regular expression costs a
+    quarter of ``trim`` with a set of characters, which almost no id needs."""
+    pad = "[ \\t\\n\\r\\x{FEFF}]"
+    return (f"nullif(CASE WHEN regexp_matches({expr}, '^{pad}|{pad}$') THEN trim({expr}, "
+            f"' ' || chr(9) || chr(10) || chr(13) || chr(65279)) ELSE {expr} END, '')")
 
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
