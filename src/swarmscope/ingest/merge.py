@@ -201,28 +201,44 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
     parts = max(1, -(-n_valid // PARTITION_RECORDS))
     part = [f"AND hash({key}) % {parts} = {i}" if parts > 1 else "" for i in range(parts)]
     if reader.posts:
-        for where in part:
-            _reject_conflicts(con, literal(platform), where)
+        for i, where in enumerate(part):
+            _group_posts(con, literal(platform), where, i)
+            _reject_conflicts(con, literal(platform), where, i)
     if layout is not None:
         _locate_reject_lines(con, f, layout)
     _commit_rejects(con, f, run_id, counts)
     # one partition without rejects (the common file) is read in place, not copied
     valid = "VIEW" if parts == 1 and counts.rejected == 0 else "TABLE"
-    for where in part:
+    for i, where in enumerate(part):
         con.execute(f"""
             CREATE OR REPLACE {valid} scratch.valid AS SELECT * FROM scratch.rec
             WHERE _row NOT IN (SELECT _row FROM scratch.bad) {where}""")
-        _prepare(con, reader, m, platform)
+        _prepare(con, reader, m, platform, i)
         _commit_partition(con, reader, f, platform, run_id, counts)
     counts.duplicates = counts.read - counts.rejected - counts.stored
     return counts
 
 
-def _reject_conflicts(con: duckdb.DuckDBPyConnection, p: str, where: str) -> None:
+def _group_posts(con: duckdb.DuckDBPyConnection, p: str, where: str, i: int) -> None:
+    """``scratch.posts_<i>``: each post id of partition ``i`` among the records that pass the
+    checks, with its records (``n``), its first record and the object that one reposts,
+    replies to or likes, and whether the store holds the id (``existed``). Conflicts keep the
+    first record of a post new to the store, so these hold after them too."""
+    con.execute(f"""
+        CREATE OR REPLACE TABLE scratch.posts_{i} AS
+        SELECT post_id, count(*) AS n, min(_row) AS first_row, arg_min(_parent, _row) AS parent,
+               post_id IN (SELECT post_id FROM posts WHERE platform = {p}) AS existed
+        FROM scratch.rec WHERE _bad_reason IS NULL {where} GROUP BY post_id""")
+
+
+def _reject_conflicts(con: duckdb.DuckDBPyConnection, p: str, where: str, i: int) -> None:
     """Add to ``scratch.bad`` every record whose post id is stored, or read earlier in this
     file, with other content (:data:`POST_FIELDS`): a conflict, never a duplicate. The earlier
-    record is kept; the reason names it and the first field that differs, with both values."""
-    con.execute(f"INSERT INTO scratch.bad {conflicts_sql(p, where)}")
+    record is kept; the reason names it and the first field that differs, with both values.
+    Only ids read twice or stored can conflict (``scratch.posts_<i>``): most files have none."""
+    again = f"SELECT post_id FROM scratch.posts_{i} WHERE n > 1 OR existed"
+    if con.execute(f"SELECT count(*) FROM ({again})").fetchone()[0]:
+        con.execute(f"INSERT INTO scratch.bad {conflicts_sql(p, f'{where} AND post_id IN ({again})')}")
 
 
 def conflicts_sql(p: str, where: str, rec: str = "scratch.rec", bad: str = "scratch.bad",
@@ -261,15 +277,13 @@ def conflicts_sql(p: str, where: str, rec: str = "scratch.rec", bad: str = "scra
         WHERE {' OR '.join(f'v.{c} IS DISTINCT FROM r.{c}' for c in POST_FIELDS)}"""
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platform: str) -> None:
-    """Compute, in scratch tables, everything a partition's transaction will insert."""
+def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platform: str,
+             i: int) -> None:
+    """Compute, in scratch tables, everything the transaction of partition ``i`` will insert."""
     p = literal(platform)
     if reader.posts:
-        con.execute(f"""
-            CREATE OR REPLACE TABLE scratch.batch_posts AS
-            SELECT post_id, min(_row) AS first_row, arg_min(_parent, _row) AS parent,
-                   post_id IN (SELECT post_id FROM posts WHERE platform = {p}) AS existed
-            FROM scratch.valid GROUP BY post_id""")
+        con.execute("DROP TABLE IF EXISTS scratch.batch_posts")
+        con.execute(f"ALTER TABLE scratch.posts_{i} RENAME TO batch_posts")
         _prepare_entities(con, m, p)
         # a record is keyed by its post id unless the format says otherwise (a share, a row)
         new_posts = ("SELECT first_row FROM scratch.batch_posts WHERE NOT existed"
