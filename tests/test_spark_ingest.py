@@ -8,13 +8,18 @@ Spark ingest reuses the module's session)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from swarmscope.store.dataset import DATASET_TABLES
+from swarmscope.store.dataset import COMMIT_RECORD, DATASET_TABLES, STAGING
 from swarmscope.store.schema import TABLES
 from tests.conftest import run
 
@@ -200,3 +205,80 @@ def test_a_mapping_that_fails_on_a_value_names_the_file(spark, shared, tmp_path)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{shared / CNT}: cannot map its records as table" in result.output
     assert "Could not convert string" in result.output
+
+
+def dataset_rows(root: Path) -> dict[str, list[tuple]]:
+    return {table: table_rows(root, table) for table in DATASET_TABLES}
+
+
+def ingest_log(root: Path) -> dict[int, tuple[list, list]]:
+    """Each run's rejects and files (path, format, read, rejected) in ``_ingest``."""
+    def rows(folder: str, cols: str) -> list[tuple]:
+        files = [str(p) for p in (root / "_ingest" / folder).glob("*.parquet")]
+        return duckdb.read_parquet(files).select(f"run_id, {cols}").fetchall() if files else []
+    runs: dict[int, tuple[list, list]] = {}
+    for part, folder, cols in ((0, "rejects", "file, line, field, reason, excerpt"),
+                               (1, "files", "path, format, read, rejected")):
+        for run_id, *row in rows(folder, cols):
+            runs.setdefault(run_id, ([], []))[part].append(tuple(row))
+    return {r: (sorted(a, key=str), sorted(b, key=str)) for r, (a, b) in runs.items()}
+
+
+def ingest_killed_at(point: str, files: list[Path], dataset: Path, log: Path) -> None:
+    """``ingest --engine spark`` in a process group of its own, paused at ``point`` (the hook
+    :func:`swarmscope.store.dataset.pause_for_crash_test`) and killed there with SIGKILL to the
+    group (the driver and its JVM)."""
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "swarmscope", "ingest", "--engine", "spark", "--master",
+             "local[2]", "--spark-conf", "spark.sql.shuffle.partitions=2", *map(str, files),
+             "--dataset", str(dataset)],
+            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+            env={**os.environ, "SWARMSCOPE_PAUSE_AT": point})
+    try:
+        deadline = time.monotonic() + 180
+        while f"paused at {point}" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the ingest never reached " + point
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_killed_ingest_ends_as_an_uninterrupted_one(spark, shared, tmp_path):
+    """A second run (the edited fixture: new accounts, posts, rejects, conflicts with the
+    first run's sample) killed by SIGKILL on its process group, first with everything staged
+    but no commit record: readers see nothing of it; then again (the next run discards that
+    stage) after its commit record and first rename: detect refuses the dataset. The same
+    command once more finishes the commit and stores nothing: every table equals the one
+    DuckDB writes uninterrupted, keys included, and each run's rejects and counts are whole."""
+    edited = _edited_cnt(shared, tmp_path)
+    store = tmp_path / "s.duckdb"
+    assert run("ingest", shared / CNT_SAMPLE, "--dataset", tmp_path / "duck",
+               db=store).exit_code == 0
+    shutil.copytree(tmp_path / "duck", tmp_path / "spark")
+    duck = run("ingest", edited, "--dataset", tmp_path / "duck", "--json", db=store)
+    assert duck.exit_code == 0, duck.output
+    before = dataset_rows(tmp_path / "spark")
+    staging = tmp_path / "spark" / STAGING
+    ingest_killed_at("staged", [edited], tmp_path / "spark", tmp_path / "staged.log")
+    [stage] = staging.iterdir()
+    assert not (stage / COMMIT_RECORD).exists() and any(stage.rglob("*.parquet"))
+    assert dataset_rows(tmp_path / "spark") == before
+    ingest_killed_at("moving", [edited], tmp_path / "spark", tmp_path / "moving.log")
+    assert [stage] == list(staging.iterdir()) and (stage / COMMIT_RECORD).exists()
+    result = run("detect", "--engine", "spark", "--master", "local[2]", "--input",
+                 tmp_path / "spark", "--out", tmp_path / "out")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"killed while it put its files in place ({stage})" in result.output
+    again = ingest_spark(tmp_path, [edited])
+    assert [f["stored"] for f in again["files"]] == [0] and not any(staging.iterdir())
+    assert dataset_rows(tmp_path / "spark") == dataset_rows(tmp_path / "duck")
+    with duckdb.connect(str(store), read_only=True) as con:
+        rejects = sorted(con.execute("SELECT file, line, field, reason, excerpt FROM rejects "
+                                     "WHERE run_id = 2").fetchall(), key=str)
+    files = [(f["path"], f["format"], f["read"], f["rejected"])
+             for f in json.loads(duck.stdout)["files"]]
+    assert rejects and ingest_log(tmp_path / "spark") == {2: (rejects, files),
+                                                          3: (rejects, files)}
