@@ -43,6 +43,10 @@ IRAN_MAPS = ("--format", "table", "--platform", "twitter", "--map", "post_id=twe
              "--map", r"mentions=regexp_extract_all(tweet_text, '@(\w+)', 1)",
              "--map", r"urls=regexp_extract_all(tweet_text, 'https?://[^\s…]+')",
              "--map", "label.bot_or_not=bot_or_not")
+#: The toolkit's columns read by the table format (which also reads Parquet).
+TABLE_MAPS = ("--format", "table", "--map", "post_id=message_id", "--map", "account_id=user_id",
+              "--map", "handle=username", "--map", "created_at=timestamp",
+              "--map", "text=message", "--map", "urls=urls")
 #: The table format without a post id: each row its own post, its id from its content.
 ROW_MAPS = ("--format", "table", "--map", "account_id=user_id", "--map", "created_at=timestamp",
             "--map", "text=message", "--map", "urls=urls")
@@ -282,3 +286,50 @@ def test_a_killed_ingest_ends_as_an_uninterrupted_one(spark, shared, tmp_path):
              for f in json.loads(duck.stdout)["files"]]
     assert rejects and ingest_log(tmp_path / "spark") == {2: (rejects, files),
                                                           3: (rejects, files)}
+
+
+def renamed(tables: dict[str, list[tuple]], old: str, new: str) -> dict[str, list[tuple]]:
+    """The tables with ``old`` replaced by ``new`` in every text value (a file's name)."""
+    return {t: sorted((tuple(v.replace(old, new) if isinstance(v, str) else v for v in row)
+                       for row in rows), key=lambda r: tuple("" if v is None else v for v in r))
+            for t, rows in tables.items()}
+
+
+def test_parquet_and_file_uris_read_as_csv_and_local_paths(spark, shared, tmp_path):
+    """The edited fixture (a bad time, a duplicate, a conflict) as CSV and as Parquet (every
+    column text, as DuckDB reads the CSV), each given to Spark as a ``file://`` URI with the
+    dataset given as one too. From Parquet: the dataset, rejects (naming the row) and counts
+    DuckDB writes from the same Parquet, and the dataset DuckDB writes from the CSV, the
+    file's name aside. From the CSV behind a URI: the dataset DuckDB writes from the local
+    CSV, its rejects naming the record's number (here the line less the header's)."""
+    csv = _edited_cnt(shared, tmp_path)
+    parquet = tmp_path / "edited.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv}', all_varchar = true)) TO '{parquet}' "
+               "(FORMAT parquet)")
+    out = {}
+    for name, source in (("csv", csv), ("parquet", parquet)):
+        duck = run("ingest", source, *TABLE_MAPS, "--dataset", tmp_path / f"duck-{name}",
+                   "--json", db=tmp_path / f"{name}.duckdb")
+        assert duck.exit_code == 0, duck.output
+        spark_ds = tmp_path / f"spark-{name}"
+        result = run("ingest", "--engine", "spark", "--master", "local[2]", source.as_uri(),
+                     *TABLE_MAPS, "--dataset", spark_ds.as_uri(), "--json")
+        assert result.exit_code == 0, result.output
+        sp, dk = json.loads(result.stdout), json.loads(duck.stdout)
+        assert [dict(f, path=f["path"].replace(source.as_uri(), str(source)))
+                for f in sp["files"]] == dk["files"]
+        out[name] = (renamed(dataset_rows(spark_ds), source.as_uri(), str(source)),
+                     dataset_rows(tmp_path / f"duck-{name}"),
+                     sorted((tuple(v.replace(source.as_uri(), str(source))
+                                   if isinstance(v, str) else v for v in r)
+                             for r in spark_rejects(spark_ds)), key=str),
+                     duck_rejects(tmp_path / f"{name}.duckdb"))
+    spark_pq, duck_pq, spark_pq_rejects, duck_pq_rejects = out["parquet"]
+    assert spark_pq == duck_pq and spark_pq_rejects == duck_pq_rejects
+    assert {(line, field) for _, line, field, _, _ in spark_pq_rejects} == {
+        (2, "created_at"), (17, "text")}
+    spark_csv, duck_csv, spark_csv_rejects, duck_csv_rejects = out["csv"]
+    assert renamed(duck_pq, str(parquet), str(csv)) == duck_csv == spark_csv
+    assert spark_csv_rejects == sorted(((f, line - 1, *rest) for f, line, *rest
+                                        in duck_csv_rejects), key=str)
+
