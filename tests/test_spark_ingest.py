@@ -21,7 +21,7 @@ import pytest
 
 from swarmscope.store.dataset import COMMIT_RECORD, DATASET_TABLES, STAGING
 from swarmscope.store.schema import TABLES
-from tests.conftest import run
+from tests.conftest import HANDMADE, run
 
 pytestmark = pytest.mark.spark
 
@@ -333,3 +333,16 @@ def test_parquet_and_file_uris_read_as_csv_and_local_paths(spark, shared, tmp_pa
     assert spark_csv_rejects == sorted(((f, line - 1, *rest) for f, line, *rest
                                         in duck_csv_rejects), key=str)
 
+
+def test_io_archive_users_as_on_duckdb(spark, tmp_path):
+    """An IO-archive release (two tweets parts, one gzipped) and its users file, which adds
+    and completes the tweets' accounts and their labels: the same dataset, rejects and counts
+    on both engines."""
+    io = HANDMADE / "io_archive"
+    files = [io / "handmade_102016_tweets_csv_hashed_1.csv",
+             io / "handmade_102016_tweets_csv_hashed_2.csv.gz",
+             io / "handmade_102016_users_csv_hashed.csv"]
+    duck, sp = ingest_both(tmp_path, files)
+    assert_same_ingest(tmp_path, duck, sp)
+    users = sp["files"][-1]
+    assert users["format"] == "io-archive-users" and users["stored"] > 0

@@ -56,7 +56,7 @@ from swarmscope.store.schema import TABLES
 from swarmscope.store.sql import literal
 
 #: The readers that run on Spark: a staged table mapped by SQL alone.
-SPARK_FORMATS = ("io-archive", "table", "coortweet", "cnt")
+SPARK_FORMATS = ("io-archive", "io-archive-users", "table", "coortweet", "cnt")
 #: The Spark SQL type of each DuckDB type of the canonical tables (DuckDB's TIMESTAMP has no
 #: time zone, as Spark's TIMESTAMP_NTZ; both write it so to Parquet).
 _TYPES = {"VARCHAR": "STRING", "TIMESTAMP": "TIMESTAMP_NTZ", "BIGINT": "BIGINT",
@@ -236,13 +236,13 @@ def _ingest_file(db: Any, state: _State, path: str | Path, format: str | None,
     plat = platform or reader.default_platform
     counts = FileCounts(str(f.path), reader.name)
     _map(db, reader, m, f)
-    db.materialise("bad", conflicts_union(literal(plat)))
+    db.materialise("bad", conflicts_union(literal(plat), reader.posts))
     _locate(db, f, layout)
     _count_rejects(db, counts)
     _write_rejects(db, state, str(f.path))
     db.materialise("valid", "SELECT * FROM rec WHERE _row NOT IN (SELECT _row FROM bad)")
     _prepare(db, reader, m, literal(plat))
-    _commit(db, state, literal(plat), literal(str(f.path)), counts)
+    _commit(db, state, reader.posts, literal(plat), literal(str(f.path)), counts)
     counts.duplicates = counts.read - counts.rejected - counts.stored
     if counts.read and counts.rejected == counts.read:
         field_, why = counts.reasons.most_common(1)[0][0]
@@ -392,10 +392,13 @@ def _map(db: Any, reader: Reader, m: Any, f: InputFile) -> None:
                                  f"{reason}") from None
 
 
-def conflicts_union(p: str) -> str:
-    """``bad``: the checks' rejects and the conflicts (:func:`merge.conflicts_sql`)."""
+def conflicts_union(p: str, posts: bool) -> str:
+    """``bad``: the checks' rejects and, for a reader of posts, the conflicts
+    (:func:`merge.conflicts_sql`)."""
     checks = ("SELECT _row, _line, _bad_field AS field, _bad_reason AS reason, "
               "_bad_excerpt AS excerpt FROM rec WHERE _bad_reason IS NOT NULL")
+    if not posts:
+        return checks
     conflicts = conflicts_sql(p, "", "rec", f"({checks})", "STRING", "all_posts")
     return f"{checks} UNION ALL SELECT * FROM ({conflicts}) conflicts"
 
@@ -478,6 +481,22 @@ def _prepare(db: Any, reader: Reader, m: Any, p: str) -> None:
     """The steps of ``merge._prepare`` in Spark SQL: the file's new posts, entities, keys,
     accounts and labels. What reads the run's tables (``all_*``) and is read again after
     :func:`_commit` adds to them is materialised; the rest are views."""
+    if reader.posts:
+        _prepare_posts(db, m, p)
+    _prepare_accounts(db, m, p, reader.posts)
+    db.view("accts0", f"""SELECT a.account_id, d.account_key FROM
+        (SELECT DISTINCT account_id FROM valid) a LEFT JOIN
+        (SELECT account_id, account_key FROM all_account_keys WHERE platform = {p}) d
+        USING (account_id)""")
+    _numbered(db, "acctnew", "SELECT account_id FROM accts0 WHERE account_key IS NULL",
+              ["account_id"], "account_key", "all_account_keys")
+    db.materialise("acctmap", "SELECT account_id, account_key, false AS is_new FROM accts0 "
+                              "WHERE account_key IS NOT NULL UNION ALL "
+                              "SELECT account_id, CAST(_new_key AS INT), true FROM acctnew")
+
+
+def _prepare_posts(db: Any, m: Any, p: str) -> None:
+    """The file's new posts, their entities and the keys of both."""
     db.materialise("batch_posts", f"""
         SELECT v.post_id, min(v._row) AS first_row, max(s.post_id IS NOT NULL) AS existed
         FROM valid v LEFT JOIN (SELECT DISTINCT post_id FROM all_posts WHERE platform = {p}) s
@@ -503,16 +522,6 @@ def _prepare(db: Any, reader: Reader, m: Any, p: str) -> None:
     _numbered(db, "postnew", "SELECT b.first_row, o.object_key AS parent_key FROM new_posts0 b "
                              "LEFT JOIN objmap o ON o.value = b.parent", ["first_row"],
               "post_key", "all_posts")
-    _prepare_accounts(db, m, p)
-    db.view("accts0", f"""SELECT a.account_id, d.account_key FROM
-        (SELECT DISTINCT account_id FROM valid) a LEFT JOIN
-        (SELECT account_id, account_key FROM all_account_keys WHERE platform = {p}) d
-        USING (account_id)""")
-    _numbered(db, "acctnew", "SELECT account_id FROM accts0 WHERE account_key IS NULL",
-              ["account_id"], "account_key", "all_account_keys")
-    db.materialise("acctmap", "SELECT account_id, account_key, false AS is_new FROM accts0 "
-                              "WHERE account_key IS NOT NULL UNION ALL "
-                              "SELECT account_id, CAST(_new_key AS INT), true FROM acctnew")
 
 
 def _urls_sql() -> str:
@@ -562,7 +571,7 @@ def _prepare_entities(db: Any, m: Any, p: str) -> None:
         GROUP BY e.post_id, e.kind, e.value""")
 
 
-def _prepare_accounts(db: Any, m: Any, p: str) -> None:
+def _prepare_accounts(db: Any, m: Any, p: str, posts: bool) -> None:
     latest = ", ".join(f"max_by({c}, _row) FILTER (WHERE {c} IS NOT NULL) AS {c}"
                        for c in ACCOUNT_FIELDS)
     stored = ", ".join(f"{c.removeprefix('account_')} AS s_{c}" for c in ACCOUNT_FIELDS)
@@ -580,21 +589,31 @@ def _prepare_accounts(db: Any, m: Any, p: str) -> None:
     db.view("labels", " UNION ALL ".join(labels) if labels else
                    "SELECT CAST(NULL AS STRING) AS account_id, CAST(NULL AS STRING) AS name, "
                    "CAST(NULL AS STRING) AS value WHERE false")
+    if not posts:   # a record of accounts is stored where it adds or completes one, or a label
+        db.materialise("stored_rows", """
+            SELECT min(v._row) AS _row FROM valid v JOIN acct a USING (account_id)
+            WHERE a.is_new OR a.fills GROUP BY v._key
+            UNION
+            SELECT min(v._row) FROM valid v JOIN labels l USING (account_id)
+            LEFT ANTI JOIN all_account_labels s ON s.account_id = l.account_id AND s.name = l.name
+            GROUP BY v.account_id""")
 
 
-def _commit(db: Any, state: _State, p: str, src: str, counts: FileCounts) -> None:
+def _commit(db: Any, state: _State, posts: bool, p: str, src: str,
+            counts: FileCounts) -> None:
     """Add the file's new rows to the run's tables (``merge._commit_partition``)."""
     counts.stored += db.scalar("SELECT count(*) FROM stored_rows")
-    post_cols = ", ".join(f"v.{c}" for c in ("post_id",) + POST_FIELDS)
-    state.add("object_keys", "SELECT _new_key AS object_key, value FROM objnew")
-    state.add("posts", f"""
-        SELECT {p}, {post_cols}, {src}, v._row, {state.run_id}, a.account_key,
-               b.parent_key, b._new_key
-        FROM valid v JOIN postnew b ON v._row = b.first_row
-        JOIN acctmap a ON a.account_id = v.account_id""")
-    state.add("entities", f"""
-        SELECT {p}, e.post_id, e.kind, e.value, e.position, o.object_key
-        FROM new_entities e JOIN objmap o USING (value)""")
+    if posts:
+        post_cols = ", ".join(f"v.{c}" for c in ("post_id",) + POST_FIELDS)
+        state.add("object_keys", "SELECT _new_key AS object_key, value FROM objnew")
+        state.add("posts", f"""
+            SELECT {p}, {post_cols}, {src}, v._row, {state.run_id}, a.account_key,
+                   b.parent_key, b._new_key
+            FROM valid v JOIN postnew b ON v._row = b.first_row
+            JOIN acctmap a ON a.account_id = v.account_id""")
+        state.add("entities", f"""
+            SELECT {p}, e.post_id, e.kind, e.value, e.position, o.object_key
+            FROM new_entities e JOIN objmap o USING (value)""")
     state.add("account_keys", f"SELECT CAST(_new_key AS INT), {p}, account_id FROM acctnew")
     fields = ", ".join(ACCOUNT_FIELDS)
     filled = ", ".join(f"coalesce(s.{c.removeprefix('account_')}, a.{c}) AS "
