@@ -134,11 +134,18 @@ class DatasetFiles:
         return sorted(out)
 
     def move(self, src: str, dst: str) -> None:
-        """Rename the file ``src`` to ``dst`` (its folder made first)."""
+        """Rename the file ``src`` to ``dst`` (its folder made first); a user error naming
+        both where the file system refuses."""
+        from py4j.protocol import Py4JJavaError
         target = self._path(dst)
-        self.fs.mkdirs(target.getParent())
-        if not self.fs.rename(self._path(src), target):
-            raise SwarmscopeError(f"cannot move {src} to {dst} (does {dst} exist already?)")
+        try:
+            self.fs.mkdirs(target.getParent())
+            if self.fs.rename(self._path(src), target):
+                return
+            why = "the file system refused; does the target exist already?"
+        except Py4JJavaError as exc:   # an object store's refusal, a permission
+            why = str(exc.java_exception).splitlines()[0]
+        raise SwarmscopeError(f"cannot move {src} to {dst} ({why})")
 
     def delete(self, uri: str) -> None:
         self.fs.delete(self._path(uri), True)
@@ -185,7 +192,6 @@ def finish_commit(files: DatasetFiles, stage: str) -> None:
         for rel in replaced:
             if rel.startswith(table + "/") and files.exists(f"{files.root}/{rel}"):
                 files.delete(f"{files.root}/{rel}")
-    pause_for_crash_test("moved")
     files.delete(stage)
 
 
