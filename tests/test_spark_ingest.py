@@ -8,15 +8,20 @@ Spark ingest reuses the module's session)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from swarmscope.store.dataset import DATASET_TABLES
+from swarmscope.store.dataset import COMMIT_RECORD, DATASET_TABLES, STAGING
 from swarmscope.store.schema import TABLES
-from tests.conftest import run
+from tests.conftest import HANDMADE, run
 
 pytestmark = pytest.mark.spark
 
@@ -38,6 +43,10 @@ IRAN_MAPS = ("--format", "table", "--platform", "twitter", "--map", "post_id=twe
              "--map", r"mentions=regexp_extract_all(tweet_text, '@(\w+)', 1)",
              "--map", r"urls=regexp_extract_all(tweet_text, 'https?://[^\s…]+')",
              "--map", "label.bot_or_not=bot_or_not")
+#: The toolkit's columns read by the table format (which also reads Parquet).
+TABLE_MAPS = ("--format", "table", "--map", "post_id=message_id", "--map", "account_id=user_id",
+              "--map", "handle=username", "--map", "created_at=timestamp",
+              "--map", "text=message", "--map", "urls=urls")
 #: The table format without a post id: each row its own post, its id from its content.
 ROW_MAPS = ("--format", "table", "--map", "account_id=user_id", "--map", "created_at=timestamp",
             "--map", "text=message", "--map", "urls=urls")
@@ -200,3 +209,140 @@ def test_a_mapping_that_fails_on_a_value_names_the_file(spark, shared, tmp_path)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert f"{shared / CNT}: cannot map its records as table" in result.output
     assert "Could not convert string" in result.output
+
+
+def dataset_rows(root: Path) -> dict[str, list[tuple]]:
+    return {table: table_rows(root, table) for table in DATASET_TABLES}
+
+
+def ingest_log(root: Path) -> dict[int, tuple[list, list]]:
+    """Each run's rejects and files (path, format, read, rejected) in ``_ingest``."""
+    def rows(folder: str, cols: str) -> list[tuple]:
+        files = [str(p) for p in (root / "_ingest" / folder).glob("*.parquet")]
+        return duckdb.read_parquet(files).select(f"run_id, {cols}").fetchall() if files else []
+    runs: dict[int, tuple[list, list]] = {}
+    for part, folder, cols in ((0, "rejects", "file, line, field, reason, excerpt"),
+                               (1, "files", "path, format, read, rejected")):
+        for run_id, *row in rows(folder, cols):
+            runs.setdefault(run_id, ([], []))[part].append(tuple(row))
+    return {r: (sorted(a, key=str), sorted(b, key=str)) for r, (a, b) in runs.items()}
+
+
+def ingest_killed_at(point: str, files: list[Path], dataset: Path, log: Path) -> None:
+    """``ingest --engine spark`` in a process group of its own, paused at ``point`` (the hook
+    :func:`swarmscope.store.dataset.pause_for_crash_test`) and killed there with SIGKILL to the
+    group (the driver and its JVM)."""
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "swarmscope", "ingest", "--engine", "spark", "--master",
+             "local[2]", "--spark-conf", "spark.sql.shuffle.partitions=2", *map(str, files),
+             "--dataset", str(dataset)],
+            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+            env={**os.environ, "SWARMSCOPE_PAUSE_AT": point})
+    try:
+        deadline = time.monotonic() + 180
+        while f"paused at {point}" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+            assert time.monotonic() < deadline, "the ingest never reached " + point
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_a_killed_ingest_ends_as_an_uninterrupted_one(spark, shared, tmp_path):
+    """A second run (the edited fixture: new accounts, posts, rejects, conflicts with the
+    first run's sample) killed by SIGKILL on its process group, first with everything staged
+    but no commit record: readers see nothing of it; then again (the next run discards that
+    stage) after its commit record and first rename: detect refuses the dataset. The same
+    command once more finishes the commit and stores nothing: every table equals the one
+    DuckDB writes uninterrupted, keys included, and each run's rejects and counts are whole."""
+    edited = _edited_cnt(shared, tmp_path)
+    store = tmp_path / "s.duckdb"
+    assert run("ingest", shared / CNT_SAMPLE, "--dataset", tmp_path / "duck",
+               db=store).exit_code == 0
+    shutil.copytree(tmp_path / "duck", tmp_path / "spark")
+    duck = run("ingest", edited, "--dataset", tmp_path / "duck", "--json", db=store)
+    assert duck.exit_code == 0, duck.output
+    before = dataset_rows(tmp_path / "spark")
+    staging = tmp_path / "spark" / STAGING
+    ingest_killed_at("staged", [edited], tmp_path / "spark", tmp_path / "staged.log")
+    [stage] = staging.iterdir()
+    assert not (stage / COMMIT_RECORD).exists() and any(stage.rglob("*.parquet"))
+    assert dataset_rows(tmp_path / "spark") == before
+    ingest_killed_at("moving", [edited], tmp_path / "spark", tmp_path / "moving.log")
+    assert [stage] == list(staging.iterdir()) and (stage / COMMIT_RECORD).exists()
+    result = run("detect", "--engine", "spark", "--master", "local[2]", "--input",
+                 tmp_path / "spark", "--out", tmp_path / "out")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"killed while it put its files in place ({stage})" in result.output
+    again = ingest_spark(tmp_path, [edited])
+    assert [f["stored"] for f in again["files"]] == [0] and not any(staging.iterdir())
+    assert dataset_rows(tmp_path / "spark") == dataset_rows(tmp_path / "duck")
+    with duckdb.connect(str(store), read_only=True) as con:
+        rejects = sorted(con.execute("SELECT file, line, field, reason, excerpt FROM rejects "
+                                     "WHERE run_id = 2").fetchall(), key=str)
+    files = [(f["path"], f["format"], f["read"], f["rejected"])
+             for f in json.loads(duck.stdout)["files"]]
+    assert rejects and ingest_log(tmp_path / "spark") == {2: (rejects, files),
+                                                          3: (rejects, files)}
+
+
+def renamed(tables: dict[str, list[tuple]], old: str, new: str) -> dict[str, list[tuple]]:
+    """The tables with ``old`` replaced by ``new`` in every text value (a file's name)."""
+    return {t: sorted((tuple(v.replace(old, new) if isinstance(v, str) else v for v in row)
+                       for row in rows), key=lambda r: tuple("" if v is None else v for v in r))
+            for t, rows in tables.items()}
+
+
+def test_parquet_and_file_uris_read_as_csv_and_local_paths(spark, shared, tmp_path):
+    """The edited fixture (a bad time, a duplicate, a conflict) as CSV and as Parquet (every
+    column text, as DuckDB reads the CSV), each given to Spark as a ``file://`` URI with the
+    dataset given as one too. From Parquet: the dataset, rejects (naming the row) and counts
+    DuckDB writes from the same Parquet, and the dataset DuckDB writes from the CSV, the
+    file's name aside. From the CSV behind a URI: the dataset DuckDB writes from the local
+    CSV, its rejects naming the record's number (here the line less the header's)."""
+    csv = _edited_cnt(shared, tmp_path)
+    parquet = tmp_path / "edited.parquet"
+    duckdb.sql(f"COPY (SELECT * FROM read_csv('{csv}', all_varchar = true)) TO '{parquet}' "
+               "(FORMAT parquet)")
+    out = {}
+    for name, source in (("csv", csv), ("parquet", parquet)):
+        duck = run("ingest", source, *TABLE_MAPS, "--dataset", tmp_path / f"duck-{name}",
+                   "--json", db=tmp_path / f"{name}.duckdb")
+        assert duck.exit_code == 0, duck.output
+        spark_ds = tmp_path / f"spark-{name}"
+        result = run("ingest", "--engine", "spark", "--master", "local[2]", source.as_uri(),
+                     *TABLE_MAPS, "--dataset", spark_ds.as_uri(), "--json")
+        assert result.exit_code == 0, result.output
+        sp, dk = json.loads(result.stdout), json.loads(duck.stdout)
+        assert [dict(f, path=f["path"].replace(source.as_uri(), str(source)))
+                for f in sp["files"]] == dk["files"]
+        out[name] = (renamed(dataset_rows(spark_ds), source.as_uri(), str(source)),
+                     dataset_rows(tmp_path / f"duck-{name}"),
+                     sorted((tuple(v.replace(source.as_uri(), str(source))
+                                   if isinstance(v, str) else v for v in r)
+                             for r in spark_rejects(spark_ds)), key=str),
+                     duck_rejects(tmp_path / f"{name}.duckdb"))
+    spark_pq, duck_pq, spark_pq_rejects, duck_pq_rejects = out["parquet"]
+    assert spark_pq == duck_pq and spark_pq_rejects == duck_pq_rejects
+    assert {(line, field) for _, line, field, _, _ in spark_pq_rejects} == {
+        (2, "created_at"), (17, "text")}
+    spark_csv, duck_csv, spark_csv_rejects, duck_csv_rejects = out["csv"]
+    assert renamed(duck_pq, str(parquet), str(csv)) == duck_csv == spark_csv
+    assert spark_csv_rejects == sorted(((f, line - 1, *rest) for f, line, *rest
+                                        in duck_csv_rejects), key=str)
+
+
+def test_io_archive_users_as_on_duckdb(spark, tmp_path):
+    """An IO-archive release (two tweets parts, one gzipped) and its users file, which adds
+    and completes the tweets' accounts and their labels: the same dataset, rejects and counts
+    on both engines."""
+    io = HANDMADE / "io_archive"
+    files = [io / "handmade_102016_tweets_csv_hashed_1.csv",
+             io / "handmade_102016_tweets_csv_hashed_2.csv.gz",
+             io / "handmade_102016_users_csv_hashed.csv"]
+    duck, sp = ingest_both(tmp_path, files)
+    assert_same_ingest(tmp_path, duck, sp)
+    users = sp["files"][-1]
+    assert users["format"] == "io-archive-users" and users["stored"] > 0

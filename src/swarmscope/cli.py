@@ -246,7 +246,7 @@ def _spark_options(fn: Any) -> Any:
                    "with --engine spark: the dataset to add to (a path or a Hadoop URI).")
 @click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
               help="Where the files are read: the store's DuckDB, or Spark, into --dataset "
-                   "with no store (formats io-archive, table, coortweet, cnt).")
+                   "with no store (formats io-archive, io-archive-users, table, coortweet, cnt).")
 @_spark_options
 @click.pass_obj
 def ingest_cmd(obj: Context, paths: tuple[str, ...], fmt: str | None, maps: tuple[str, ...],

@@ -24,8 +24,11 @@ record number among the file's records. Records Spark's parser cannot split into
 columns are rejected as malformed.
 
 Rejects go to ``PATH/_ingest/rejects``, each file's counts to ``PATH/_ingest/files`` (folders
-Spark's readers skip). Each run reads the dataset as it is and appends what is new (accounts
-are rewritten when one is added or completed), so ingesting the same files again stores nothing.
+Spark's readers skip). Each run reads the dataset as it is and adds what is new (accounts are
+rewritten when one is added or completed), so ingesting the same files again stores nothing.
+A run writes what it adds to a staging folder and then commits it by renames
+(:func:`swarmscope.store.dataset.commit_run`): a run killed before its commit record leaves
+nothing readers see, one killed after it is finished by the next run.
 """
 
 from __future__ import annotations
@@ -46,18 +49,18 @@ from swarmscope.ingest.reader import Reader
 from swarmscope.ingest.sources import (CsvLayout, InputFile, check_encoding, check_input,
                                        header_columns, list_inputs, locate_csv_lines,
                                        sniff_columns)
-from swarmscope.store.dataset import DATASET_TABLES
+from swarmscope.store.dataset import (DATASET_TABLES, INGEST_FILES, INGEST_REJECTS, STAGING,
+                                      DatasetFiles, commit_run, pause_for_crash_test,
+                                      recover)
 from swarmscope.store.schema import TABLES
 from swarmscope.store.sql import literal
 
 #: The readers that run on Spark: a staged table mapped by SQL alone.
-SPARK_FORMATS = ("io-archive", "table", "coortweet", "cnt")
+SPARK_FORMATS = ("io-archive", "io-archive-users", "table", "coortweet", "cnt")
 #: The Spark SQL type of each DuckDB type of the canonical tables (DuckDB's TIMESTAMP has no
 #: time zone, as Spark's TIMESTAMP_NTZ; both write it so to Parquet).
 _TYPES = {"VARCHAR": "STRING", "TIMESTAMP": "TIMESTAMP_NTZ", "BIGINT": "BIGINT",
           "INTEGER": "INT", "DOUBLE": "DOUBLE", "VARCHAR[]": "ARRAY<STRING>"}
-_REJECTS = "_ingest/rejects"
-_FILES = "_ingest/files"
 
 
 def _spark_type(duckdb_type: str) -> str:
@@ -87,7 +90,9 @@ def ingest_on_spark(db: Any, paths: list[str], dataset: str, *, format: str | No
         raise SwarmscopeError("--map applies to --format table only")
     files = _inputs(paths)
     root = dataset.rstrip("/")
-    state = _State(db, root)
+    dataset_files = DatasetFiles(db.spark, root)
+    recover(dataset_files)
+    state = _State(db, dataset_files)
     report = IngestReport(state.run_id)
     for path in files:
         try:
@@ -98,8 +103,10 @@ def ingest_on_spark(db: Any, paths: list[str], dataset: str, *, format: str | No
         report.files.append(counts)
         if on_file:
             on_file(counts)
-    state.write()
-    _write_files(db, root, state.run_id, report)
+    replaced = state.write()
+    _write_files(db, state.stage, state.run_id, report)
+    pause_for_crash_test("staged")
+    commit_run(dataset_files, state.stage, replaced)
     return report
 
 
@@ -126,17 +133,19 @@ def _inputs(paths: list[str]) -> list[str | Path]:
 class _State:
     """The dataset as this run reads it (``ds_<table>``), what the run adds (``run_<table>``)
     and the view of both (``all_<table>``) that each file is checked against; the accounts,
-    which a file may complete, are held whole (``run_accounts``)."""
+    which a file may complete, are held whole (``run_accounts``). What the run writes goes to
+    its staging folder (``stage``) until the commit."""
 
-    def __init__(self, db: Any, root: str) -> None:
-        self.db, self.root = db, root
+    def __init__(self, db: Any, files: DatasetFiles) -> None:
+        self.db, self.files = db, files
+        self.root = root = files.root
         self.accounts_changed = False
         spark = db.spark
         spark.conf.set("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
         self.existing: set[str] = set()
         for table in DATASET_TABLES:
             types = TABLES[table].types
-            if _exists(spark, f"{root}/{table}"):
+            if files.exists(f"{root}/{table}"):
                 self.existing.add(table)
                 spark.read.option("basePath", f"{root}/{table}").parquet(
                     f"{root}/{table}").createOrReplaceTempView(f"ds0_{table}")
@@ -156,19 +165,24 @@ class _State:
                                         f"SELECT * FROM run_{table}")
         self.run_id = 1 + (db.scalar("SELECT max(run_id) FROM (SELECT run_id FROM ds_posts "
                                      "UNION ALL SELECT run_id FROM ds_accounts)") or 0)
+        self.stage = f"{root}/{STAGING}/run={self.run_id}"
 
     def add(self, table: str, sql: str) -> None:
         self.db.append(f"run_{table}", sql)
 
-    def write(self) -> None:
-        """Append each table's new rows to the dataset (a table it lacks is written, empty
-        or not); rewrite the accounts when one was added or completed."""
+    def write(self) -> list[str]:
+        """Stage each table's new rows (a table the dataset lacks is written, empty or not)
+        and the accounts whole when one was added or completed; returns the dataset's files
+        that the staged accounts replace."""
         day = "date_format(p.created_at, 'yyyy-MM-dd') AS day"
+        replaced: list[str] = []
         for table, partitions in DATASET_TABLES.items():
-            target = f"{self.root}/{table}"
+            target = f"{self.stage}/{table}"
             if table == "accounts":
                 if self.accounts_changed or table not in self.existing:
-                    _replace(self.db, "SELECT * FROM run_accounts", target)
+                    self.db.spark.table("run_accounts").write.parquet(target)
+                    replaced = [f"{table}/{rel}" for rel in
+                                self.files.data_files(f"{self.root}/{table}")]
                 continue
             sql = {"posts": f"SELECT p.*, {day} FROM run_posts p",
                    "entities": f"SELECT e.*, {day} FROM run_entities e JOIN all_posts p "
@@ -176,31 +190,11 @@ class _State:
             empty = not self.db.scalar(f"SELECT count(*) FROM run_{table}")
             df = self.db.spark.sql(sql)
             if empty and table not in self.existing:  # one file, which carries the columns
-                df.coalesce(1).write.mode("overwrite").parquet(target)
+                df.coalesce(1).write.parquet(target)
             elif not empty:
-                writer = df.write.mode("append")
-                writer = writer.partitionBy(*partitions) if partitions else writer
+                writer = df.write.partitionBy(*partitions) if partitions else df.write
                 writer.parquet(target)
-
-
-def _exists(spark: Any, uri: str) -> bool:
-    jvm = spark._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    return path.getFileSystem(spark._jsc.hadoopConfiguration()).exists(path)
-
-
-def _replace(db: Any, sql: str, target: str) -> None:
-    """Write ``sql`` (already computed: a checkpointed view) as the folder ``target``, in its
-    place once written whole."""
-    spark = db.spark
-    jvm = spark._jvm
-    tmp = target + ".swarmscope-new"
-    db.spark.sql(sql).write.mode("overwrite").parquet(tmp)
-    fs_path = jvm.org.apache.hadoop.fs.Path(target)
-    fs = fs_path.getFileSystem(spark._jsc.hadoopConfiguration())
-    if fs.exists(fs_path):
-        fs.delete(fs_path, True)
-    fs.rename(jvm.org.apache.hadoop.fs.Path(tmp), fs_path)
+        return replaced
 
 
 # -- one file --------------------------------------------------------------------------------
@@ -242,20 +236,20 @@ def _ingest_file(db: Any, state: _State, path: str | Path, format: str | None,
     plat = platform or reader.default_platform
     counts = FileCounts(str(f.path), reader.name)
     _map(db, reader, m, f)
-    db.materialise("bad", conflicts_union(literal(plat)))
+    db.materialise("bad", conflicts_union(literal(plat), reader.posts))
     _locate(db, f, layout)
     _count_rejects(db, counts)
     _write_rejects(db, state, str(f.path))
     db.materialise("valid", "SELECT * FROM rec WHERE _row NOT IN (SELECT _row FROM bad)")
     _prepare(db, reader, m, literal(plat))
-    _commit(db, state, literal(plat), literal(str(f.path)), counts)
+    _commit(db, state, reader.posts, literal(plat), literal(str(f.path)), counts)
     counts.duplicates = counts.read - counts.rejected - counts.stored
     if counts.read and counts.rejected == counts.read:
         field_, why = counts.reasons.most_common(1)[0][0]
         raise UnusableInputError(
             f"{path}: every one of its {counts.read} records was rejected (first reason: "
             f"{why} in field {field_ or '-'}); is it really format {reader.name}? The rejects "
-            f"are in {state.root}/{_REJECTS}")
+            f"are in {state.root}/{INGEST_REJECTS}")
     if counts.read == 0:
         raise UnusableInputError(f"{path}: the file holds no records (only a header?)")
     return counts
@@ -398,10 +392,13 @@ def _map(db: Any, reader: Reader, m: Any, f: InputFile) -> None:
                                  f"{reason}") from None
 
 
-def conflicts_union(p: str) -> str:
-    """``bad``: the checks' rejects and the conflicts (:func:`merge.conflicts_sql`)."""
+def conflicts_union(p: str, posts: bool) -> str:
+    """``bad``: the checks' rejects and, for a reader of posts, the conflicts
+    (:func:`merge.conflicts_sql`)."""
     checks = ("SELECT _row, _line, _bad_field AS field, _bad_reason AS reason, "
               "_bad_excerpt AS excerpt FROM rec WHERE _bad_reason IS NOT NULL")
+    if not posts:
+        return checks
     conflicts = conflicts_sql(p, "", "rec", f"({checks})", "STRING", "all_posts")
     return f"{checks} UNION ALL SELECT * FROM ({conflicts}) conflicts"
 
@@ -468,7 +465,7 @@ def _write_rejects(db: Any, state: _State, path: str) -> None:
     df = db.spark.sql(f"SELECT CAST({state.run_id} AS BIGINT) AS run_id, {literal(path)} AS "
                       "file, CAST(line AS BIGINT) AS line, field, reason, excerpt "
                       "FROM rejects_file")
-    df.write.mode("append").parquet(f"{state.root}/{_REJECTS}")
+    df.write.mode("append").parquet(f"{state.stage}/{INGEST_REJECTS}")
 
 
 # -- what a file adds ----------------------------------------------------------------------
@@ -484,6 +481,22 @@ def _prepare(db: Any, reader: Reader, m: Any, p: str) -> None:
     """The steps of ``merge._prepare`` in Spark SQL: the file's new posts, entities, keys,
     accounts and labels. What reads the run's tables (``all_*``) and is read again after
     :func:`_commit` adds to them is materialised; the rest are views."""
+    if reader.posts:
+        _prepare_posts(db, m, p)
+    _prepare_accounts(db, m, p, reader.posts)
+    db.view("accts0", f"""SELECT a.account_id, d.account_key FROM
+        (SELECT DISTINCT account_id FROM valid) a LEFT JOIN
+        (SELECT account_id, account_key FROM all_account_keys WHERE platform = {p}) d
+        USING (account_id)""")
+    _numbered(db, "acctnew", "SELECT account_id FROM accts0 WHERE account_key IS NULL",
+              ["account_id"], "account_key", "all_account_keys")
+    db.materialise("acctmap", "SELECT account_id, account_key, false AS is_new FROM accts0 "
+                              "WHERE account_key IS NOT NULL UNION ALL "
+                              "SELECT account_id, CAST(_new_key AS INT), true FROM acctnew")
+
+
+def _prepare_posts(db: Any, m: Any, p: str) -> None:
+    """The file's new posts, their entities and the keys of both."""
     db.materialise("batch_posts", f"""
         SELECT v.post_id, min(v._row) AS first_row, max(s.post_id IS NOT NULL) AS existed
         FROM valid v LEFT JOIN (SELECT DISTINCT post_id FROM all_posts WHERE platform = {p}) s
@@ -509,16 +522,6 @@ def _prepare(db: Any, reader: Reader, m: Any, p: str) -> None:
     _numbered(db, "postnew", "SELECT b.first_row, o.object_key AS parent_key FROM new_posts0 b "
                              "LEFT JOIN objmap o ON o.value = b.parent", ["first_row"],
               "post_key", "all_posts")
-    _prepare_accounts(db, m, p)
-    db.view("accts0", f"""SELECT a.account_id, d.account_key FROM
-        (SELECT DISTINCT account_id FROM valid) a LEFT JOIN
-        (SELECT account_id, account_key FROM all_account_keys WHERE platform = {p}) d
-        USING (account_id)""")
-    _numbered(db, "acctnew", "SELECT account_id FROM accts0 WHERE account_key IS NULL",
-              ["account_id"], "account_key", "all_account_keys")
-    db.materialise("acctmap", "SELECT account_id, account_key, false AS is_new FROM accts0 "
-                              "WHERE account_key IS NOT NULL UNION ALL "
-                              "SELECT account_id, CAST(_new_key AS INT), true FROM acctnew")
 
 
 def _urls_sql() -> str:
@@ -568,7 +571,7 @@ def _prepare_entities(db: Any, m: Any, p: str) -> None:
         GROUP BY e.post_id, e.kind, e.value""")
 
 
-def _prepare_accounts(db: Any, m: Any, p: str) -> None:
+def _prepare_accounts(db: Any, m: Any, p: str, posts: bool) -> None:
     latest = ", ".join(f"max_by({c}, _row) FILTER (WHERE {c} IS NOT NULL) AS {c}"
                        for c in ACCOUNT_FIELDS)
     stored = ", ".join(f"{c.removeprefix('account_')} AS s_{c}" for c in ACCOUNT_FIELDS)
@@ -586,21 +589,31 @@ def _prepare_accounts(db: Any, m: Any, p: str) -> None:
     db.view("labels", " UNION ALL ".join(labels) if labels else
                    "SELECT CAST(NULL AS STRING) AS account_id, CAST(NULL AS STRING) AS name, "
                    "CAST(NULL AS STRING) AS value WHERE false")
+    if not posts:   # a record of accounts is stored where it adds or completes one, or a label
+        db.materialise("stored_rows", """
+            SELECT min(v._row) AS _row FROM valid v JOIN acct a USING (account_id)
+            WHERE a.is_new OR a.fills GROUP BY v._key
+            UNION
+            SELECT min(v._row) FROM valid v JOIN labels l USING (account_id)
+            LEFT ANTI JOIN all_account_labels s ON s.account_id = l.account_id AND s.name = l.name
+            GROUP BY v.account_id""")
 
 
-def _commit(db: Any, state: _State, p: str, src: str, counts: FileCounts) -> None:
+def _commit(db: Any, state: _State, posts: bool, p: str, src: str,
+            counts: FileCounts) -> None:
     """Add the file's new rows to the run's tables (``merge._commit_partition``)."""
     counts.stored += db.scalar("SELECT count(*) FROM stored_rows")
-    post_cols = ", ".join(f"v.{c}" for c in ("post_id",) + POST_FIELDS)
-    state.add("object_keys", "SELECT _new_key AS object_key, value FROM objnew")
-    state.add("posts", f"""
-        SELECT {p}, {post_cols}, {src}, v._row, {state.run_id}, a.account_key,
-               b.parent_key, b._new_key
-        FROM valid v JOIN postnew b ON v._row = b.first_row
-        JOIN acctmap a ON a.account_id = v.account_id""")
-    state.add("entities", f"""
-        SELECT {p}, e.post_id, e.kind, e.value, e.position, o.object_key
-        FROM new_entities e JOIN objmap o USING (value)""")
+    if posts:
+        post_cols = ", ".join(f"v.{c}" for c in ("post_id",) + POST_FIELDS)
+        state.add("object_keys", "SELECT _new_key AS object_key, value FROM objnew")
+        state.add("posts", f"""
+            SELECT {p}, {post_cols}, {src}, v._row, {state.run_id}, a.account_key,
+                   b.parent_key, b._new_key
+            FROM valid v JOIN postnew b ON v._row = b.first_row
+            JOIN acctmap a ON a.account_id = v.account_id""")
+        state.add("entities", f"""
+            SELECT {p}, e.post_id, e.kind, e.value, e.position, o.object_key
+            FROM new_entities e JOIN objmap o USING (value)""")
     state.add("account_keys", f"SELECT CAST(_new_key AS INT), {p}, account_id FROM acctnew")
     fields = ", ".join(ACCOUNT_FIELDS)
     filled = ", ".join(f"coalesce(s.{c.removeprefix('account_')}, a.{c}) AS "
@@ -622,12 +635,13 @@ def _commit(db: Any, state: _State, p: str, src: str, counts: FileCounts) -> Non
         ON s.account_id = l.account_id AND s.name = l.name""")
 
 
-def _write_files(db: Any, root: str, run_id: int, report: Any) -> None:
-    """Each file's counts to ``PATH/_ingest/files`` (the ``files`` of the store's run)."""
+def _write_files(db: Any, stage: str, run_id: int, report: Any) -> None:
+    """Each file's counts to ``_ingest/files`` of the run's ``stage`` (the ``files`` of the
+    store's run)."""
     rows = [{"run_id": run_id, "path": c.path, "format": c.format, "read": c.read,
              "stored": c.stored, "duplicates": c.duplicates, "rejected": c.rejected}
             for c in report.files]
     if rows:
         db.spark.createDataFrame(rows, "run_id BIGINT, path STRING, format STRING, read BIGINT, "
                                  "stored BIGINT, duplicates BIGINT, rejected BIGINT").write.mode(
-            "append").parquet(f"{root}/{_FILES}")
+            "append").parquet(f"{stage}/{INGEST_FILES}")
