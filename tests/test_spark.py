@@ -206,42 +206,6 @@ def test_bh_in_sql_on_spark_is_numpys(spark, monkeypatch):
     assert q.tolist() == benjamini_hochberg(p, 150).tolist()
 
 
-def test_fusion_and_clusters_are_the_same_on_both_engines(engines):
-    """Two tests (repost and sync within 60 s) on a slice of the demo, fused into account
-    scores (p, q, score, flag, per-kind scores) and edges (fused p, q, weight, per-kind p and
-    x), then Leiden clusters of the flagged accounts and their traits: the same on Spark."""
-    from swarmscope.detection.communities import leiden_clusters
-    from swarmscope.detection.fuse import fuse_accounts, fuse_edges
-    from swarmscope.detection.significance import NullParams, pair_tests, reset_tests
-    from swarmscope.detection.traits import cluster_traits
-    tests = [("repost", 60.0), ("sync", 60.0)]
-    duck, sdb = engines(DEMO_SLICE)
-    tables = []
-    for db in (duck, sdb):
-        reset_traces(db)
-        reset_tests(db)
-        for kind, window in tests:
-            build_traces(db, kind)
-            SQLEngine(db).candidates(PairParams(kind=kind, window=window, evidence=0), 0)
-            pair_tests(db, kind, window, NullParams())
-        fuse_accounts(db, tests, ["repost", "sync"], NullParams().alpha_pair, 0.01)
-        fuse_edges(db, tests, ["repost", "sync"], NullParams().alpha_pair)
-        leiden_clusters(db, seed=0)
-        db.materialise("cluster_summary", "SELECT cluster_id, count(*) AS size "
-                                          "FROM cluster_members GROUP BY cluster_id")
-        cluster_traits(db)
-        tables.append([db.to_arrow("SELECT * FROM account_scores ORDER BY account"),
-                       db.to_arrow("SELECT * FROM fused_edges ORDER BY a, b"),
-                       db.to_arrow("SELECT * FROM cluster_members ORDER BY account"),
-                       db.to_arrow("SELECT * FROM cluster_traits ORDER BY cluster_id, trait"),
-                       db.to_arrow("SELECT * FROM cluster_summary ORDER BY cluster_id")])
-    (s1, e1, c1, t1, _), spark = tables
-    assert sum(s1.column("flagged").to_pylist()) > 20 and e1.num_rows > 20
-    assert len(set(c1.column("cluster_id").to_pylist())) >= 2 and t1.num_rows > 10
-    for duck_table, spark_table in zip(tables[0], spark):
-        assert_same_table(duck_table, spark_table)
-
-
 def _detect_tables(out: Path) -> dict[str, pa.Table]:
     """The tables a detect run wrote under ``out`` (files or Spark's folders of parts), in
     their written order, without the run id (each engine numbers its runs)."""

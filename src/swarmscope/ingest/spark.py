@@ -5,8 +5,8 @@ file.
 The work splits in two, by what each step needs:
 
 - **Row by row** (a record's fields, entities, checks; a URL's canonical form, a hashtag's, a
-  host's registered domain): the readers' own DuckDB SQL (:func:`merge.record_sql`,
-  :func:`merge.reject_sql`, :func:`normalize.canonical_urls_sql`), evaluated per Arrow batch
+  host's registered domain): the readers' own DuckDB SQL (:func:`merge.checked_record_sql`,
+  :func:`normalize.canonical_urls_sql`), evaluated per Arrow batch
   by an in-memory DuckDB inside Spark's tasks (``mapInArrow``). These expressions are DuckDB
   SQL with lambdas, ``try_strptime`` and RE2 regular expressions; Spark's are Java's, which
   differ on classes such as ``\\s``, so a transpiled expression (sqlglot) could read another
@@ -42,9 +42,9 @@ import pyarrow as pa
 
 from swarmscope.errors import SwarmscopeError, UnusableInputError
 from swarmscope.ingest.merge import (ACCOUNT_FIELDS, FIELD_TYPES, POST_FIELDS, RECORD_FIELDS,
-                                     FileCounts, conflicts_sql, record_sql, reject_sql,
+                                     FileCounts, checked_record_sql, conflicts_sql,
                                      _reason_kind)
-from swarmscope.ingest.normalize import canonical_urls_sql, parent_object_sql
+from swarmscope.ingest.normalize import canonical_urls_sql
 from swarmscope.ingest.reader import Reader
 from swarmscope.ingest.sources import (CsvLayout, InputFile, check_encoding, check_input,
                                        header_columns, list_inputs, locate_csv_lines,
@@ -355,10 +355,7 @@ def _map(db: Any, reader: Reader, m: Any, f: InputFile) -> None:
     import duckdb
     from swarmscope.ingest.normalize import register_functions
     from swarmscope.ingest.merge import _refuse_nested
-    field_, reason, excerpt = reject_sql(reader, m)
-    parent = parent_object_sql("kind", "parent_post_id", "parent_account_id", "text")
-    sql = (f"SELECT *, {field_} AS _bad_field, {reason} AS _bad_reason, "
-           f"{excerpt} AS _bad_excerpt, {parent} AS _parent FROM ({record_sql(reader, m)})")
+    sql = checked_record_sql(reader, m)
     raw = db.spark.table("raw")
     types = {"_row": "BIGINT", "_line": "BIGINT"}
     types |= {n: _spark_type(FIELD_TYPES.get(n, "VARCHAR")) for n in RECORD_FIELDS}
