@@ -167,7 +167,7 @@ def test_the_per_edge_tests_are_the_same_on_both_engines(engines, kind, window):
 
 
 @pytest.mark.parametrize("kind, semantics, window", [
-    ("repost", "sliding", 60), ("repost", "coortweet", 600), ("hashtag", "sliding", 600)])
+    ("repost", "sliding", 60), ("hashtag", "sliding", 600)])
 def test_a_100k_ira_slice_gives_the_same_edges_and_tests_on_both_engines(engines, kind,
                                                                           semantics, window):
     """100,000 real IRA tweets (July 2015): every edge, measure and evidence row, and for the
