@@ -91,16 +91,23 @@ def _candidates(db: Backend, params: PairParams) -> tuple[int, pa.Table, pa.Tabl
 
 
 def assert_same_table(duck: pa.Table, spark: pa.Table) -> None:
-    """Equal column names and rows; doubles equal to 1e-9 relative."""
+    """Equal column names and rows; doubles (also inside lists and structs) equal to 1e-9
+    relative."""
     assert duck.column_names == spark.column_names
     assert duck.num_rows == spark.num_rows
     for name in duck.column_names:
         a, b = duck.column(name).to_pylist(), spark.column(name).to_pylist()
-        if pa.types.is_floating(duck.schema.field(name).type):
-            assert all((x is None) == (y is None) and (x is None or math.isclose(
-                x, y, rel_tol=1e-9, abs_tol=1e-300)) for x, y in zip(a, b)), name
-        else:
-            assert a == b, name
+        assert all(_close(x, y) for x, y in zip(a, b)), name
+
+
+def _close(x, y) -> bool:
+    if isinstance(x, float) and isinstance(y, float):
+        return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-300)
+    if isinstance(x, list) and isinstance(y, list):
+        return len(x) == len(y) and all(_close(u, v) for u, v in zip(x, y))
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(_close(x[k], y[k]) for k in x)
+    return x == y
 
 
 def test_the_dataset_holds_every_canonical_row(engines):

@@ -94,8 +94,8 @@ class Dialect:
 class DuckDBDialect(Dialect):
     name = "duckdb"
 
-    def epoch_ms(self, ts: str) -> str:
-        return f"epoch_ms({ts})"
+    def epoch_ms(self, ts: str) -> str:   # truncated, as Spark's unix_millis (epoch_ms rounds)
+        return f"(epoch_us({ts}) // 1000)"
 
     def from_epoch_ms(self, ms: str) -> str:
         return f"make_timestamp(({ms}) * 1000)"
