@@ -238,7 +238,8 @@ def _reject_conflicts(con: duckdb.DuckDBPyConnection, p: str, where: str, i: int
     Only ids read twice or stored can conflict (``scratch.posts_<i>``): most files have none."""
     again = f"SELECT post_id FROM scratch.posts_{i} WHERE n > 1 OR existed"
     if con.execute(f"SELECT count(*) FROM ({again})").fetchone()[0]:
-        con.execute(f"INSERT INTO scratch.bad {conflicts_sql(p, f'{where} AND post_id IN ({again})')}")
+        rejects = conflicts_sql(p, f"{where} AND post_id IN ({again})")
+        con.execute(f"INSERT INTO scratch.bad {rejects}")
 
 
 def conflicts_sql(p: str, where: str, rec: str = "scratch.rec", bad: str = "scratch.bad",

@@ -41,14 +41,23 @@ def kept_runs(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
             f"AND table_name = '{MARKER}'").fetchall():
         if schema == "main":
             run_id = con.execute(f"SELECT max(run_id) FROM main.{MARKER}").fetchall()[0][0]
-        elif m := re.fullmatch(f"{PREFIX}([0-9]+)", schema):
-            run_id = int(m[1])
-        else:
+        elif (run_id := _run_of(schema)) is None:
             continue
         found[run_id] = schema
-    finished = {r[0] for r in con.execute(
-        "SELECT run_id FROM runs WHERE command = 'detect' AND status = 'ok'").fetchall()}
+    finished = _finished(con)
     return {r: found[r] for r in sorted(found) if r in finished}
+
+
+def _run_of(schema: str) -> int | None:
+    """The run id of a run's schema (``run_<id>``); None for any other schema."""
+    m = re.fullmatch(f"{PREFIX}([0-9]+)", schema)
+    return int(m[1]) if m else None
+
+
+def _finished(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """The ids of the detect runs that finished."""
+    return {r[0] for r in con.execute(
+        "SELECT run_id FROM runs WHERE command = 'detect' AND status = 'ok'").fetchall()}
 
 
 def bind(con: duckdb.DuckDBPyConnection, schema: str | None) -> None:
@@ -75,14 +84,12 @@ def discard_unfinished(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the schemas of detect runs that never finished: a run killed after storing some
     of its tables (SIGKILL, power loss) leaves them, and a store open for writing has no other
     writer, so such a run is dead and what it wrote is never shown."""
-    ok = {r[0] for r in con.execute(
-        "SELECT run_id FROM runs WHERE command = 'detect' AND status = 'ok'").fetchall()}
+    finished = _finished(con)
     for (schema,) in con.execute(
             "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database()"
             ).fetchall():
-        m = re.fullmatch(f"{PREFIX}([0-9]+)", schema)
-        if m and int(m[1]) not in ok:
-            discard(con, int(m[1]))
+        if (run_id := _run_of(schema)) is not None and run_id not in finished:
+            discard(con, run_id)
 
 
 def keep_legacy_results(con: duckdb.DuckDBPyConnection) -> None:
