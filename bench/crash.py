@@ -192,12 +192,15 @@ def differ(con: duckdb.DuckDBPyConnection, a: str, b: str) -> str | None:
 
 
 def same_tables(con: duckdb.DuckDBPyConnection, tables: list[str]) -> list[str]:
-    """Tables of ``t`` (the trial) that differ from those of ``b`` (the reference)."""
+    """Tables of ``t`` (the trial) that differ from those of ``b`` (the reference): the names
+    in the main schema (a detect table is a view of the latest run's, in its own schema)."""
     problems = []
     for table in tables:
-        present = [con.execute(f"SELECT count(*) FROM duckdb_tables() WHERE database_name = "
-                               f"'{db}' AND table_name = {lit(table)}").fetchone()[0]
-                   for db in ("t", "b")]
+        present = [con.execute(
+            f"SELECT (SELECT count(*) FROM duckdb_tables() WHERE database_name = '{db}' AND "
+            f"schema_name = 'main' AND table_name = {lit(table)}) + (SELECT count(*) FROM "
+            f"duckdb_views() WHERE database_name = '{db}' AND schema_name = 'main' AND "
+            f"view_name = {lit(table)})").fetchone()[0] for db in ("t", "b")]
         if present != [1, 1]:
             if present != [0, 0]:
                 problems.append(f"{table}: present in trial/uninterrupted run {present}")

@@ -20,7 +20,7 @@ from swarmscope.ingest import (bluesky, cnt, coortweet, crowdtangle, fivethirtye
                                mastodon, meta_content_library, reddit, snap_higgs, table,
                                telegram, tiktok, twitter_v1, twitter_v2, youtube)
 from swarmscope.ingest.jsondoc import iter_document_records
-from swarmscope.ingest.merge import FileCounts, map_records, merge
+from swarmscope.ingest.merge import FileCounts, merge
 from swarmscope.ingest.normalize import register_functions
 from swarmscope.ingest.reader import Reader
 from swarmscope.ingest.sources import (MAX_DECOMPRESSED, MAX_RECORD_BYTES, InputFile,
@@ -188,13 +188,6 @@ def _ingest_file(con: duckdb.DuckDBPyConnection, f: InputFile, format: str | Non
         "AND table_name = 'raw'").fetchall()]
     m = reader.mapping(staged_cols, mappings)
     plat = platform or reader.default_platform
-    try:
-        map_records(con, reader, m, f)
-    except duckdb.OutOfMemoryException:
-        raise
-    except duckdb.Error as exc:
-        raise UnusableInputError(f"{f.path}: cannot map its records as {reader.name}: "
-                                 f"{str(exc).splitlines()[0]}") from None
     counts = merge(con, reader, m, f, plat, run_id, layout)
     if counts.read and counts.rejected == counts.read:
         field_, why = counts.reasons.most_common(1)[0][0]

@@ -16,7 +16,10 @@ records, each stored in one transaction (see :func:`merge`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
@@ -62,18 +65,34 @@ class FileCounts:
     entities: int = 0
 
 
-def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFile
-                ) -> None:
-    """Evaluate the reader's expressions into ``scratch.rec`` and split off ``scratch.bad``.
+def map_records(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFile,
+                rows: str) -> int:
+    """Evaluate the reader's expressions on the records of ``m.source`` that meet ``rows``
+    into ``scratch.rec``, add the rejects of its checks to ``scratch.bad``, and return how
+    many records it mapped.
 
     Ids are trimmed of white space and byte-order marks alike (a BOM mid-file, where files
     were concatenated, is no part of an id)."""
-    _refuse_nested(con, m, f)
-    con.execute(f"CREATE TABLE scratch.rec AS {checked_record_sql(reader, m)}")
+    part = dataclasses.replace(m, source=f"(SELECT * FROM {m.source} WHERE {rows})")
+    with _mapping(reader, f):
+        con.execute(f"CREATE OR REPLACE TABLE scratch.rec AS {checked_record_sql(reader, part)}")
     con.execute("""
-        CREATE TABLE scratch.bad AS
-        SELECT _row, _line, _bad_field AS field, _bad_reason AS reason, _bad_excerpt AS excerpt
+        INSERT INTO scratch.bad SELECT _row, _line, _bad_field, _bad_reason, _bad_excerpt
         FROM scratch.rec WHERE _bad_reason IS NOT NULL""")
+    return con.execute("SELECT count(*) FROM scratch.rec").fetchone()[0]
+
+
+@contextmanager
+def _mapping(reader: Reader, f: InputFile) -> Iterator[None]:
+    """An engine error in the reader's SQL (a column the file lacks) is the file's fault:
+    say so, naming the file and the format (running out of memory is not)."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException:
+        raise
+    except duckdb.Error as exc:
+        raise UnusableInputError(f"{f.path}: cannot map its records as {reader.name}: "
+                                 f"{str(exc).splitlines()[0]}") from None
 
 
 def checked_record_sql(reader: Reader, m: Mapping) -> str:
@@ -83,8 +102,10 @@ def checked_record_sql(reader: Reader, m: Mapping) -> str:
     field_, reason, excerpt = reject_sql(reader, m)
     parent = parent_object_sql("kind", "parent_post_id", "parent_account_id", "text")
     return f"""
-        SELECT *, CASE WHEN _bad_reason IS NOT NULL THEN {excerpt} END AS _bad_excerpt
-        FROM (SELECT *, {field_} AS _bad_field, {reason} AS _bad_reason, {parent} AS _parent
+        SELECT * EXCLUDE (_bad_reason), CASE WHEN _bad_reason IS NOT NULL THEN {field_} END
+               AS _bad_field, _bad_reason,
+               CASE WHEN _bad_reason IS NOT NULL THEN {excerpt} END AS _bad_excerpt
+        FROM (SELECT *, {reason} AS _bad_reason, {parent} AS _parent
               FROM ({record_sql(reader, m)}) r) c"""
 
 
@@ -93,10 +114,7 @@ def record_sql(reader: Reader, m: Mapping) -> str:
     the record key, the raw time, the excerpt, the reader's own check, entities and labels.
     Row by row, so that it gives the same rows on a whole file or on any batch of its rows
     (the Spark path evaluates it per Arrow batch: :mod:`swarmscope.ingest.spark`)."""
-    cols = ["_row", "_line"]
-    for name in RECORD_FIELDS:
-        expr = f"CAST({m.fields.get(name, 'NULL')} AS {FIELD_TYPES.get(name, 'VARCHAR')})"
-        cols.append(f"{clean_id_sql(expr) if name in ID_FIELDS else expr} AS {name}")
+    cols = ["_row", "_line"] + [f"{field_sql(m, name)} AS {name}" for name in RECORD_FIELDS]
     key = m.record_key or m.fields["post_id" if reader.posts else "account_id"]
     cols.append(f"CAST({key} AS VARCHAR) AS _key")
     cols.append(f"CAST({m.time_raw} AS VARCHAR) AS _time_raw")
@@ -109,6 +127,13 @@ def record_sql(reader: Reader, m: Mapping) -> str:
     for name, expr in m.labels.items():
         cols.append(f"CAST({expr} AS VARCHAR) AS \"_l_{name}\"")
     return f"SELECT {', '.join(cols)} FROM {m.source}"
+
+
+def field_sql(m: Mapping, name: str) -> str:
+    """The SQL of the canonical field ``name`` of a record: the reader's expression cast to
+    the field's type, an id trimmed (:func:`~swarmscope.ingest.normalize.clean_id_sql`)."""
+    expr = f"CAST({m.fields.get(name, 'NULL')} AS {FIELD_TYPES.get(name, 'VARCHAR')})"
+    return clean_id_sql(expr) if name in ID_FIELDS else expr
 
 
 def reject_sql(reader: Reader, m: Mapping) -> tuple[str, str, str]:
@@ -184,62 +209,111 @@ def _central_checks(reader: Reader, m: Mapping) -> list[tuple[str, str, str]]:
 
 def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFile,
           platform: str, run_id: int, layout: CsvLayout | None) -> FileCounts:
-    """Store the mapped records of one file and count what happened to each.
+    """Map and store the records of one file (``m.source``) and count what happened to each.
 
-    The valid records fall in partitions of about ``PARTITION_RECORDS`` (by a hash of the post
-    id, so that all records of a post fall in one partition). Conflicts are found partition by
-    partition and join the rejects, which are written first; then each partition is stored in
-    its own transaction: the hash tables of a partition stay small, so
-    memory stays bounded whatever the file's size. A killed ingest leaves whole partitions;
-    running it again stores the rest (what is stored counts as duplicate).
-    ``layout`` is how a delimited file was staged (None: not delimited text).
+    The records fall in partitions of about ``PARTITION_RECORDS``: ranges of records in input
+    order, every record of a post (or, in an account file, of an account) going with its
+    first. Each partition is mapped, checked for conflicts and stored in its own transaction,
+    reading only its own range of the staged records: the mapped records and the hash tables
+    of a partition stay small, so memory and time stay bounded whatever the file's size. The
+    rejects (parser's, checks', conflicts) are stored after the partitions. A killed ingest
+    leaves whole partitions; running it again stores the rest (what is stored counts as
+    duplicate) and every reject. ``layout`` is how a delimited file was staged (None: not
+    delimited text).
     """
     counts = FileCounts(str(f.path), reader.name)
+    with _mapping(reader, f):
+        _refuse_nested(con, m, f)
+    if m.source != "scratch.raw":   # a reader's own relation: numbered once, read by ranges
+        con.execute(f"CREATE TABLE scratch.src AS SELECT * FROM {m.source}")
+        m = dataclasses.replace(m, source="scratch.src")
+    con.execute("CREATE TABLE scratch.bad (_row BIGINT, _line BIGINT, field VARCHAR, "
+                "reason VARCHAR, excerpt VARCHAR)")
+    con.execute("CREATE TABLE scratch.file_accounts (account_id VARCHAR)")   # stored by it
     key = "post_id" if reader.posts else "account_id"
-    n_valid = con.execute("SELECT (SELECT count(*) FROM scratch.rec) - "
-                          "(SELECT count(*) FROM scratch.bad)").fetchone()[0]
-    parts = max(1, -(-n_valid // PARTITION_RECORDS))
-    part = [f"AND hash({key}) % {parts} = {i}" if parts > 1 else "" for i in range(parts)]
-    if reader.posts:
-        for i, where in enumerate(part):
-            _group_posts(con, literal(platform), where, i)
-            _reject_conflicts(con, literal(platform), where, i)
+    # the posts stored before this file (keys grow as posts are added): only they can hold
+    # an id of a partition, whose ids no other partition reads
+    before = con.execute("SELECT max(post_key) FROM posts WHERE platform = "
+                         f"{literal(platform)}").fetchone()[0]
+    n_rec = 0
+    for rows in _partitions(con, m, key):
+        n_rec += map_records(con, reader, m, f, rows)
+        conflicts = False
+        if reader.posts:
+            _group_posts(con, literal(platform), before)
+            conflicts = _reject_conflicts(con, literal(platform))
+        con.execute("CREATE OR REPLACE VIEW scratch.valid AS SELECT * FROM scratch.rec WHERE "
+                    "_bad_reason IS NULL" + (" AND _row NOT IN (SELECT _row FROM scratch.bad)"
+                                             if conflicts else ""))
+        _prepare(con, reader, m, platform)
+        _commit_partition(con, reader, f, platform, run_id, counts)
+        con.execute("INSERT INTO scratch.file_accounts SELECT account_id FROM scratch.acct "
+                    "WHERE is_new")
     if layout is not None:
         _locate_reject_lines(con, f, layout)
-    _commit_rejects(con, f, run_id, counts)
-    # one partition without rejects (the common file) is read in place, not copied
-    valid = "VIEW" if parts == 1 and counts.rejected == 0 else "TABLE"
-    for i, where in enumerate(part):
-        con.execute(f"""
-            CREATE OR REPLACE {valid} scratch.valid AS SELECT * FROM scratch.rec
-            WHERE _row NOT IN (SELECT _row FROM scratch.bad) {where}""")
-        _prepare(con, reader, m, platform, i)
-        _commit_partition(con, reader, f, platform, run_id, counts)
+    _commit_rejects(con, f, run_id, n_rec, counts)
     counts.duplicates = counts.read - counts.rejected - counts.stored
     return counts
 
 
-def _group_posts(con: duckdb.DuckDBPyConnection, p: str, where: str, i: int) -> None:
-    """``scratch.posts_<i>``: each post id of partition ``i`` among the records that pass the
-    checks, with its records (``n``), its first record and the object that one reposts,
-    replies to or likes, and whether the store holds the id (``existed``). Conflicts keep the
-    first record of a post new to the store, so these hold after them too."""
+def _partitions(con: duckdb.DuckDBPyConnection, m: Mapping, key: str) -> list[str]:
+    """Conditions on the records of ``m.source``, one per partition: ranges of ``_row`` of
+    about ``PARTITION_RECORDS`` records, a record whose key (``post_id`` or ``account_id``)
+    was read in an earlier range going with its first record (``scratch.moved``)."""
+    lo, hi, n = con.execute(f"SELECT min(_row), max(_row), count(*) FROM {m.source}").fetchone()
+    parts = max(1, -(-n // PARTITION_RECORDS))
+    if parts == 1:
+        return ["true"]
+    step = -(-(hi - lo + 1) // parts)
+
+    def part(row: str) -> str:   # SQL: the partition of a row number
+        return f"({row} - {lo}) // {step}"
+
     con.execute(f"""
-        CREATE OR REPLACE TABLE scratch.posts_{i} AS
+        CREATE TABLE scratch.moved AS
+        WITH k AS (SELECT _row, {field_sql(m, key)} AS k FROM {m.source}),
+        again AS (SELECT k, min(_row) AS first_row FROM k WHERE k IS NOT NULL
+                  GROUP BY k HAVING count(*) > 1)
+        SELECT k._row, {part('again.first_row')} AS part FROM k JOIN again USING (k)
+        WHERE {part('k._row')} <> {part('again.first_row')}""")
+    moved = con.execute("SELECT count(*) FROM scratch.moved").fetchone()[0]
+    out = []
+    for i in range(parts):
+        rows = f"_row BETWEEN {lo + i * step} AND {lo + (i + 1) * step - 1}"
+        if moved:
+            rows = (f"{rows} AND _row NOT IN (SELECT _row FROM scratch.moved) OR _row IN "
+                    f"(SELECT _row FROM scratch.moved WHERE part = {i})")
+        out.append(rows)
+    return out
+
+
+def _group_posts(con: duckdb.DuckDBPyConnection, p: str, before: int | None) -> None:
+    """``scratch.batch_posts``: each post id of the partition among the records that pass the
+    checks, with its records (``n``), its first record and the object that one reposts,
+    replies to or likes, and whether the store holds the id (``existed``: among the posts of
+    platform ``p`` with a key up to ``before``; None: none). Conflicts keep the first record
+    of a post new to the store, so these hold after them too."""
+    existed = ("false" if before is None else
+               f"post_id IN (SELECT post_id FROM posts WHERE platform = {p} "
+               f"AND post_key <= {before})")
+    con.execute(f"""
+        CREATE OR REPLACE TABLE scratch.batch_posts AS
         SELECT post_id, count(*) AS n, min(_row) AS first_row, arg_min(_parent, _row) AS parent,
-               post_id IN (SELECT post_id FROM posts WHERE platform = {p}) AS existed
-        FROM scratch.rec WHERE _bad_reason IS NULL {where} GROUP BY post_id""")
+               {existed} AS existed
+        FROM scratch.rec WHERE _bad_reason IS NULL GROUP BY post_id""")
 
 
-def _reject_conflicts(con: duckdb.DuckDBPyConnection, p: str, where: str, i: int) -> None:
-    """Add to ``scratch.bad`` every record whose post id is stored, or read earlier in this
-    file, with other content (:data:`POST_FIELDS`): a conflict, never a duplicate. The earlier
-    record is kept; the reason names it and the first field that differs, with both values.
-    Only ids read twice or stored can conflict (``scratch.posts_<i>``): most files have none."""
-    again = f"SELECT post_id FROM scratch.posts_{i} WHERE n > 1 OR existed"
-    if con.execute(f"SELECT count(*) FROM ({again})").fetchone()[0]:
-        rejects = conflicts_sql(p, f"{where} AND post_id IN ({again})")
-        con.execute(f"INSERT INTO scratch.bad {rejects}")
+def _reject_conflicts(con: duckdb.DuckDBPyConnection, p: str) -> bool:
+    """Add to ``scratch.bad`` every record of the partition whose post id is stored, or read
+    earlier in this file, with other content (:data:`POST_FIELDS`): a conflict, never a
+    duplicate. The earlier record is kept; the reason names it and the first field that
+    differs, with both values. Only ids read twice or stored can conflict
+    (``scratch.batch_posts``): most files have none. True where it found any."""
+    again = "SELECT post_id FROM scratch.batch_posts WHERE n > 1 OR existed"
+    if not con.execute(f"SELECT count(*) FROM ({again})").fetchone()[0]:
+        return False
+    rejects = conflicts_sql(p, f"AND post_id IN ({again})")
+    return con.execute(f"INSERT INTO scratch.bad {rejects}").fetchone()[0] > 0
 
 
 def conflicts_sql(p: str, where: str, rec: str = "scratch.rec", bad: str = "scratch.bad",
@@ -278,13 +352,11 @@ def conflicts_sql(p: str, where: str, rec: str = "scratch.rec", bad: str = "scra
         WHERE {' OR '.join(f'v.{c} IS DISTINCT FROM r.{c}' for c in POST_FIELDS)}"""
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platform: str,
-             i: int) -> None:
-    """Compute, in scratch tables, everything the transaction of partition ``i`` will insert."""
+def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platform: str
+             ) -> None:
+    """Compute, in scratch tables, everything the transaction of a partition will insert."""
     p = literal(platform)
     if reader.posts:
-        con.execute("DROP TABLE IF EXISTS scratch.batch_posts")
-        con.execute(f"ALTER TABLE scratch.posts_{i} RENAME TO batch_posts")
         _prepare_entities(con, m, p)
         # a record is keyed by its post id unless the format says otherwise (a share, a row)
         new_posts = ("SELECT first_row FROM scratch.batch_posts WHERE NOT existed"
@@ -378,17 +450,25 @@ def _prepare_entities(con: duckdb.DuckDBPyConnection, m: Mapping, p: str) -> Non
 
 
 def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts: bool) -> None:
+    """``scratch.acct`` and ``scratch.labels``: each account of the partition with its latest
+    value of each field and label. An account already stored gets only the fields it lacks
+    (``fills``), unless this file stored it (``ours``: an earlier partition), whose later
+    records win, as they would in one partition."""
     latest = ", ".join(f"max_by({c}, _row) FILTER (WHERE {c} IS NOT NULL) AS {c}"
                        for c in ACCOUNT_FIELDS)
+    lacks = " OR ".join(f"(s.{c} IS NULL AND a.{c} IS NOT NULL)" for c in ACCOUNT_FIELDS)
+    newer = " OR ".join(f"(a.{c} IS NOT NULL AND a.{c} IS DISTINCT FROM s.{c})"
+                        for c in ACCOUNT_FIELDS)
     con.execute(f"""
         CREATE OR REPLACE TABLE scratch.acct AS
-        SELECT a.*, s.account_id IS NULL AS is_new,
-               s.account_id IS NOT NULL AND ({' OR '.join(
-                   f'(s.{c} IS NULL AND a.{c} IS NOT NULL)' for c in ACCOUNT_FIELDS)}) AS fills
+        SELECT a.*, s.account_id IS NULL AS is_new, o.account_id IS NOT NULL AS ours,
+               s.account_id IS NOT NULL AND ({lacks} OR o.account_id IS NOT NULL AND ({newer}))
+               AS fills
         FROM (SELECT account_id, min(_row) AS first_row, {latest}
               FROM scratch.valid GROUP BY account_id) a
         LEFT JOIN (SELECT * EXCLUDE (created_at), created_at AS account_created_at
-                   FROM accounts WHERE platform = {p}) s USING (account_id)""")
+                   FROM accounts WHERE platform = {p}) s USING (account_id)
+        LEFT JOIN scratch.file_accounts o USING (account_id)""")
     labels = [f"SELECT account_id, {literal(n)} AS name, max_by(\"_l_{n}\", _row) AS value "
               f"FROM scratch.valid WHERE \"_l_{n}\" IS NOT NULL AND \"_l_{n}\" <> '' "
               "GROUP BY account_id" for n in m.labels]
@@ -426,12 +506,12 @@ def _locate_reject_lines(con: duckdb.DuckDBPyConnection, f: InputFile,
                 "WHERE l.kind = 'record' AND scratch.raw_rejects.line = l.n")
 
 
-def _commit_rejects(con: duckdb.DuckDBPyConnection, f: InputFile, run_id: int,
+def _commit_rejects(con: duckdb.DuckDBPyConnection, f: InputFile, run_id: int, n_rec: int,
                     counts: FileCounts) -> None:
-    """Count the file's records and store its rejects (parser's and checks')."""
+    """Count the file's records (``n_rec`` mapped) and store its rejects (parser's, checks'
+    and conflicts)."""
     src = literal(str(f.path))
     parse_rejects = con.execute("SELECT count(*) FROM scratch.raw_rejects").fetchone()[0]
-    n_rec = con.execute("SELECT count(*) FROM scratch.rec").fetchone()[0]
     n_bad = con.execute("SELECT count(*) FROM scratch.bad").fetchone()[0]
     counts.read = n_rec + parse_rejects
     counts.rejected = n_bad + parse_rejects
@@ -481,10 +561,16 @@ def _commit_partition(con: duckdb.DuckDBPyConnection, reader: Reader, f: InputFi
             f"INSERT INTO accounts (platform, account_id, {store_cols}, run_id) "
             f"SELECT {p}, account_id, {', '.join(ACCOUNT_FIELDS)}, {run_id} FROM scratch.acct "
             "WHERE is_new").fetchone()[0]
-        sets = ", ".join(f"{_store_column(c)} = coalesce(accounts.{_store_column(c)}, a.{c})"
-                         for c in ACCOUNT_FIELDS)
+        sets = ", ".join(f"{_store_column(c)} = CASE WHEN a.ours THEN coalesce(a.{c}, "
+                         f"accounts.{_store_column(c)}) ELSE coalesce(accounts.{_store_column(c)}, "
+                         f"a.{c}) END" for c in ACCOUNT_FIELDS)
         con.execute(f"UPDATE accounts SET {sets} FROM scratch.acct a WHERE a.fills "
                     f"AND accounts.platform = {p} AND accounts.account_id = a.account_id")
+        con.execute(f"""
+            UPDATE account_labels SET value = l.value FROM scratch.labels l
+            JOIN scratch.acct a USING (account_id)
+            WHERE a.ours AND account_labels.platform = {p}
+              AND account_labels.account_id = l.account_id AND account_labels.name = l.name""")
         con.execute(f"""
             INSERT INTO account_labels SELECT {p}, l.account_id, l.name, l.value
             FROM scratch.labels l WHERE NOT EXISTS (

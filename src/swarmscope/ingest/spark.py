@@ -354,7 +354,7 @@ def _map(db: Any, reader: Reader, m: Any, f: InputFile) -> None:
     evaluate is refused before any task runs."""
     import duckdb
     from swarmscope.ingest.normalize import register_functions
-    from swarmscope.ingest.merge import _refuse_nested
+    from swarmscope.ingest.merge import _mapping, _refuse_nested
     sql = checked_record_sql(reader, m)
     raw = db.spark.table("raw")
     types = {"_row": "BIGINT", "_line": "BIGINT"}
@@ -371,11 +371,9 @@ def _map(db: Any, reader: Reader, m: Any, f: InputFile) -> None:
     con.register("empty", raw.limit(0).toArrow())
     con.execute("CREATE TABLE scratch.raw AS SELECT * FROM empty")
     try:
-        _refuse_nested(con, m, f)
-        con.execute(f"DESCRIBE {sql}")
-    except duckdb.Error as exc:
-        raise UnusableInputError(f"{f.path}: cannot map its records as {reader.name}: "
-                                 f"{str(exc).splitlines()[0]}") from None
+        with _mapping(reader, f):
+            _refuse_nested(con, m, f)
+            con.execute(f"DESCRIBE {sql}")
     finally:
         con.close()
     from pyspark.errors import PythonException
