@@ -27,7 +27,6 @@ pytestmark = pytest.mark.spark
 
 CNT = "fixtures/coordination_network_toolkit/coretweet_test_input.csv"
 CNT_SAMPLE = "fixtures/coordination_network_toolkit/sample_data.csv"
-COORTWEET = "coortweet/russian_coord_tweets.csv.gz"
 IO_ARCHIVE = "platforms/twitter_io_archive/speed_layer_sample.csv"
 IO_ARCHIVE_2018 = "platforms/twitter_io_archive_iran_2018/iranian_unseen.csv"
 #: The mapping docs/platforms/twitter_io_archive.md gives the 2018 Iranian sample: DuckDB SQL
@@ -101,9 +100,8 @@ def assert_same_ingest(tmp: Path, duck: dict, spark: dict) -> None:
 
 
 @pytest.mark.parametrize("source, options", [
-    (CNT, ()), (COORTWEET, ()), (IO_ARCHIVE, ()), (IO_ARCHIVE_2018, IRAN_MAPS),
-    (CNT_SAMPLE, ROW_MAPS)], ids=["cnt", "coortweet", "io-archive", "table-iran-2018",
-                                  "table-rows"])
+    (CNT, ()), (IO_ARCHIVE, ()), (IO_ARCHIVE_2018, IRAN_MAPS), (CNT_SAMPLE, ROW_MAPS)],
+    ids=["cnt", "io-archive", "table-iran-2018", "table-rows"])
 def test_spark_writes_the_dataset_duckdb_writes(spark, shared, tmp_path, source, options):
     duck, sp = ingest_both(tmp_path, [shared / source], *options)
     assert_same_ingest(tmp_path, duck, sp)

@@ -224,7 +224,9 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
     counts = FileCounts(str(f.path), reader.name)
     with _mapping(reader, f):
         _refuse_nested(con, m, f)
-    if m.source != "scratch.raw":   # a reader's own relation: numbered once, read by ranges
+    n = con.execute(f"SELECT count(*) FROM {m.source}").fetchone()[0]
+    if n > PARTITION_RECORDS and m.source != "scratch.raw":
+        # a reader's own relation, numbered over the whole file: staged once, read by ranges
         con.execute(f"CREATE TABLE scratch.src AS SELECT * FROM {m.source}")
         m = dataclasses.replace(m, source="scratch.src")
     con.execute("CREATE TABLE scratch.bad (_row BIGINT, _line BIGINT, field VARCHAR, "
@@ -236,7 +238,7 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
     before = con.execute("SELECT max(post_key) FROM posts WHERE platform = "
                          f"{literal(platform)}").fetchone()[0]
     n_rec = 0
-    for rows in _partitions(con, m, key):
+    for rows in _partitions(con, m, key, n):
         n_rec += map_records(con, reader, m, f, rows)
         conflicts = False
         if reader.posts:
@@ -256,14 +258,14 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
     return counts
 
 
-def _partitions(con: duckdb.DuckDBPyConnection, m: Mapping, key: str) -> list[str]:
-    """Conditions on the records of ``m.source``, one per partition: ranges of ``_row`` of
-    about ``PARTITION_RECORDS`` records, a record whose key (``post_id`` or ``account_id``)
+def _partitions(con: duckdb.DuckDBPyConnection, m: Mapping, key: str, n: int) -> list[str]:
+    """Conditions on the ``n`` records of ``m.source``, one per partition: ranges of ``_row``
+    of about ``PARTITION_RECORDS`` records, a record whose key (``post_id`` or ``account_id``)
     was read in an earlier range going with its first record (``scratch.moved``)."""
-    lo, hi, n = con.execute(f"SELECT min(_row), max(_row), count(*) FROM {m.source}").fetchone()
     parts = max(1, -(-n // PARTITION_RECORDS))
     if parts == 1:
         return ["true"]
+    lo, hi = con.execute(f"SELECT min(_row), max(_row) FROM {m.source}").fetchone()
     step = -(-(hi - lo + 1) // parts)
 
     def part(row: str) -> str:   # SQL: the partition of a row number

@@ -29,14 +29,15 @@ def mapping(columns: list[str], _: dict) -> Mapping:
         raise UnusableInputError(f"snap-higgs input lacks columns {', '.join(missing)}")
     source = """(
         SELECT r.*, g.kind, g.parent,
-               CAST(r.user_a AS VARCHAR) || '-' || CAST(r.ts AS VARCHAR) AS post_key
+               CAST(r.user_a AS VARCHAR) || '-' || coalesce(CAST(r.ts AS VARCHAR), '') AS post_key
         FROM scratch.raw r JOIN (
             SELECT user_a, ts,
                    CASE WHEN bool_or(interaction = 'RT') THEN 'repost'
                         WHEN bool_or(interaction = 'RE') THEN 'reply' ELSE 'post' END AS kind,
                    coalesce(min(CAST(user_b AS VARCHAR)) FILTER (WHERE interaction = 'RT'),
                             min(CAST(user_b AS VARCHAR)) FILTER (WHERE interaction = 'RE')) AS parent
-            FROM scratch.raw GROUP BY user_a, ts) g ON g.user_a = r.user_a AND g.ts = r.ts)"""
+            FROM scratch.raw GROUP BY user_a, ts) g
+          ON g.user_a IS NOT DISTINCT FROM r.user_a AND g.ts IS NOT DISTINCT FROM r.ts)"""
     return Mapping(
         source=source,
         fields={
