@@ -223,6 +223,26 @@ def test_cluster_traits_tell_the_automated_ring_and_the_trolls(demo):
                if ira > 0.9 and n >= 10)
 
 
+def test_clusters_come_in_the_order_of_their_pairs_evidence_not_their_size(demo):
+    """Clusters without a passing trait are ordered by how strong the evidence binding their
+    pairs is, not by their members' account scores, which grow with the number of partners.
+    In the demo's Higgs week, five accounts (93593, 115136, …) mention the same targets
+    within a few seconds of each other, seven times over six days (a script; the lockstep audit
+    of docs/evaluation.md), and the accounts that mention account 31510 in three sessions,
+    seconds to minutes apart (341574, …: people), have more partners each, so higher account
+    scores. The five's pairs are far stronger, and their cluster comes first (it came after
+    the other before)."""
+    db, _, _ = demo
+    with duckdb.connect(str(db), read_only=True) as con:
+        script, people = (con.sql(f"""
+            SELECT c.evidence_strength, median(a.score) FROM detect_clusters c
+            JOIN detect_accounts a USING (cluster_id)
+            WHERE c.cluster_id = (SELECT cluster_id FROM detect_accounts
+                                  WHERE account_id = '{member}')
+            GROUP BY ALL""").fetchall()[0] for member in ("115136", "341574"))
+    assert script[1] < people[1] and script[0] > people[0]
+
+
 def test_a_cluster_bound_by_time_alone_is_not_called_organic(shared, demo_ingested, tmp_path):
     """The Turkish astrobots' deletion stream carries nothing but each post's time, so bots
     co-act only by same-minute synchrony. A cluster of 60 such bots and 3 real Higgs accounts
@@ -232,6 +252,8 @@ def test_a_cluster_bound_by_time_alone_is_not_called_organic(shared, demo_ingest
     import bz2
     import pyarrow as pa
     import pyarrow.csv as pacsv
+    from functools import partial
+    from swarmscope.detection.stats import score_function
     from swarmscope.detection.traits import cluster_traits
     with bz2.open(shared / "turkish_astrobots" / "deleted_tweets.csv.bz2", "rb") as f:
         deleted = pacsv.read_csv(f, convert_options=pacsv.ConvertOptions(
@@ -260,6 +282,9 @@ def test_a_cluster_bound_by_time_alone_is_not_called_organic(shared, demo_ingest
                  HAVING count(*) >= 5 ORDER BY account LIMIT 3)) m""")
         b.materialise("account_scores", "SELECT account, 1.0 AS score FROM cluster_members")
         b.materialise("cluster_summary", "SELECT 1 AS cluster_id, 63 AS size")
+        b.materialise("cluster_edges", "SELECT 1 AS cluster_id, 1.0 AS p WHERE false")
+        b.register_function("swarmscope_score", partial(score_function, p_cut=0.01),
+                            ["DOUBLE"], "DOUBLE")
         cluster_traits(b)
         value, detail = b.query("SELECT value, detail FROM cluster_traits "
                                 "WHERE trait = 'diverse_content'")[0]

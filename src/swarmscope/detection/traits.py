@@ -34,8 +34,11 @@ repost are common where the data holds nothing else), else 'operated' when an op
 passes, else 'organic-like' when most of the members' objects are their own (a member without
 content counting as none) or its members converse beyond the baseline, else 'undetermined'.
 ``evidence_strength`` orders the clusters, the surest operations first: −log10 of the smallest
-passing automation or operator p (Bonferroni over the traits, capped at ``CAP``), plus the members'
-median account score (in [0, 1], so coordination alone orders clusters without a trait).
+passing automation or operator p (Bonferroni over the traits, capped at ``CAP``), plus the median
+score of the cluster's edges (their fused p scored as accounts are, in [0, 1]: how strong the
+typical pair evidence that binds it is, whatever the cluster's size; the members' account
+scores grow with their number of partners, so a large organic group would outrank a small
+operation).
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ def cluster_traits(db: Backend) -> int:
     """Fill the temp table ``cluster_traits`` (cluster_id, family, trait, value, baseline,
     p_value, members, accounts, detail) from ``posts``, ``traces``, ``cluster_members`` and
     ``account_scores``, and add ``assessment`` and ``evidence_strength`` to
-    ``cluster_summary``; returns the rows."""
+    ``cluster_summary`` (its edges' scores from ``cluster_edges`` through fusion's
+    ``swarmscope_score``); returns the rows."""
     d = db.dialect
     _account_stats(db)
     db.materialise("trait_objects", """
@@ -322,9 +326,9 @@ def _assess(db: Backend) -> None:
                           AND family = 'automation' AND trait <> 'repost_only' THEN 1 ELSE 0 END)
                           OVER (PARTITION BY cluster_id) > 0) AS passes
             FROM tested),
-        member_scores AS (
-            SELECT m.cluster_id, median(s.score) AS score FROM cluster_members m
-            JOIN account_scores s ON s.account = m.account GROUP BY m.cluster_id)
+        edge_scores AS (
+            SELECT cluster_id, median(swarmscope_score(p)) AS score FROM cluster_edges
+            GROUP BY cluster_id)
         SELECT c.cluster_id,
                CASE WHEN bool_or(t.passes AND t.family = 'automation') THEN 'automation'
                     WHEN bool_or(t.passes AND t.family = 'operator') THEN 'operated'
@@ -335,7 +339,7 @@ def _assess(db: Backend) -> None:
                + coalesce(max(ms.score), 0) AS evidence_strength
         FROM (SELECT DISTINCT cluster_id FROM cluster_members) c
         LEFT JOIN t ON t.cluster_id = c.cluster_id
-        LEFT JOIN member_scores ms ON ms.cluster_id = c.cluster_id
+        LEFT JOIN edge_scores ms ON ms.cluster_id = c.cluster_id
         GROUP BY c.cluster_id""")
     db.materialise("cluster_summary", """
         SELECT s.*, a.assessment, a.evidence_strength FROM cluster_summary s

@@ -211,8 +211,8 @@ _DETECT_CORE = {
                       "'undetermined' (detect_cluster_traits)",
         "evidence_strength": "strength of the evidence of operation, what clusters are "
                              "ordered by (strongest first): -log10 of its strongest passing "
-                             "automation or operator trait (Bonferroni, capped at 50) + its "
-                             "members' median score",
+                             "automation or operator trait (Bonferroni, capped at 50) + the "
+                             "median score of its edges",
     },
     "detect_cluster_traits": {
         "cluster_id": "the cluster",
