@@ -250,8 +250,9 @@ def cluster_scores(y_cat: list[str], clusters: list[str]) -> dict[str, Any]:
 
 
 #: the label when the organic accounts shown to be automation count as positives
-AUTOMATION_LABEL = ("CASE WHEN a.source = 'higgs' AND a.original IN (SELECT original FROM "
-                    "automation_ring) THEN 1 ELSE a.label END")
+AUTOMATION_LABEL = ("CASE WHEN a.source = 'higgs' AND (a.original IN (SELECT original FROM "
+                    "automation_ring) OR a.original IN (SELECT original FROM "
+                    "automation_lockstep)) THEN 1 ELSE a.label END")
 
 
 def scored(ana: duckdb.DuckDBPyConnection, method: str, where: str = "true",
@@ -495,14 +496,17 @@ VOLUME_METHOD = (
     "draws).")
 
 
-def volume_weights(ana: duckdb.DuckDBPyConnection, windows: list[str], seed: int) -> dict:
-    """Resampled negatives as weights into ``ana.vm_weights``; the bins per window."""
+def volume_weights(ana: duckdb.DuckDBPyConnection, windows: list[str], seed: int,
+                   label: str = "a.label") -> dict:
+    """Resampled negatives as weights into ``ana.vm_weights`` (replacing what it held), the
+    positives and negatives as ``label`` says; the bins per window."""
     rng = np.random.default_rng([seed, 7919])
     ana.execute("DELETE FROM vm_weights")
     bins_out = {}
     for w in windows:
-        rows = ana.execute("""SELECT account_id, label, CAST(floor(log2(n_actions)) AS INTEGER)
-                              FROM accounts WHERE "window" = ? ORDER BY account_id""",
+        rows = ana.execute(f"""SELECT account_id, {label},
+                                      CAST(floor(log2(n_actions)) AS INTEGER)
+                               FROM accounts a WHERE "window" = ? ORDER BY account_id""",
                            [w]).fetchall()
         neg = [(a, b) for a, lab, b in rows if lab == 0]
         pos_bins = [b for _, lab, b in rows if lab == 1]
@@ -692,6 +696,79 @@ def automation_audit(ana: duckdb.DuckDBPyConnection, data_dir: Path,
     }
 
 
+#: the lockstep audit: consecutive actions on one target by two accounts this close (seconds) are
+#: a co-action, and this close lockstep; a cluster is automation where its lockstep share passes
+#: the organic one at this level, Bonferroni over the clusters tested
+COACT_S, LOCKSTEP_S, LOCKSTEP_ALPHA = 60, 2, 0.01
+
+
+def lockstep_audit(ana: duckdb.DuckDBPyConnection, data_dir: Path,
+                   det_dirs: dict[str, Path]) -> dict[str, Any]:
+    """Are the other flagged Higgs clusters automation? On the original Higgs file (timing to the
+    second): a script posting from its accounts one after another acts on the same target
+    within a second or two, again and again; people reacting to the same post are seconds to
+    minutes apart. For each detected cluster whose members are mostly Higgs accounts and not the
+    ring, its members' actions (retweet, mention, reply) on each target in time order: of the
+    gaps between two members <= 60 s apart (co-actions), the share <= 2 s, against that share
+    among every pair of consecutive actions on a target by two Higgs accounts <= 60 s apart (a
+    binomial tail; conservative for the cluster, whose consecutive member actions skip the other
+    accounts' in between). Where p * clusters <= 0.01, its Higgs members form
+    ``automation_lockstep``, which the figures also count as positives."""
+    from scipy.stats import binom
+    f = Path(data_dir) / HIGGS
+    ana.execute(f"""
+        CREATE OR REPLACE TEMP TABLE higgs_acts AS
+        SELECT DISTINCT CAST(user_a AS VARCHAR) AS original, CAST(user_b AS VARCHAR) AS target,
+               ts FROM read_parquet('{f}')""")
+    gaps = """
+        SELECT {by}, ts - lag(ts) OVER w AS gap, original <> lag(original) OVER w AS other
+        FROM ({acts}) a WINDOW w AS (PARTITION BY {by}, target ORDER BY ts, original)"""
+    n0, k0 = ana.execute(f"""
+        SELECT count(*), count(*) FILTER (WHERE gap <= {LOCKSTEP_S})
+        FROM ({gaps.format(by='cluster', acts="SELECT 'all' AS cluster, * FROM higgs_acts")}) g
+        WHERE other AND gap <= {COACT_S}""").fetchone()
+    p0 = k0 / n0
+    ana.execute("CREATE OR REPLACE TEMP TABLE lockstep_members (cluster VARCHAR, original VARCHAR)")
+    for w, d in det_dirs.items():
+        ana.execute(f"""
+            INSERT INTO lockstep_members
+            WITH m AS (SELECT m.cluster_id, i.source, i.original
+                       FROM read_parquet('{d / 'accounts.parquet'}') m
+                       JOIN ids i ON i."window" = '{w}' AND i.fresh = m.account_id
+                       WHERE m.cluster_id IS NOT NULL),
+            higgs AS (SELECT cluster_id FROM m GROUP BY cluster_id
+                      HAVING avg(CAST(source = 'higgs' AS INTEGER)) > 0.5
+                         AND avg(CAST(original IN (SELECT original FROM automation_ring)
+                                      AS INTEGER)) <= 0.5)
+            SELECT (SELECT string_agg(original, ',' ORDER BY original) FROM m m2
+                    WHERE m2.cluster_id = m.cluster_id AND m2.source = 'higgs'), original
+            FROM m WHERE source = 'higgs' AND cluster_id IN (SELECT cluster_id FROM higgs)""")
+    member_acts = ("SELECT DISTINCT l.cluster, h.* FROM higgs_acts h "
+                   "JOIN lockstep_members l USING (original)")
+    clusters = ana.execute(f"""
+        SELECT cluster, length(string_split(cluster, ',')),
+               count(*) FILTER (WHERE other AND gap <= {COACT_S}),
+               count(*) FILTER (WHERE other AND gap <= {LOCKSTEP_S})
+        FROM ({gaps.format(by='cluster', acts=member_acts)}) g
+        GROUP BY cluster ORDER BY cluster""").fetchall()
+    tested = []
+    for cluster, members, n, k in clusters:
+        p = float(binom.sf(k - 1, n, p0)) if n else 1.0
+        tested.append({"members": cluster.split(","), "size": members, "coactions": n,
+                       "lockstep": k, "share": r4(k / n) if n else None, "p_value": p,
+                       "automation": p * len(clusters) <= LOCKSTEP_ALPHA})
+    ana.execute("CREATE OR REPLACE TEMP TABLE automation_lockstep (original VARCHAR)")
+    insert(ana, "automation_lockstep", original=sorted(
+        {o for t in tested if t["automation"] for o in t["members"]}))
+    return {"test": (f"share of a cluster's co-actions (consecutive member actions on one target "
+                     f"<= {COACT_S} s apart) within {LOCKSTEP_S} s, against that share in every "
+                     f"pair of consecutive Higgs actions on a target; binomial tail, automation "
+                     f"where p * clusters <= {LOCKSTEP_ALPHA}"),
+            "organic_share": r4(p0), "organic_coactions": n0, "clusters": tested,
+            "lockstep_accounts": ana.execute(
+                "SELECT count(*) FROM automation_lockstep").fetchone()[0]}
+
+
 TRAIT_WARNING = (
     "The sources of a mix differ in time zone, text presence and clients (Higgs has no texts, "
     "no clients, and RT/MT/RE only): a trait measured against every account (gap_regularity, "
@@ -702,22 +779,28 @@ TRAIT_WARNING = (
 
 def trait_separation(ana: duckdb.DuckDBPyConnection, det_dirs: dict[str, Path]) -> dict:
     """Each detected cluster by the source of most of its scoreable members ('ira', 'bot',
-    'higgs', or 'higgs_automation_ring' where most of those are in ``automation_ring``): its
+    'higgs', or 'higgs_automation_ring' / 'higgs_lockstep' where most of those are in
+    ``automation_ring`` / ``automation_lockstep``): its
     assessment, and per trait the clusters measured, median value and baseline, the share where
     the trait passes (p · traits <= 0.001, value above baseline) and the ROC-AUC of the value
     between each operated source and the organic clusters."""
     from sklearn.metrics import roc_auc_score
-    ring = "a.original IN (SELECT original FROM automation_ring)" if ana.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'automation_ring'"
-    ).fetchone()[0] else "false"
+    def shown(table: str) -> str:   # SQL: the account is in that audit's automation
+        return f"a.original IN (SELECT original FROM {table})" if ana.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]
+        ).fetchone()[0] else "false"
     parts = [(w, d) for w, d in det_dirs.items() if (d / "cluster_traits.parquet").exists()]
     if not parts:
         return {"status": "no cluster_traits.parquet"}
     ana.execute("CREATE OR REPLACE TEMP TABLE sep AS " + " UNION ALL ".join(f"""
         SELECT '{w}' AS "window", c.cluster_id, c.size, c.assessment, c.evidence_strength,
                (SELECT CASE WHEN count(*) = 0 THEN 'unscored'
-                            WHEN mode(a.source) = 'higgs' AND avg(CAST({ring} AS INTEGER)) > 0.5
-                            THEN 'higgs_automation_ring' ELSE mode(a.source) END
+                            WHEN mode(a.source) = 'higgs' AND avg(CAST(
+                                 {shown('automation_ring')} AS INTEGER)) > 0.5
+                            THEN 'higgs_automation_ring'
+                            WHEN mode(a.source) = 'higgs' AND avg(CAST(
+                                 {shown('automation_lockstep')} AS INTEGER)) > 0.5
+                            THEN 'higgs_lockstep' ELSE mode(a.source) END
                 FROM read_parquet('{d / 'accounts.parquet'}') m
                 JOIN accounts a ON a."window" = '{w}' AND a.account_id = m.account_id
                 WHERE m.cluster_id = c.cluster_id) AS grp
@@ -935,11 +1018,18 @@ def assemble(run: Run, ceiling: dict, baseline: dict, vm_bins: dict) -> dict[str
     if detect:
         audit = automation_audit(ana, Path(run.args.data_dir), run.args.seed)
         res["organic_flagged_audit"]["automation"] = audit
-        if audit["automation"]:
+        lockstep = lockstep_audit(ana, Path(run.args.data_dir), run.detect_dirs)
+        res["organic_flagged_audit"]["lockstep"] = lockstep
+        if audit["automation"] or lockstep["lockstep_accounts"]:
             # not volume-matched: the matching draws negatives to follow the IRA accounts
-            res["counting_automation_ring_as_positive"] = per_window(
+            res["counting_automation_as_positive"] = per_window(
                 ana, "detect", det_wins, label=AUTOMATION_LABEL)
-            res["peers_counting_automation_ring_as_positive"] = {
+            # the negatives drawn again to follow the positives' volume, automation included
+            # (the weights of the volume-matched lines above are then replaced)
+            volume_weights(ana, det_wins, run.args.seed, label=AUTOMATION_LABEL)
+            res["volume_matched"]["detect_counting_automation_as_positive"] = per_window(
+                ana, "detect", det_wins, weighted=True, label=AUTOMATION_LABEL)["overall"]
+            res["peers_counting_automation_as_positive"] = {
                 n: per_window(ana, f"peer:{n}", wins, clusters=False, label=AUTOMATION_LABEL)
                 ["overall"] for n in run.peers()}
     res["traits_separation"] = trait_separation(ana, run.detect_dirs) if detect else None
@@ -1010,10 +1100,16 @@ def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
         lines.append({"what": "organic_flagged_audit", "distinct_higgs_flagged":
                       audit["distinct_higgs_flagged"], "automation": {
                           k: v for k, v in audit["automation"].items() if k != "ring"}})
-        both = res.get("counting_automation_ring_as_positive")
+        both = res.get("counting_automation_as_positive")
         for w, m in (both or {}).items():
-            lines.append({"what": "detect_counting_automation_ring", "window": w,
+            lines.append({"what": "detect_counting_automation", "window": w,
                           **compact(m)})
+        vm_both = res["volume_matched"].get("detect_counting_automation_as_positive")
+        if vm_both:
+            lines.append({"what": "detect_counting_automation_volume_matched",
+                          "window": "overall", **compact(vm_both)})
+        lines.append({"what": "organic_flagged_lockstep", **{
+            k: v for k, v in audit["lockstep"].items() if k != "test"}})
         for g, e in (res["traits_separation"] or {}).get("groups", {}).items():
             lines.append({"what": "cluster_assessment", "group": g, **e})
     else:
@@ -1025,9 +1121,9 @@ def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
                 lines.append({"what": f"peer:{n}", "window": w, **compact(m), **cost})
         lines.append({"what": f"peer:{n}_volume_matched", "window": "overall",
                       **compact(res["volume_matched"]["peers"][n]["overall"])})
-        ring = res.get("peers_counting_automation_ring_as_positive", {}).get(n)
+        ring = res.get("peers_counting_automation_as_positive", {}).get(n)
         if ring:
-            lines.append({"what": f"peer:{n}_counting_automation_ring", "window": "overall",
+            lines.append({"what": f"peer:{n}_counting_automation", "window": "overall",
                           **compact(ring)})
     lines.append({"what": "ceiling", "window": "overall", **res["ceiling"]["overall"]})
     lines.append({"what": "artefact_baseline", **{k: res["artefact_baseline"][k] for k in (
