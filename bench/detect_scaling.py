@@ -21,7 +21,8 @@ counted outside the timing. Lines: ``"bench": "machine"``, ``"input"`` (per size
 (per stage run: size, stage, label, seconds, cpu_s, peak_rss_mib, rows_in, rows_out), ``"detect"``
 (per size: wall seconds of the whole child, its own peak RSS, the per-stage sums), and
 ``"fit"`` (per stage: the log-log slope of its seconds, of its CPU seconds (the figure to read on a
-shared machine) and of its output rows against the posts over the sizes; ``faster_than_output``
+shared machine) and of its output rows against the posts over the sizes whose detect finished;
+``faster_than_output``
 when the time's slope exceeds the output's by more than 0.2).
 
 With ``--engine spark`` the same inputs are also written as the canonical dataset (``ingest
@@ -256,7 +257,7 @@ def main() -> int:
             agg["rows_out"] += st["rows_out"]
             agg["rows_in"] += st["rows_in"]
             agg["peak_rss_mib"] = max(agg["peak_rss_mib"], st["peak_rss_mib"])
-        per_size[copies] = {"posts": posts, "stages": dict(sums)}
+        per_size[copies] = {"posts": posts, "stages": dict(sums) if m.rc == 0 else {}}
         emit({"bench": "detect", "engine": args.engine, "copies": copies, "posts": posts,
               "rc": m.rc,
               "seconds": round(m.seconds, 1), "cpu_s": round(m.usage.ru_utime
