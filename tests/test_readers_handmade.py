@@ -251,6 +251,28 @@ def test_io_archive_cli_reingest_is_all_duplicates(db):
         assert rows(s, "SELECT count(*) FROM account_labels")[0][0] == 7
 
 
+def test_labels_new_to_a_platform_count_as_stored(db, tmp_path):
+    """An account file stored on one platform, then on another where its accounts are stored
+    already without labels: the labels are new there, so their records count as stored
+    (they counted as duplicates where the same account ids had them on the first platform)."""
+    plain = tmp_path / "plain_users_csv_hashed.csv"
+    with IO_USERS.open(encoding="utf-8", newline="") as f:
+        records = list(csv.DictReader(f))
+    with plain.open("w", encoding="utf-8", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=list(records[0]))
+        out.writeheader()
+        out.writerows({**r, "account_language": "", "user_profile_url": ""} for r in records)
+    for platform, path in (("a", IO_USERS), ("b", plain)):
+        assert run("ingest", path, "--platform", platform, db=db).exit_code == 0
+    again = run("ingest", IO_USERS, "--platform", "b", db=db)
+    assert again.exit_code == 0, again.output
+    assert f"{IO_USERS.name} (io-archive-users): read 5 = stored 5 + duplicates 0 + rejected 0" \
+        in again.output
+    with Store(db, read_only=True) as s:
+        assert rows(s, "SELECT platform, count(*) FROM account_labels GROUP BY 1 ORDER BY 1") \
+            == [("a", 7), ("b", 7)]
+
+
 def test_io_archive_bad_coordinate_rejected_with_line(store, tmp_path):
     text = IO_PART1.read_text(encoding="utf-8")
     assert text.count(",39.9612,-82.9988,") == 1

@@ -477,14 +477,14 @@ def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts:
     con.execute("CREATE OR REPLACE TABLE scratch.labels AS " + (" UNION ALL ".join(labels) if labels else
                 "SELECT NULL AS account_id, NULL AS name, NULL AS value WHERE false"))
     if not posts:
-        con.execute("""
+        con.execute(f"""
             CREATE OR REPLACE TABLE scratch.stored_rows AS
             SELECT min(v._row) AS _row FROM scratch.valid v
             JOIN scratch.acct a USING (account_id) WHERE a.is_new OR a.fills GROUP BY v._key
             UNION
             SELECT min(v._row) FROM scratch.valid v JOIN scratch.labels l USING (account_id)
-            WHERE NOT EXISTS (SELECT 1 FROM account_labels s WHERE s.account_id = l.account_id
-                              AND s.name = l.name)
+            WHERE NOT EXISTS (SELECT 1 FROM account_labels s WHERE s.platform = {p}
+                              AND s.account_id = l.account_id AND s.name = l.name)
             GROUP BY v.account_id""")
 
 

@@ -585,12 +585,14 @@ def _prepare_accounts(db: Any, m: Any, p: str, posts: bool) -> None:
                    "SELECT CAST(NULL AS STRING) AS account_id, CAST(NULL AS STRING) AS name, "
                    "CAST(NULL AS STRING) AS value WHERE false")
     if not posts:   # a record of accounts is stored where it adds or completes one, or a label
-        db.materialise("stored_rows", """
+        db.materialise("stored_rows", f"""
             SELECT min(v._row) AS _row FROM valid v JOIN acct a USING (account_id)
             WHERE a.is_new OR a.fills GROUP BY v._key
             UNION
             SELECT min(v._row) FROM valid v JOIN labels l USING (account_id)
-            LEFT ANTI JOIN all_account_labels s ON s.account_id = l.account_id AND s.name = l.name
+            LEFT ANTI JOIN (SELECT account_id, name FROM all_account_labels
+                            WHERE platform = {p}) s
+                ON s.account_id = l.account_id AND s.name = l.name
             GROUP BY v.account_id""")
 
 
