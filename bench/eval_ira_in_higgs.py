@@ -757,16 +757,15 @@ def lockstep_audit(ana: duckdb.DuckDBPyConnection, data_dir: Path,
         tested.append({"members": cluster.split(","), "size": members, "coactions": n,
                        "lockstep": k, "share": r4(k / n) if n else None, "p_value": p,
                        "automation": p * len(clusters) <= LOCKSTEP_ALPHA})
+    shown = sorted({o for t in tested if t["automation"] for o in t["members"]})
     ana.execute("CREATE OR REPLACE TEMP TABLE automation_lockstep (original VARCHAR)")
-    insert(ana, "automation_lockstep", original=sorted(
-        {o for t in tested if t["automation"] for o in t["members"]}))
+    insert(ana, "automation_lockstep", original=shown)
     return {"test": (f"share of a cluster's co-actions (consecutive member actions on one target "
                      f"<= {COACT_S} s apart) within {LOCKSTEP_S} s, against that share in every "
                      f"pair of consecutive Higgs actions on a target; binomial tail, automation "
                      f"where p * clusters <= {LOCKSTEP_ALPHA}"),
             "organic_share": r4(p0), "organic_coactions": n0, "clusters": tested,
-            "lockstep_accounts": ana.execute(
-                "SELECT count(*) FROM automation_lockstep").fetchone()[0]}
+            "lockstep_accounts": len(shown)}
 
 
 TRAIT_WARNING = (

@@ -336,10 +336,10 @@ def _assess(db: Backend) -> None:
                          OR bool_or(t.passes AND t.trait = 'conversations') THEN 'organic-like'
                     ELSE 'undetermined' END AS assessment,
                coalesce(max(t.strength) FILTER (WHERE t.passes AND t.family <> 'organic'), 0)
-               + coalesce(max(ms.score), 0) AS evidence_strength
+               + coalesce(max(es.score), 0) AS evidence_strength
         FROM (SELECT DISTINCT cluster_id FROM cluster_members) c
         LEFT JOIN t ON t.cluster_id = c.cluster_id
-        LEFT JOIN edge_scores ms ON ms.cluster_id = c.cluster_id
+        LEFT JOIN edge_scores es ON es.cluster_id = c.cluster_id
         GROUP BY c.cluster_id""")
     db.materialise("cluster_summary", """
         SELECT s.*, a.assessment, a.evidence_strength FROM cluster_summary s

@@ -236,7 +236,7 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
     # the posts stored before this file (keys grow as posts are added): only they can hold
     # an id of a partition, whose ids no other partition reads
     before = con.execute("SELECT max(post_key) FROM posts WHERE platform = "
-                         f"{literal(platform)}").fetchone()[0]
+                         f"{literal(platform)}").fetchone()[0] if reader.posts else None
     n_rec = 0
     for rows in _partitions(con, m, key, n):
         n_rec += map_records(con, reader, m, f, rows)
