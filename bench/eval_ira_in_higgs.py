@@ -592,8 +592,9 @@ def flagged_edges(ana: duckdb.DuckDBPyConnection, window: str, f: Path,
                m.original AS partner_original, {keep}
         FROM ends e JOIN flagged_higgs f ON f."window" = ? AND f.account_id = e.account_id
         LEFT JOIN ids m ON m."window" = ? AND m.fresh = e.partner
-        QUALIFY row_number() OVER (PARTITION BY e.account_id ORDER BY {order}) <= {top}
-        ORDER BY e.account_id, {order}""", [window, window])
+        QUALIFY row_number() OVER (PARTITION BY e.account_id ORDER BY {order}, e.partner)
+                <= {top}
+        ORDER BY e.account_id, {order}, e.partner""", [window, window])
     names = [c[0] for c in res.description]
     out = defaultdict(list)
     for r in res.fetchall():

@@ -29,6 +29,7 @@ import pyarrow as pa
 from swarmscope.detection.significance import (RATE_BIN_MS, NullParams, null_terms,
                                                object_shares_sql, smoothed_rate_sql)
 from swarmscope.detection.stats import benjamini_hochberg, fdr_cut, poisson_p, score
+from swarmscope.engine.sql import windowed_join
 from swarmscope.store.backend import Backend
 from swarmscope.store.sql import column_list, no_rows
 
@@ -61,8 +62,7 @@ def affiliation_tests(db: Backend, kind: str, window: float,
         JOIN cluster_members m ON m.account = e.account""")
     db.materialise("aff_x", f"""
         SELECT e.account, c.cluster_id, count(DISTINCT e.object) AS x
-        FROM {events} e JOIN aff_member_events c ON c.object = e.object
-             AND c.ts BETWEEN e.ts - {w} AND e.ts + {w}
+        FROM {windowed_join(db, events, 'aff_member_events', w, 'e', 'c')}
         WHERE e.account NOT IN (SELECT account FROM cluster_members)
         GROUP BY ALL HAVING count(DISTINCT e.object) >= 2""")
     db.materialise("aff_shares", f"""

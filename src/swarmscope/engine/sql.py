@@ -26,6 +26,26 @@ EMPTY_EVIDENCE = ("SELECT CAST(NULL AS INTEGER) AS a, CAST(NULL AS INTEGER) AS b
                   "CAST(NULL AS BIGINT) AS tb WHERE false")
 
 
+def windowed_join(db: Backend, left: str, right: str, w: int, l: str = "l",
+                  r: str = "r") -> str:
+    """FROM-clause SQL: ``left`` AS ``l`` joined to ``right`` AS ``r`` (relations with the
+    columns ``object`` and ``ts``, ms) on the same object within ``w`` ms, |r.ts - l.ts| <= w.
+
+    The join's equality is on (object, time bucket of width max(w, 1)), each left row copied
+    into its own bucket and the two beside it: two times within w of each other lie at most
+    one bucket apart, so every windowed pair is found exactly once, and an object's traces
+    meet only those of neighbouring buckets. A join on the object alone lists every two of its
+    traces before the window filters them: the square of a long-lived object's traces (a
+    hashtag over a year, an account retweeted all week), 1.5 billion rows for 8.8 million
+    windowed at 60 s on the 3.4-million-post scaling input."""
+    d, width = db.dialect, str(max(w, 1))
+    return (f"(SELECT x.*, {d.int_div('x.ts', width)} + o.o AS _bucket "
+            f"FROM {left} x, {d.offsets(-1, 1, 'o', 'o')}) {l} "
+            f"JOIN (SELECT y.*, {d.int_div('y.ts', width)} AS _bucket FROM {right} y) {r} "
+            f"ON {l}.object = {r}.object AND {l}._bucket = {r}._bucket "
+            f"AND {r}.ts BETWEEN {l}.ts - {w} AND {l}.ts + {w}")
+
+
 class SQLEngine:
     """Runs :class:`PairParams` on a :class:`~swarmscope.store.backend.Backend` (DuckDB or
     Spark: the same statements, the same answers).
@@ -141,9 +161,8 @@ class SQLEngine:
         self._aggregate(p, f"""
             SELECT l.account AS a, r.account AS b, l.object, l.post AS pa, r.post AS pb,
                    l.ts AS ta, r.ts AS tb
-            FROM tn l JOIN tn r ON l.object = r.object
-                 AND r.ts BETWEEN l.ts - {w} AND l.ts + {w}
-                 AND (l.account < r.account{loops})""", t, weight="greatest(a_actions, b_actions)")
+            FROM {windowed_join(self.db, 'tn', 'tn', w)} AND (l.account < r.account{loops})""",
+                        t, weight="greatest(a_actions, b_actions)")
 
     def _sliding_counts(self, p: PairParams, w: int, t: dict[str, float]) -> None:
         """The sliding edges with only their counts (``pair_candidates(a, b, shared_objects,
@@ -161,8 +180,7 @@ class SQLEngine:
             [p.kind])
         events = f"""
             SELECT l.account AS a, r.account AS b, l.object, l.post AS pa, r.post AS pb
-            FROM tn l JOIN tn r ON l.object = r.object
-                 AND r.ts BETWEEN l.ts - {w} AND l.ts + {w} AND l.account < r.account"""
+            FROM {windowed_join(self.db, 'tn', 'tn', w)} AND l.account < r.account"""
         if not per_object:
             self._run("pairs", "pair_candidates", f"""
                 SELECT a, b, count(DISTINCT object) AS shared_objects,
@@ -196,8 +214,7 @@ class SQLEngine:
         self._run("pairs", "share_pairs", f"""
             SELECT l.account AS la, r.account AS rac, l.object,
                    l.post AS lp, r.post AS rp, l.ts AS lt, r.ts AS rt
-            FROM rows1 l JOIN rows1 r ON l.object = r.object AND l.post < r.post
-                 AND abs(l.ts - r.ts) <= {w} {loops}""", t)
+            FROM {windowed_join(self.db, 'rows1', 'rows1', w)} AND l.post < r.post {loops}""", t)
         self._run("pairs", "participants", f"""
             SELECT account FROM rows1
             WHERE post IN (SELECT lp FROM share_pairs UNION SELECT rp FROM share_pairs)
