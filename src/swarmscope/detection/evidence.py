@@ -4,6 +4,7 @@ and read through :func:`detect_evidence`."""
 
 from __future__ import annotations
 
+from swarmscope.engine.sql import windowed_join
 from swarmscope.store.backend import Backend
 from swarmscope.store.schema import TABLES
 from swarmscope.traces import stored_object_sql
@@ -30,6 +31,12 @@ def collect_evidence(db: Backend, alpha_pair: float, per_edge: int = 10) -> int:
                f"l.post, r.post, l.object) <= {int(per_edge)}")
     d = db.dialect
     objects, object_joins = stored_object_sql("ev.object", "ev.kind")
+    # the recruits' traces in their strongest test, and the members' traces of every cluster
+    recruits = ("(SELECT f.account, f.cluster_id, f.kind, f.window_s, t.object, t.post, t.ts "
+                "FROM affiliation f JOIN traces t ON t.kind = f.kind AND t.account = f.account)")
+    members = ("(SELECT m.cluster_id, t.kind, t.account, t.object, t.post, t.ts FROM traces t "
+               "JOIN cluster_members m ON m.account = t.account)")
+    widest = int(1000 * (db.scalar("SELECT max(window_s) FROM affiliation") or 0))
     db.materialise("edge_evidence", f"""
         WITH best AS (
             SELECT t.a, t.b, t.kind, {d.arg_min('t.window_s', 't.p', 't.window_s')} AS window_s, min(t.p) AS p
@@ -48,15 +55,13 @@ def collect_evidence(db: Backend, alpha_pair: float, per_edge: int = 10) -> int:
             {closest.format(by='b.a, b.b, b.kind')}
             UNION ALL
             SELECT * FROM (  -- one co-action per object, the closest member's
-                SELECT f.account AS a, r.account AS b, f.kind, f.window_s, l.object,
+                SELECT l.account AS a, r.account AS b, l.kind, l.window_s, l.object,
                        l.post AS post_a, l.ts AS ts_a, r.post AS post_b, r.ts AS ts_b,
                        'affiliation' AS basis
-                FROM affiliation f
-                JOIN traces l ON l.kind = f.kind AND l.account = f.account
-                JOIN traces r ON r.kind = f.kind AND r.object = l.object
-                     AND abs(r.ts - l.ts) <= f.window_s * 1000 AND r.account <> f.account
-                JOIN cluster_members m ON m.account = r.account AND m.cluster_id = f.cluster_id
-                QUALIFY row_number() OVER (PARTITION BY f.account, l.object
+                FROM {windowed_join(db, recruits, members, widest)}
+                     AND r.kind = l.kind AND r.cluster_id = l.cluster_id
+                     AND abs(r.ts - l.ts) <= l.window_s * 1000 AND r.account <> l.account
+                QUALIFY row_number() OVER (PARTITION BY l.account, l.object
                                            ORDER BY abs(r.ts - l.ts), l.ts, l.post, r.post) = 1)
             QUALIFY row_number() OVER (PARTITION BY a ORDER BY abs(ts_b - ts_a), ts_a, post_a,
                                        post_b, object) <= {int(per_edge)})
