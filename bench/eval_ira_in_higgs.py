@@ -553,7 +553,8 @@ def organic_audit(ana: duckdb.DuckDBPyConnection, det_dirs: dict[str, Path],
         edges.update(flagged_edges(ana, w, d / "edges.parquet", top))
     rows = ana.execute("""
         SELECT original, list("window" ORDER BY "window"), max(score), max(n_actions),
-               bool_or(scoreable), arg_max("window", score), arg_max(account_id, score)
+               bool_or(scoreable), list("window" ORDER BY score DESC, "window")[1],
+               list(account_id ORDER BY score DESC, "window")[1]
         FROM flagged_higgs GROUP BY original ORDER BY max(score) DESC, original""").fetchall()
     out = [{"higgs_user": orig, "windows": wins, "max_score": r4(score), "n_actions": n,
             "scoreable": scoreable, "best_window": bw, "top_edges": edges.get((bw, fresh), [])}
