@@ -12,6 +12,7 @@ import pytest
 
 from swarmscope import Store, ingest, pairs
 from swarmscope.engine import PairParams
+from swarmscope.engine.sql import windowed_join
 from swarmscope.ingest.normalize import SNOWFLAKE_EPOCH_MS
 from swarmscope.traces import KINDS, build_traces
 
@@ -172,6 +173,31 @@ def test_every_trace_kind_has_traces_on_the_demo(demo_store, kind):
         "SELECT count(*) FROM traces t LEFT JOIN posts p ON p.post_key = t.post "
         "WHERE t.kind = ? AND p.post_id IS NULL", [kind]).fetchone()[0]
     assert bad == 0
+
+
+@pytest.mark.parametrize("window_ms", [0, 1000, 60_000])
+def test_the_bucketed_join_finds_each_pair_within_the_window_once(demo_store, window_ms):
+    """``windowed_join`` against the join on the object alone with the window as a filter, on
+    the demo's real retweets: the same (post, post) pairs, each exactly once, those exactly one
+    window apart included, while the object-only join lists many more."""
+    build_traces(demo_store.db, "repost")
+    con = demo_store.con
+    con.execute("CREATE OR REPLACE TEMP TABLE rt AS SELECT object, post, ts FROM traces")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE via_buckets AS SELECT l.post AS pl, r.post AS pr,
+                    abs(r.ts - l.ts) AS dt FROM {windowed_join(demo_store.db, 'rt', 'rt', window_ms)}""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE via_object AS SELECT l.post AS pl, r.post AS pr,
+                    abs(r.ts - l.ts) AS dt FROM rt l JOIN rt r ON l.object = r.object
+                    AND r.ts BETWEEN l.ts - {window_ms} AND l.ts + {window_ms}""")
+    only_b, only_o, n, at_edge, listed = con.execute(f"""
+        SELECT (SELECT count(*) FROM (SELECT * FROM via_buckets EXCEPT ALL SELECT * FROM via_object)),
+               (SELECT count(*) FROM (SELECT * FROM via_object EXCEPT ALL SELECT * FROM via_buckets)),
+               (SELECT count(*) FROM via_object),
+               (SELECT count(*) FROM via_buckets WHERE dt = {window_ms} AND pl <> pr),
+               (SELECT sum(n * n) FROM (SELECT count(*) AS n FROM rt GROUP BY object))""").fetchone()
+    con.execute("DROP TABLE rt; DROP TABLE via_buckets; DROP TABLE via_object")
+    assert (only_b, only_o) == (0, 0) and n > 0
+    assert at_edge > 0
+    assert listed > 2 * n, (listed, n)
 
 
 def test_repost_objects_by_source(demo_store):
