@@ -263,15 +263,17 @@ def pair_tests(db: Backend, kind: str, window: float,
     db.materialise(f"pair_{name}", f"""
         SELECT '{kind_sql}' AS kind, CAST({float(window)} AS DOUBLE) AS window_s, a, b, x, mu, p
         FROM tested_pairs""")
+    # every testable pair is a partner of both accounts; only a tested one (x >= 2) can be
+    # significant, an untested one's p being 1
+    significant = f"SELECT a, b FROM tested_pairs WHERE p <= {null.alpha_pair}"
     db.materialise(f"account_{name}", f"""
         SELECT '{kind_sql}' AS kind, CAST({float(window)} AS DOUBLE) AS window_s, account,
-               count(*) AS partners,
-               count(*) FILTER (WHERE p <= {null.alpha_pair}) AS significant
-        FROM (SELECT c.a AS account, coalesce(t.p, 1) AS p FROM testable_pairs c
-              LEFT JOIN tested_pairs t ON t.a = c.a AND t.b = c.b
-              UNION ALL
-              SELECT c.b, coalesce(t.p, 1) FROM testable_pairs c
-              LEFT JOIN tested_pairs t ON t.a = c.a AND t.b = c.b) s
+               CAST(sum(partner) AS BIGINT) AS partners,
+               CAST(sum(1 - partner) AS BIGINT) AS significant
+        FROM (SELECT a AS account, 1 AS partner FROM testable_pairs
+              UNION ALL SELECT b, 1 FROM testable_pairs
+              UNION ALL SELECT a, 0 FROM ({significant}) s
+              UNION ALL SELECT b, 0 FROM ({significant}) s) s
         GROUP BY account""")
     _test_views(db, suffix, add=name)
     db.drop("tested_pairs", "tested_candidates")
