@@ -183,17 +183,19 @@ def test_the_bucketed_join_finds_each_pair_within_the_window_once(demo_store, wi
     build_traces(demo_store.db, "repost")
     con = demo_store.con
     con.execute("CREATE OR REPLACE TEMP TABLE rt AS SELECT object, post, ts FROM traces")
+    joined = windowed_join(demo_store.db, "rt", "rt", window_ms)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE via_buckets AS SELECT l.post AS pl, r.post AS pr,
-                    abs(r.ts - l.ts) AS dt FROM {windowed_join(demo_store.db, 'rt', 'rt', window_ms)}""")
+                    abs(r.ts - l.ts) AS dt FROM {joined}""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE via_object AS SELECT l.post AS pl, r.post AS pr,
                     abs(r.ts - l.ts) AS dt FROM rt l JOIN rt r ON l.object = r.object
                     AND r.ts BETWEEN l.ts - {window_ms} AND l.ts + {window_ms}""")
     only_b, only_o, n, at_edge, listed = con.execute(f"""
-        SELECT (SELECT count(*) FROM (SELECT * FROM via_buckets EXCEPT ALL SELECT * FROM via_object)),
-               (SELECT count(*) FROM (SELECT * FROM via_object EXCEPT ALL SELECT * FROM via_buckets)),
+        SELECT (SELECT count(*) FROM (FROM via_buckets EXCEPT ALL FROM via_object)),
+               (SELECT count(*) FROM (FROM via_object EXCEPT ALL FROM via_buckets)),
                (SELECT count(*) FROM via_object),
                (SELECT count(*) FROM via_buckets WHERE dt = {window_ms} AND pl <> pr),
-               (SELECT sum(n * n) FROM (SELECT count(*) AS n FROM rt GROUP BY object))""").fetchone()
+               (SELECT sum(n * n) FROM (SELECT count(*) AS n FROM rt GROUP BY object))
+        """).fetchone()
     con.execute("DROP TABLE rt; DROP TABLE via_buckets; DROP TABLE via_object")
     assert (only_b, only_o) == (0, 0) and n > 0
     assert at_edge > 0

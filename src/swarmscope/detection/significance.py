@@ -269,11 +269,11 @@ def pair_tests(db: Backend, kind: str, window: float,
     db.materialise(f"account_{name}", f"""
         SELECT '{kind_sql}' AS kind, CAST({float(window)} AS DOUBLE) AS window_s, account,
                CAST(sum(partner) AS BIGINT) AS partners,
-               CAST(sum(1 - partner) AS BIGINT) AS significant
-        FROM (SELECT a AS account, 1 AS partner FROM testable_pairs
-              UNION ALL SELECT b, 1 FROM testable_pairs
-              UNION ALL SELECT a, 0 FROM ({significant}) s
-              UNION ALL SELECT b, 0 FROM ({significant}) s) s
+               CAST(sum(significant) AS BIGINT) AS significant
+        FROM (SELECT a AS account, 1 AS partner, 0 AS significant FROM testable_pairs
+              UNION ALL SELECT b, 1, 0 FROM testable_pairs
+              UNION ALL SELECT a, 0, 1 FROM ({significant}) s
+              UNION ALL SELECT b, 0, 1 FROM ({significant}) s) s
         GROUP BY account""")
     _test_views(db, suffix, add=name)
     db.drop("tested_pairs", "tested_candidates")
