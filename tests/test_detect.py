@@ -79,6 +79,29 @@ def test_permutation_check_is_calibrated_and_gives_empirical_p(tmp_path):
     assert p_perm == pytest.approx(1 / 5)
 
 
+def test_pairs_tested_in_parts_of_accounts_give_the_same_results(tmp_path, monkeypatch):
+    """Each part's join bounded (``rows_per_part``), the pairs tested in parts of accounts:
+    every detect table, the permutation check's included, is the one a single part gives."""
+    parts = []
+    count_parts = SQLEngine.count_parts
+    monkeypatch.setattr(SQLEngine, "count_parts", lambda self, p, rows: parts.append(
+        (rows, count_parts(self, p, rows))) or parts[-1][1])
+    data = synthetic(tmp_path / "planted.csv", seed=2, group=12)
+    tables = []
+    for rows in (DetectParams().rows_per_part, 3000):
+        with Store(tmp_path / f"{rows}.duckdb") as store:
+            ingest(store, [data])
+            detect(store, DetectParams(windows={"repost": (60.0, 600.0), "sync": (60.0,)},
+                                       rows_per_part=rows, permutations=2))
+            tables.append({name: store.con.execute(
+                f"SELECT * EXCLUDE (run_id) FROM {name} ORDER BY ALL").fetchall()
+                for name in ("detect_accounts", "detect_edges", "detect_clusters",
+                             "detect_evidence", "detect_calibration")})
+    assert {k for r, k in parts if r != 3000} == {1} and min(k for r, k in parts if r == 3000) > 1
+    assert sum(row[5] for row in tables[0]["detect_accounts"]) >= 12   # flagged
+    assert tables[0] == tables[1]
+
+
 def test_scores_do_not_depend_on_content(tmp_path):
     """Swapping which objects (reposted posts, links) two groups used changes no score."""
     swap = {f"campaign{k}": f"o{k}" for k in range(30)} | {f"o{k}": f"campaign{k}" for k in range(30)}

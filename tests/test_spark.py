@@ -157,16 +157,20 @@ def test_coortweets_data_gives_the_same_edges_on_both_engines(engines, kind, sem
 @pytest.mark.parametrize("kind, window", [("repost", 60), ("sync", 60)])
 def test_the_per_edge_tests_are_the_same_on_both_engines(engines, kind, window):
     """The null's expected co-actions (mu) and p-values of every testable pair, and each
-    account's partners and significant partners, on CooRTweet's data: p equal to 1e-9."""
-    from swarmscope.detection.significance import NullParams, pair_tests, reset_tests
+    account's partners and significant partners, on CooRTweet's data: p equal to 1e-9, with
+    the pairs tested at once on DuckDB and in parts of accounts on Spark."""
+    from swarmscope.detection.significance import NullParams, reset_tests, run_pair_tests
     duck, sdb = engines(COORTWEET)
-    tables = []
-    for db in (duck, sdb):
-        _candidates(db, PairParams(kind=kind, window=window, evidence=0))
+    tables, parts = [], []
+    for db, rows in ((duck, 10**12), (sdb, 12_000)):
+        reset_traces(db)
+        build_traces(db, kind)
         reset_tests(db)
-        pair_tests(db, kind, window, NullParams())
+        parts.append(run_pair_tests(db, SQLEngine(db), kind, window, NullParams(),
+                                    rows_per_part=rows))
         tables.append((db.to_arrow("SELECT * FROM pair_tests ORDER BY a, b"),
                        db.to_arrow("SELECT * FROM account_tests ORDER BY account")))
+    assert parts[0] == 1 < parts[1]
     (p1, a1), (p2, a2) = tables
     assert p1.num_rows > 20 and min(p1.column("p").to_pylist()) < 1e-3
     assert_same_table(p1, p2)

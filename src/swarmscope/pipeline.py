@@ -39,9 +39,9 @@ from swarmscope.detection.defaults import AFFILIATION_ROUNDS, DEFAULT_WINDOWS
 from swarmscope.detection.evidence import collect_evidence
 from swarmscope.detection.fuse import fuse_accounts, fuse_edges
 from swarmscope.detection.permutation import empirical_p, permutation_check
-from swarmscope.detection.significance import NullParams, pair_tests, reset_tests
+from swarmscope.detection.significance import (ROWS_PER_PART, NullParams, reset_tests,
+                                               run_pair_tests)
 from swarmscope.detection.traits import cluster_traits
-from swarmscope.engine import PairParams
 from swarmscope.engine.registry import get_engine
 from swarmscope.errors import SwarmscopeError
 from swarmscope.outputs import check_output
@@ -129,11 +129,13 @@ class DetectParams:
     evidence: int = 10
     permutations: int = 0
     affiliation_rounds: int = AFFILIATION_ROUNDS
+    rows_per_part: int = ROWS_PER_PART
 
     CONSTRAINTS: ClassVar[dict[str, list]] = {
         "windows": [MAPPING], "fdr": [PROBABILITY_OPEN], "seed": [Interval(integer=True)],
         "null": [_Instance(NullParams)], "traces": [_Instance(TraceOptions)],
-        "evidence": [COUNT], "permutations": [COUNT], "affiliation_rounds": [COUNT]}
+        "evidence": [COUNT], "permutations": [COUNT], "affiliation_rounds": [COUNT],
+        "rows_per_part": [Interval(1, None, integer=True)]}
 
     def __post_init__(self) -> None:
         validate_dataclass(self, "detect")
@@ -276,11 +278,8 @@ def run_stages(db: Backend, params: DetectParams, run_id: int, *,
             build_traces(db, kind, params.traces, since, until)
         for window in windows:
             progress(f"pairs and tests: {kind} within {window:g} s")
-            with stage("pairs"):
-                pairs_engine.candidates(PairParams(kind=kind, window=window, evidence=0),
-                                        run_id, measures=False)
-            with stage("significance"):
-                pair_tests(db, kind, window, params.null)
+            run_pair_tests(db, pairs_engine, kind, window, params.null,
+                           rows_per_part=params.rows_per_part, stage=stage)
     progress("fusion and scores")
     kinds = list(params.windows)
     with stage("fusion"):

@@ -26,8 +26,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Callable
 
 from swarmscope.detection.fuse import fuse_accounts
-from swarmscope.detection.significance import pair_tests, reset_tests
-from swarmscope.engine import Engine, PairParams
+from swarmscope.detection.significance import reset_tests, run_pair_tests
+from swarmscope.engine import Engine
 from swarmscope.store.backend import Backend
 from swarmscope.traces import build_traces, replace_traces, reset_traces
 
@@ -51,15 +51,16 @@ def permutation_check(db: Backend, params: DetectParams, engine: Engine,
             build_traces(db, kind, params.traces, since, until)
             permute_traces(db, kind, params.seed + perm)
             for window in windows:
-                engine.candidates(PairParams(kind=kind, window=window, evidence=0), 0,
-                                  measures=False)
-                pair_tests(db, kind, window, params.null, suffix="_perm")
-                db.execute("INSERT INTO perm_x SELECT ?, ?, ?, a, b, x FROM testable_pairs "
-                           "WHERE x >= 2", [kind, window, perm])
+                run_pair_tests(db, engine, kind, window, params.null,
+                               rows_per_part=params.rows_per_part, suffix="_perm")
+                db.execute("INSERT INTO perm_x SELECT ?, ?, ?, a, b, x FROM pair_tests_perm "
+                           "WHERE kind = ? AND window_s = ?", [kind, window, perm, kind, window])
                 pairs, significant = db.query(f"""
-                    SELECT (SELECT count(*) FROM testable_pairs),
+                    SELECT (SELECT sum(partners) / 2 FROM account_tests_perm
+                            WHERE kind = ? AND window_s = ?),
                            (SELECT count(*) FROM pair_tests_perm WHERE kind = ? AND window_s = ?
-                            AND p <= {alpha})""", [kind, window])[0]
+                            AND p <= {alpha})""", [kind, window, kind, window])[0]
+                pairs = int(pairs or 0)
                 rows.append({"permutation": perm, "kind": kind, "window_s": window,
                              "testable_pairs": pairs, "pairs_at_alpha": significant,
                              "share_at_alpha": significant / pairs if pairs else None})

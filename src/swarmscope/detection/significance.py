@@ -40,14 +40,19 @@ The empirical model, which checks this one's calibration, is in
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from swarmscope.detection.stats import conditional_poisson_p_function
+from swarmscope.engine import Engine, PairParams
 from swarmscope.params import NON_NEGATIVE, POSITIVE, PROBABILITY_OPEN, validate_dataclass
 from swarmscope.store.backend import Backend
 
 RATE_BIN_MS = 15 * 60 * 1000
+#: Co-actions one part of a test's pair join may list (:func:`run_pair_tests`): a part's
+#: tables then stay within a few GB of memory or spill, whatever the input's size.
+ROWS_PER_PART = 250_000_000
 
 
 @dataclass(frozen=True)
@@ -193,8 +198,32 @@ def reset_tests(db: Backend, suffix: str = "") -> None:
     _test_views(db, suffix)
 
 
+def run_pair_tests(db: Backend, engine: Engine, kind: str, window: float,
+                   null: NullParams = NullParams(), *, rows_per_part: int = ROWS_PER_PART,
+                   suffix: str = "",
+                   stage: Callable[[str], AbstractContextManager] = lambda name: nullcontext()
+                   ) -> int:
+    """The candidate pairs of one (kind, window) (``engine``) and their tests
+    (:func:`pair_tests`), in as many parts of accounts as keep each part's join within
+    ``rows_per_part`` co-actions (:meth:`~swarmscope.engine.Engine.count_parts`): the same
+    tests, in bounded memory and disk. Each part runs in ``stage("pairs")`` and
+    ``stage("significance")``; returns the number of parts."""
+    params = PairParams(kind=kind, window=window, evidence=0)
+    with stage("pairs"):
+        parts = engine.count_parts(params, rows_per_part)
+        engine.candidate_counts(params, (0, parts))
+    for part in range(parts):
+        if part:
+            with stage("pairs"):
+                engine.candidate_counts(params, (part, parts))
+        with stage("significance"):
+            pair_tests(db, kind, window, null, suffix, part=(part, parts))
+    return parts
+
+
 def pair_tests(db: Backend, kind: str, window: float,
-               null: NullParams = NullParams(), suffix: str = "") -> None:
+               null: NullParams = NullParams(), suffix: str = "",
+               part: tuple[int, int] = (0, 1)) -> None:
     """Test every candidate pair of one (kind, window) into the views
     ``pair_tests(kind, window_s, a, b, x, mu, p)`` (a < b, account keys) for the pairs with
     x >= 2 and ``account_tests(kind, window_s, account, partners, significant)``, over one
@@ -204,15 +233,21 @@ def pair_tests(db: Backend, kind: str, window: float,
     Reads the temp table ``traces`` (:func:`swarmscope.traces.build_traces`) and the
     engine's ``pair_candidates`` and ``popular_candidates``
     (:meth:`swarmscope.engine.sql.SQLEngine.candidates`); leaves the testable pairs in
-    ``testable_pairs(a, b, x)``.
+    ``testable_pairs(a, b, x)``. With ``part`` (c, k), ``pair_candidates`` holds the c-th
+    of k parts of the pairs (:func:`run_pair_tests`): the first part prepares what every part
+    reads, each part adds its pairs' tests and its accounts' counts, and the last one sums
+    the counts into the account tests.
     """
+    c, k = part
     rate_k, span, halves = null_terms(db, kind, window, null)
     kind_sql = kind.replace("'", "''")
-    db.materialise("test_events", f"""
-        SELECT DISTINCT account, object, ts FROM traces
-        WHERE kind = '{kind_sql}' AND object NOT IN (SELECT object FROM popular_candidates)""")
-    db.materialise("test_objects_per_account", """
-        SELECT account, count(DISTINCT object) AS objects FROM test_events GROUP BY account""")
+    name = _test_name(kind, window, suffix)
+    if c == 0:
+        db.materialise("test_events", f"""
+            SELECT DISTINCT account, object, ts FROM traces
+            WHERE kind = '{kind_sql}' AND object NOT IN (SELECT object FROM popular_candidates)""")
+        db.materialise("test_objects_per_account", """
+            SELECT account, count(DISTINCT object) AS objects FROM test_events GROUP BY account""")
     db.materialise("testable_pairs", """
         SELECT e.a, e.b, least(e.shared_objects, e.a_actions, e.b_actions) AS x
         FROM pair_candidates e
@@ -221,21 +256,25 @@ def pair_tests(db: Backend, kind: str, window: float,
         WHERE e.a <> e.b""")
     # the pairs with x >= 2, the only ones tested: read three times, a few % of testable_pairs
     db.materialise("tested_candidates", "SELECT a, b, x FROM testable_pairs WHERE x >= 2")
-    db.materialise("test_shares", f"""
-        SELECT account, object, ts, {db.dialect.int_div('ts', str(RATE_BIN_MS))} AS bin, share
-        FROM ({object_shares_sql(db, 'test_events', halves)}) s
-        WHERE account IN (SELECT a FROM tested_candidates UNION SELECT b FROM tested_candidates)""")
-    db.materialise("test_rates", smoothed_rate_sql(
-        db, "test_events WHERE account IN (SELECT account FROM test_shares)", rate_k))
+    if c == 0:   # the shares and rates of the accounts tested (in parts: of every testable one)
+        tested = ("SELECT a FROM tested_candidates UNION SELECT b FROM tested_candidates"
+                  if k == 1 else "SELECT account FROM test_objects_per_account WHERE objects >= 2")
+        db.materialise("test_shares", f"""
+            SELECT account, object, ts, {db.dialect.int_div('ts', str(RATE_BIN_MS))} AS bin, share
+            FROM ({object_shares_sql(db, 'test_events', halves)}) s
+            WHERE account IN ({tested})""")
+        db.materialise("test_rates", smoothed_rate_sql(
+            db, "test_events WHERE account IN (SELECT account FROM test_shares)", rate_k))
     total = db.dialect.sorted_sum
     if kind == "sync" and RATE_BIN_MS % int(round(window * 1000)) == 0:
         # sync: an object (a time bin) lies in one rate bin and its share is 1, so the objects
         # of an account with the same rate bin and number of actions give the same term: each
         # such group is one row, its term counted ``objects`` times
-        db.materialise("test_terms", """
-            SELECT account, bin, n, count(*) AS objects FROM (
-                SELECT account, object, bin, count(*) AS n FROM test_shares GROUP BY ALL) s
-            GROUP BY ALL""")
+        if c == 0:
+            db.materialise("test_terms", """
+                SELECT account, bin, n, count(*) AS objects FROM (
+                    SELECT account, object, bin, count(*) AS n FROM test_shares GROUP BY ALL) s
+                GROUP BY ALL""")
         directed = f"""
             SELECT c.a, c.b, {total('s.objects * (1 - exp(-' + str(span) + ' * s.n * r.rate))')}
                    AS mu
@@ -259,21 +298,35 @@ def pair_tests(db: Backend, kind: str, window: float,
                 FROM tested_candidates c
                 LEFT JOIN ({directed.format(src='a', dst='b')}) f ON f.a = c.a AND f.b = c.b
                 LEFT JOIN ({directed.format(src='b', dst='a')}) r ON r.a = c.a AND r.b = c.b) e""")
-    name = _test_name(kind, window, suffix)
-    db.materialise(f"pair_{name}", f"""
+    tests = f"""
         SELECT '{kind_sql}' AS kind, CAST({float(window)} AS DOUBLE) AS window_s, a, b, x, mu, p
-        FROM tested_pairs""")
+        FROM tested_pairs"""
+    if c == 0:
+        db.materialise(f"pair_{name}", tests)
+    else:
+        db.append(f"pair_{name}", tests)
     # every testable pair is a partner of both accounts; only a tested one (x >= 2) can be
     # significant, an untested one's p being 1
     significant = f"SELECT a, b FROM tested_pairs WHERE p <= {null.alpha_pair}"
-    db.materialise(f"account_{name}", f"""
-        SELECT '{kind_sql}' AS kind, CAST({float(window)} AS DOUBLE) AS window_s, account,
-               CAST(sum(partner) AS BIGINT) AS partners,
+    counts = f"""
+        SELECT account, CAST(sum(partner) AS BIGINT) AS partners,
                CAST(sum(significant) AS BIGINT) AS significant
         FROM (SELECT a AS account, 1 AS partner, 0 AS significant FROM testable_pairs
               UNION ALL SELECT b, 1, 0 FROM testable_pairs
               UNION ALL SELECT a, 0, 1 FROM ({significant}) s
               UNION ALL SELECT b, 0, 1 FROM ({significant}) s) s
-        GROUP BY account""")
-    _test_views(db, suffix, add=name)
+        GROUP BY account"""
+    if c == 0:
+        db.materialise("account_counts", counts)
+    else:
+        db.append("account_counts", counts)
     db.drop("tested_pairs", "tested_candidates")
+    if c < k - 1:
+        return
+    db.materialise(f"account_{name}", f"""
+        SELECT '{kind_sql}' AS kind, CAST({float(window)} AS DOUBLE) AS window_s, account,
+               CAST(sum(partners) AS BIGINT) AS partners,
+               CAST(sum(significant) AS BIGINT) AS significant
+        FROM account_counts GROUP BY account""")
+    db.drop("account_counts")
+    _test_views(db, suffix, add=name)

@@ -115,9 +115,19 @@ class Engine(Protocol):
 
     def pairs(self, params: PairParams, run_id: int) -> PairsResult: ...
 
-    def candidates(self, params: PairParams, run_id: int, *,
-                   measures: bool = True) -> PairsResult:
+    def candidates(self, params: PairParams, run_id: int) -> PairsResult:
         """The edges as temporary data for the later stages, not stored: the temp tables
         ``pair_candidates`` (account keys ``a <= b`` and the measures of ``EDGE_COLUMNS``),
         ``popular_candidates``, ``popular_traces`` and ``candidate_evidence``."""
+        ...
+
+    def count_parts(self, params: PairParams, rows_per_part: int) -> int:
+        """Load the kind's traces and popular objects for :meth:`candidate_counts`; the number
+        of parts of accounts its pairs need for each part's join to list about
+        ``rows_per_part`` co-actions or fewer."""
+        ...
+
+    def candidate_counts(self, params: PairParams, part: tuple[int, int] = (0, 1)) -> None:
+        """``pair_candidates(a, b, shared_objects, a_actions, b_actions)``, the counts the
+        tests read, for the edges whose account ``a`` is c modulo k (``part`` = (c, k))."""
         ...

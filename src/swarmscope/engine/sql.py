@@ -77,29 +77,13 @@ class SQLEngine:
         self._store(p, run_id, res)
         return res
 
-    def candidates(self, p: PairParams, run_id: int, *, measures: bool = True) -> PairsResult:
+    def candidates(self, p: PairParams, run_id: int) -> PairsResult:
         """Compute the edges into the temp table ``pair_candidates`` (account keys ``a`` < ``b``) and the
-        popular objects into ``popular_candidates``, without storing them. Without
-        ``measures``, the edges of the sliding semantics carry only the counts the tests read
-        (``shared_objects, a_actions, b_actions``; see :meth:`_sliding_counts`)."""
+        popular objects into ``popular_candidates``, without storing them."""
         res = PairsResult(run_id)
+        self._load(p, res)
         t = res.seconds
         w = int(round(p.window * 1000))
-        kind = p.kind.replace("'", "''")
-        run = self._run
-        participation = "" if p.semantics == "coortweet" or p.min_participation <= 1 else (
-            f"AND account IN (SELECT account FROM traces WHERE kind = '{kind}' GROUP BY account "
-            f"HAVING count(*) >= {p.min_participation})")
-        run("load", "t", f"""
-            SELECT account, object, post, ts FROM traces
-            WHERE kind = '{kind}' {participation}""", t, view=True)
-        res.traces = self.db.scalar("SELECT count(*) FROM t")
-        self._popular(p, w, max(1, res.traces // TRACES_PER_BUCKET), t)
-        counts_only = (not measures and p.semantics == "sliding" and p.evidence == 0
-                       and not p.keep_loops and p.weight_floor <= 1)
-        if counts_only:
-            self._sliding_counts(p, w, t)
-            return res
         if p.semantics == "sliding":
             self._sliding(p, w, t)
         elif p.semantics == "coortweet":
@@ -111,6 +95,62 @@ class SQLEngine:
             if p.cosine:
                 self._edge_cosine(t)
         return res
+
+    def _load(self, p: PairParams, res: PairsResult) -> None:
+        """The kind's traces (the view ``t``) and its popular objects (``popular_candidates``,
+        ``popular_traces``; the other traces in the view ``tn``), their count into ``res``."""
+        kind = p.kind.replace("'", "''")
+        participation = "" if p.semantics == "coortweet" or p.min_participation <= 1 else (
+            f"AND account IN (SELECT account FROM traces WHERE kind = '{kind}' GROUP BY account "
+            f"HAVING count(*) >= {p.min_participation})")
+        self._run("load", "t", f"""
+            SELECT account, object, post, ts FROM traces
+            WHERE kind = '{kind}' {participation}""", res.seconds, view=True)
+        res.traces = self.db.scalar("SELECT count(*) FROM t")
+        self._popular(p, int(round(p.window * 1000)), max(1, res.traces // TRACES_PER_BUCKET),
+                      res.seconds)
+
+    def count_parts(self, p: PairParams, rows_per_part: int) -> int:
+        """Load the kind's traces and popular objects for :meth:`candidate_counts`, and return
+        into how many parts of accounts its pairs must be split so that no part's join lists
+        more than about ``rows_per_part`` co-actions (each part's tables, and the engine's
+        memory and disk, stay bounded as the input grows). The co-actions are counted before
+        the join, per (object, time bucket) as the join pairs them (an upper bound: before the
+        window's own filter and ``a < b``, halved)."""
+        if not (p.semantics == "sliding" and p.evidence == 0 and not p.keep_loops
+                and p.weight_floor <= 1):
+            raise ValueError("the counts of candidate pairs are those of the sliding semantics "
+                             "without evidence, loops or a weight floor")
+        self._load(p, PairsResult(0))
+        w = int(round(p.window * 1000))
+        d = self.db.dialect
+        if self._whole_objects(p.kind, w):
+            rows = self.db.scalar("""
+                SELECT coalesce(sum(n * (n - 1) / 2), 0) FROM (
+                    SELECT object, count(DISTINCT account) AS n FROM tn GROUP BY object) g""")
+        else:
+            width = str(max(w, 1))
+            groups = f"SELECT object, {d.int_div('ts', width)} AS bucket, count(*) AS n FROM tn GROUP BY 1, 2"
+            rows = self.db.scalar(f"""
+                SELECT coalesce(sum(l.n * r.n), 0) / 2 FROM (
+                    SELECT g.object, g.bucket + o.o AS bucket, g.n
+                    FROM ({groups}) g, {d.offsets(-1, 1, 'o', 'o')}) l
+                JOIN ({groups}) r ON r.object = l.object AND r.bucket = l.bucket""")
+        return max(1, -(-int(rows or 0) // max(int(rows_per_part), 1)))
+
+    def _one_per_post(self, kind: str) -> bool:
+        """Whether each post has one trace of the kind (``trace_kinds.one_per_post``)."""
+        return bool(self.db.scalar(
+            "SELECT coalesce(bool_and(one_per_post), false) FROM trace_kinds WHERE kind = ?",
+            [kind]))
+
+    def _whole_objects(self, kind: str, w: int) -> bool:
+        """Whether each post has one trace of the kind and no object's traces (in ``tn``)
+        span more than the window (``sync``: the object is a bin no longer than it), so that
+        every two traces of an object co-act."""
+        return self._one_per_post(kind) and self.db.scalar(
+            "SELECT coalesce(max(span), 0) FROM (SELECT max(ts) - min(ts) AS span FROM tn "
+            "GROUP BY object) s") <= w
 
     # -- popular objects ---------------------------------------------------------------------
     def _popular(self, p: PairParams, w: int, buckets: int, t: dict[str, float]) -> None:
@@ -164,35 +204,35 @@ class SQLEngine:
             FROM {windowed_join(self.db, 'tn', 'tn', w)} AND (l.account < r.account{loops})""",
                         t, weight="greatest(a_actions, b_actions)")
 
-    def _sliding_counts(self, p: PairParams, w: int, t: dict[str, float]) -> None:
+    def candidate_counts(self, p: PairParams, part: tuple[int, int] = (0, 1)) -> None:
         """The sliding edges with only their counts (``pair_candidates(a, b, shared_objects,
         a_actions, b_actions)``, every edge: its weight is at least 1), the same as the full
-        aggregation gives them, at a fraction of its cost.
+        aggregation gives them, at a fraction of its cost; with ``part`` (c, k), only the edges
+        whose account ``a`` is c modulo k (:meth:`count_parts`, which loads the traces, runs
+        first; the k parts hold every edge once).
 
         Where each post has one trace of the kind, every co-acting post is on one shared
         object, so each side has at least as many co-acting posts as shared objects: the
         tests' ``x`` is the number of shared objects, counted on distinct (a, b, object). And
-        where no object's traces span more than the window (``sync``: the object is a bin no
-        longer than the window), every two traces of an object co-act, so the self-join runs
-        on distinct (account, object) rather than on posts."""
-        per_object = self.db.scalar(
-            "SELECT coalesce(bool_and(one_per_post), false) FROM trace_kinds WHERE kind = ?",
-            [p.kind])
+        where no object's traces span more than the window, every two traces of an object
+        co-act, so the self-join runs on distinct (account, object) rather than on posts."""
+        t: dict[str, float] = {}
+        w = int(round(p.window * 1000))
+        c, k = part
+        left = "tn" if k == 1 else f"(SELECT * FROM tn WHERE account % {int(k)} = {int(c)})"
         events = f"""
             SELECT l.account AS a, r.account AS b, l.object, l.post AS pa, r.post AS pb
-            FROM {windowed_join(self.db, 'tn', 'tn', w)} AND l.account < r.account"""
-        if not per_object:
+            FROM {windowed_join(self.db, left, 'tn', w)} AND l.account < r.account"""
+        if not self._one_per_post(p.kind):
             self._run("pairs", "pair_candidates", f"""
                 SELECT a, b, count(DISTINCT object) AS shared_objects,
                        count(DISTINCT pa) AS a_actions, count(DISTINCT pb) AS b_actions
                 FROM ({events}) ev GROUP BY a, b""", t)
             return
-        spans = self.db.scalar(
-            "SELECT coalesce(max(span), 0) FROM (SELECT max(ts) - min(ts) AS span FROM tn "
-            "GROUP BY object) s")
-        shared = (f"SELECT DISTINCT a, b, object FROM ({events}) ev" if spans > w else """
+        shared = (f"SELECT DISTINCT a, b, object FROM ({events}) ev"
+                  if not self._whole_objects(p.kind, w) else f"""
             SELECT l.account AS a, r.account AS b, l.object
-            FROM (SELECT DISTINCT account, object FROM tn) l
+            FROM (SELECT DISTINCT account, object FROM {left} x) l
             JOIN (SELECT DISTINCT account, object FROM tn) r
                  ON l.object = r.object AND l.account < r.account""")
         self._run("pairs", "pair_candidates", f"""
@@ -242,9 +282,7 @@ class SQLEngine:
         and loops count distinct posts. That saves two distinct counts over all events, the
         costliest part of the aggregation."""
         k = p.evidence
-        per_object = self.db.scalar(
-            "SELECT coalesce(bool_and(one_per_post), false) FROM trace_kinds WHERE kind = ?",
-            [p.kind])
+        per_object = self._one_per_post(p.kind)
         if k != 0 or per_object:   # the events are needed twice: materialised once
             self._run("pairs", "pair_events", events_sql, t)
             events_sql = "SELECT * FROM pair_events"
