@@ -3,7 +3,7 @@
 A benchmark, not a test. Run from the repository root with the project's virtual environment::
 
     .venv/bin/python bench/detect_scaling.py [--copies 0.3 1 3] [--out-dir bench/out]
-        [--memory-limit M] [--threads T] [--keep] [--engine spark [--master local[2]]]
+        [--memory-limit M] [--threads T] [--keep] [--reuse] [--engine spark [--master local[2]]]
 
 The input is the demo's real data (one IRA week inside the organic Higgs week,
 ``src/swarmscope/demo_data``) at each size of ``--copies``: a fraction keeps the first part of
@@ -17,8 +17,10 @@ For each size: ``swarmscope ingest`` of the two files, then ``detect`` with its 
 child of this script (``_detect STORE``) whose stages are wrapped: each stage run prints its
 time, the process's peak RSS during it (the kernel's high-water mark is reset before it through
 ``/proc/self/clear_refs``), and the rows of the tables it reads (before) and writes (after),
-counted outside the timing. Lines: ``"bench": "machine"``, ``"input"`` (per size), ``"stage"``
-(per stage run: size, stage, label, seconds, cpu_s, peak_rss_mib, rows_in, rows_out), ``"detect"``
+counted outside the timing (``--keep`` keeps each size's inputs and store, and ``--reuse``
+runs detect again on those, with no new inputs or ingest: ``ingest_s`` null). Lines:
+``"bench": "machine"``, ``"input"`` (per size), ``"stage"`` (per stage run: size, stage,
+label, seconds, cpu_s, peak_rss_mib, rows_in, rows_out), ``"detect"``
 (per size: wall seconds of the whole child, its own peak RSS, the per-stage sums), and
 ``"fit"`` (per stage: the log-log slope of its seconds, of its CPU seconds (the figure to read on a
 shared machine) and of its output rows against the posts over the sizes whose detect finished;
@@ -44,6 +46,8 @@ from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
+
+import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (DEFAULT_SWARMSCOPE, REPO, add_dir_args, emit, finish_dir_args,  # noqa: E402
@@ -207,6 +211,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None, help="swarmscope --threads")
     ap.add_argument("--swarmscope", type=Path, default=DEFAULT_SWARMSCOPE)
     ap.add_argument("--keep", action="store_true", help="keep the inputs and stores")
+    ap.add_argument("--reuse", action="store_true",
+                    help="detect on the inputs and store a --keep run left, if there")
     ap.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
                     help="where detect runs (spark: on the dataset ingest --dataset writes)")
     ap.add_argument("--master", default="local[2]", help="the Spark master (--engine spark)")
@@ -225,19 +231,26 @@ def main() -> int:
         d = args.out_dir / f"detect_scaling_{copies:g}"
         d.mkdir(parents=True, exist_ok=True)
         store = d / "store.duckdb"
-        fresh(store)
-        rows = write_inputs(copies, d)
         opts = ([f"--memory-limit={args.memory_limit}"] if args.memory_limit else []) + (
             [f"--threads={args.threads}"] if args.threads else [])
-        t0 = time.perf_counter()
-        dataset = ["--dataset", d / "dataset"] if args.engine == "spark" else []
-        swarmscope(str(args.swarmscope), store, *opts, "ingest", d / IRA_FILE, d / HIGGS_FILE,
-                   *dataset)
-        ingest_s = time.perf_counter() - t0
+        reused = args.reuse and store.exists() and all(
+            (d / name).exists() for name in (IRA_FILE, HIGGS_FILE)) and (
+            args.engine != "spark" or (d / "dataset").exists())
+        if reused:   # a size kept by --keep: its inputs and ingested store, not made again
+            rows, ingest_s = {name: pq.read_metadata(d / name).num_rows
+                              for name in (IRA_FILE, HIGGS_FILE)}, None
+        else:
+            fresh(store)
+            rows = write_inputs(copies, d)
+            t0 = time.perf_counter()
+            dataset = ["--dataset", d / "dataset"] if args.engine == "spark" else []
+            swarmscope(str(args.swarmscope), store, *opts, "ingest", d / IRA_FILE,
+                       d / HIGGS_FILE, *dataset)
+            ingest_s = round(time.perf_counter() - t0, 1)
         with duckdb.connect(str(store), read_only=True) as con:
             posts = con.execute("SELECT count(*) FROM posts").fetchone()[0]
         emit({"bench": "input", "copies": copies, "records": rows, "posts": posts,
-              "ingest_s": round(ingest_s, 1), "loadavg": os.getloadavg()})
+              "ingest_s": ingest_s, "reused": reused, "loadavg": os.getloadavg()})
         cmd = [sys.executable, __file__, "--out-dir", str(args.out_dir)] + (
             ["--memory-limit", args.memory_limit] if args.memory_limit else []) + (
             ["--threads", str(args.threads)] if args.threads else []) + (

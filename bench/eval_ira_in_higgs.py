@@ -37,7 +37,8 @@ For each 7-day IRA window (``WINDOWS``) one scenario:
 6. **Ablation**: detect again with each ``ABLATION`` entry.
 
 Honesty checks (keys of the JSON): ``ceiling``, ``artefact_baseline``, ``volume_matched``,
-``ablation``, ``organic_flagged_audit``; ``peers``; ``checks`` holds the data and contract
+``ablation``, ``organic_flagged_audit``, ``residual_edges`` (what is left between unflagged
+accounts: the price of a looser rule); ``peers``; ``checks`` holds the data and contract
 checks. ``overall`` is pooled over the windows (IRA account-weeks; each Higgs account once per
 window, the same organic week each time).
 """
@@ -574,6 +575,54 @@ def organic_audit(ana: duckdb.DuckDBPyConnection, det_dirs: dict[str, Path],
             "accounts": out}
 
 
+#: Edge p-values at which ``residual_edges`` counts what is left among the unflagged accounts.
+RESIDUAL_P = (1e-2, 1e-4, 1e-6, 1e-8)
+
+
+def residual_edges(ana: duckdb.DuckDBPyConnection, det_dirs: dict[str, Path],
+                   label: str) -> dict[str, Any]:
+    """What a looser account rule could still find: the fused edges whose two ends are both
+    scoreable and not flagged, by the labels of the ends (``label``: 1 positive, 0 organic),
+    pooled over the windows, at each p in ``RESIDUAL_P``; and the unflagged positive and
+    organic accounts with such an edge (those a rule 'flag every end of an edge at p' would
+    add)."""
+    parts = [(w, d / "edges.parquet") for w, d in det_dirs.items()
+             if (d / "edges.parquet").exists()]
+    if not parts:
+        return {"status": "no edges.parquet"}
+    ana.execute("""
+        CREATE OR REPLACE TEMP TABLE residual_ends AS
+        SELECT a."window", a.account_id, CAST(""" + label + """ AS INTEGER) AS y
+        FROM accounts a LEFT JOIN scores s ON s.method = 'detect' AND s."window" = a."window"
+             AND s.account_id = a.account_id
+        WHERE NOT coalesce(s.flagged, false)""")
+    ana.execute("CREATE OR REPLACE TEMP TABLE residual AS " + " UNION ALL ".join(f"""
+        SELECT '{w}' AS "window", e.account_a, e.account_b, e.p_value, ea.y AS ya, eb.y AS yb
+        FROM read_parquet('{f}') e
+        JOIN residual_ends ea ON ea."window" = '{w}' AND ea.account_id = e.account_a
+        JOIN residual_ends eb ON eb."window" = '{w}' AND eb.account_id = e.account_b"""
+        for w, f in parts))
+    out = {}
+    for p in RESIDUAL_P:
+        pairs = dict(ana.execute(f"""
+            SELECT CASE ya + yb WHEN 2 THEN 'positive_positive' WHEN 1 THEN 'positive_organic'
+                   ELSE 'organic_organic' END, count(*)
+            FROM residual WHERE p_value <= {p!r} GROUP BY 1""").fetchall())
+        ends = dict(ana.execute(f"""
+            SELECT CASE y WHEN 1 THEN 'positive' ELSE 'organic' END, count(*) FROM (
+                SELECT DISTINCT "window", account_a AS account, ya AS y FROM residual
+                WHERE p_value <= {p!r}
+                UNION SELECT "window", account_b, yb FROM residual WHERE p_value <= {p!r})
+            GROUP BY 1""").fetchall())
+        out[f"{p:g}"] = {"edges": pairs, "accounts": ends}
+    unflagged = dict(ana.execute("""
+        SELECT CASE y WHEN 1 THEN 'positive' ELSE 'organic' END, count(*) FROM residual_ends
+        WHERE "window" IN (SELECT DISTINCT "window" FROM residual) GROUP BY 1""").fetchall())
+    return {"note": "fused edges between two scoreable, unflagged accounts, pooled over the "
+                    "windows; accounts: the unflagged ends of such edges",
+            "unflagged_scoreable": unflagged, "by_edge_p": out}
+
+
 EDGE_NOISE = ("run_id", "platform_a", "platform_b", "account_a", "account_b", "semantics")
 
 
@@ -1033,6 +1082,11 @@ def assemble(run: Run, ceiling: dict, baseline: dict, vm_bins: dict) -> dict[str
             res["peers_counting_automation_as_positive"] = {
                 n: per_window(ana, f"peer:{n}", wins, clusters=False, label=AUTOMATION_LABEL)
                 ["overall"] for n in run.peers()}
+    if detect:
+        counted = ("counting_automation_as_positive" in res)
+        res["residual_edges"] = {
+            "label": "IRA and the shown automation" if counted else "IRA",
+            **residual_edges(ana, run.detect_dirs, AUTOMATION_LABEL if counted else "a.label")}
     res["traits_separation"] = trait_separation(ana, run.detect_dirs) if detect else None
     res["peers"] = {n: {"rule": r["rule"], "how": r["how"],
                         **per_window(ana, f"peer:{n}", wins, clusters=False)}
@@ -1126,6 +1180,9 @@ def summary_lines(res: dict[str, Any]) -> list[dict[str, Any]]:
         if ring:
             lines.append({"what": f"peer:{n}_counting_automation", "window": "overall",
                           **compact(ring)})
+    if res.get("residual_edges", {}).get("by_edge_p"):
+        lines.append({"what": "residual_edges", "label": res["residual_edges"]["label"],
+                      **res["residual_edges"]["by_edge_p"]})
     lines.append({"what": "ceiling", "window": "overall", **res["ceiling"]["overall"]})
     lines.append({"what": "artefact_baseline", **{k: res["artefact_baseline"][k] for k in (
         "roc_auc", "recall_at_1pct_fpr", "best_f1")},
