@@ -231,12 +231,14 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
         m = dataclasses.replace(m, source="scratch.src")
     con.execute("CREATE TABLE scratch.bad (_row BIGINT, _line BIGINT, field VARCHAR, "
                 "reason VARCHAR, excerpt VARCHAR)")
-    con.execute("CREATE TABLE scratch.file_accounts (account_id VARCHAR)")   # stored by it
     key = "post_id" if reader.posts else "account_id"
     # the posts stored before this file (keys grow as posts are added): only they can hold
     # an id of a partition, whose ids no other partition reads
     before = con.execute("SELECT max(post_key) FROM posts WHERE platform = "
                          f"{literal(platform)}").fetchone()[0] if reader.posts else None
+    # the accounts this file stores get keys above it, as the accounts of no other file
+    keys_before = con.execute("SELECT coalesce(max(account_key), 0) FROM account_keys"
+                              ).fetchone()[0]
     n_rec = 0
     for rows in _partitions(con, m, key, n):
         n_rec += map_records(con, reader, m, f, rows)
@@ -247,10 +249,8 @@ def merge(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, f: InputFi
         con.execute("CREATE OR REPLACE VIEW scratch.valid AS SELECT * FROM scratch.rec WHERE "
                     "_bad_reason IS NULL" + (" AND _row NOT IN (SELECT _row FROM scratch.bad)"
                                              if conflicts else ""))
-        _prepare(con, reader, m, platform)
+        _prepare(con, reader, m, platform, keys_before)
         _commit_partition(con, reader, f, platform, run_id, counts)
-        con.execute("INSERT INTO scratch.file_accounts SELECT account_id FROM scratch.acct "
-                    "WHERE is_new")
     if layout is not None:
         _locate_reject_lines(con, f, layout)
     _commit_rejects(con, f, run_id, n_rec, counts)
@@ -354,9 +354,10 @@ def conflicts_sql(p: str, where: str, rec: str = "scratch.rec", bad: str = "scra
         WHERE {' OR '.join(f'v.{c} IS DISTINCT FROM r.{c}' for c in POST_FIELDS)}"""
 
 
-def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platform: str
-             ) -> None:
-    """Compute, in scratch tables, everything the transaction of a partition will insert."""
+def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platform: str,
+             keys_before: int) -> None:
+    """Compute, in scratch tables, everything the transaction of a partition will insert
+    (``keys_before``: the largest account key before the file)."""
     p = literal(platform)
     if reader.posts:
         _prepare_entities(con, m, p)
@@ -384,9 +385,9 @@ def _prepare(con: duckdb.DuckDBPyConnection, reader: Reader, m: Mapping, platfor
                    (SELECT coalesce(max(post_key), 0) FROM posts)
                        + row_number() OVER (ORDER BY b.first_row) AS post_key
             FROM scratch.new_posts b LEFT JOIN scratch.objmap o ON o.value = b.parent""")
-    _prepare_accounts(con, m, p, reader.posts)
     _keys(con, "acctmap", "account_keys", "account_key", "platform, account_id",
           f"SELECT DISTINCT {p} AS platform, account_id FROM scratch.valid")
+    _prepare_accounts(con, m, p, reader.posts, keys_before)
 
 
 def _keys(con: duckdb.DuckDBPyConnection, name: str, table: str, key: str, cols: str,
@@ -451,11 +452,14 @@ def _prepare_entities(con: duckdb.DuckDBPyConnection, m: Mapping, p: str) -> Non
             AND s.kind = e.kind AND s.value = e.value)""")
 
 
-def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts: bool) -> None:
+def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts: bool,
+                      keys_before: int) -> None:
     """``scratch.acct`` and ``scratch.labels``: each account of the partition with its latest
     value of each field and label. An account already stored gets only the fields it lacks
-    (``fills``), unless this file stored it (``ours``: an earlier partition), whose later
-    records win, as they would in one partition."""
+    (``fills``), unless this file stored it (``ours``: an earlier partition; its key is above
+    ``keys_before``), whose later records win, as they would in one partition. Only the
+    stored accounts with a key already (``scratch.acctmap``: every stored account has one) are
+    read, not every stored account: a partition's cost does not grow with the store."""
     latest = ", ".join(f"max_by({c}, _row) FILTER (WHERE {c} IS NOT NULL) AS {c}"
                        for c in ACCOUNT_FIELDS)
     lacks = " OR ".join(f"(s.{c} IS NULL AND a.{c} IS NOT NULL)" for c in ACCOUNT_FIELDS)
@@ -463,14 +467,16 @@ def _prepare_accounts(con: duckdb.DuckDBPyConnection, m: Mapping, p: str, posts:
                         for c in ACCOUNT_FIELDS)
     con.execute(f"""
         CREATE OR REPLACE TABLE scratch.acct AS
-        SELECT a.*, s.account_id IS NULL AS is_new, o.account_id IS NOT NULL AS ours,
-               s.account_id IS NOT NULL AND ({lacks} OR o.account_id IS NOT NULL AND ({newer}))
-               AS fills
+        SELECT a.*, s.account_id IS NULL AS is_new, ours,
+               s.account_id IS NOT NULL AND ({lacks} OR ours AND ({newer})) AS fills
         FROM (SELECT account_id, min(_row) AS first_row, {latest}
               FROM scratch.valid GROUP BY account_id) a
         LEFT JOIN (SELECT * EXCLUDE (created_at), created_at AS account_created_at
-                   FROM accounts WHERE platform = {p}) s USING (account_id)
-        LEFT JOIN scratch.file_accounts o USING (account_id)""")
+                   FROM accounts WHERE platform = {p} AND account_id IN (
+                       SELECT account_id FROM scratch.acctmap WHERE NOT is_new)) s
+             USING (account_id)
+        JOIN (SELECT account_id, NOT is_new AND account_key > {int(keys_before)} AS ours
+              FROM scratch.acctmap) k USING (account_id)""")
     labels = [f"SELECT account_id, {literal(n)} AS name, max_by(\"_l_{n}\", _row) AS value "
               f"FROM scratch.valid WHERE \"_l_{n}\" IS NOT NULL AND \"_l_{n}\" <> '' "
               "GROUP BY account_id" for n in m.labels]
