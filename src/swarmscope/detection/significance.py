@@ -234,7 +234,7 @@ def pair_tests(db: Backend, kind: str, window: float,
     engine's ``pair_candidates`` and ``popular_candidates``
     (:meth:`swarmscope.engine.sql.SQLEngine.candidates`); leaves the testable pairs in
     ``testable_pairs(a, b, x)``. With ``part`` (c, k), ``pair_candidates`` holds the c-th
-    of k parts of the pairs (:func:`run_pair_tests`): the first part prepares what every part
+    of k parts of the pairs (:func:`run_pair_tests`): the first part measures what every part
     reads, each part adds its pairs' tests and its accounts' counts, and the last one sums
     the counts into the account tests.
     """
@@ -256,25 +256,36 @@ def pair_tests(db: Backend, kind: str, window: float,
         WHERE e.a <> e.b""")
     # the pairs with x >= 2, the only ones tested: read three times, a few % of testable_pairs
     db.materialise("tested_candidates", "SELECT a, b, x FROM testable_pairs WHERE x >= 2")
-    if c == 0:   # the shares and rates of the accounts tested (in parts: of every testable one)
-        tested = ("SELECT a FROM tested_candidates UNION SELECT b FROM tested_candidates"
-                  if k == 1 else "SELECT account FROM test_objects_per_account WHERE objects >= 2")
-        db.materialise("test_shares", f"""
-            SELECT account, object, ts, {db.dialect.int_div('ts', str(RATE_BIN_MS))} AS bin, share
-            FROM ({object_shares_sql(db, 'test_events', halves)}) s
-            WHERE account IN ({tested})""")
+    # the object shares and local rates of the accounts tested: in parts, those of every
+    # testable account are measured once and each part keeps its own accounts' (an account's
+    # shares and rates do not depend on which others are measured)
+    tested = "SELECT a FROM tested_candidates UNION SELECT b FROM tested_candidates"
+    testable = "SELECT account FROM test_objects_per_account WHERE objects >= 2"
+    shares = f"""
+        SELECT account, object, ts, {db.dialect.int_div('ts', str(RATE_BIN_MS))} AS bin, share
+        FROM ({object_shares_sql(db, 'test_events', halves)}) s WHERE account IN ({{among}})"""
+    rates = "test_events WHERE account IN ({among})"
+    if k > 1 and c == 0:
+        db.materialise("test_shares_all", shares.format(among=testable))
+        db.materialise("test_rates_all", smoothed_rate_sql(db, rates.format(among=testable),
+                                                           rate_k))
+    if k == 1:
+        db.materialise("test_shares", shares.format(among=tested))
         db.materialise("test_rates", smoothed_rate_sql(
-            db, "test_events WHERE account IN (SELECT account FROM test_shares)", rate_k))
+            db, rates.format(among="SELECT account FROM test_shares"), rate_k))
+    else:
+        db.materialise("test_shares", f"SELECT * FROM test_shares_all WHERE account IN ({tested})")
+        db.materialise("test_rates", "SELECT * FROM test_rates_all "
+                                     "WHERE account IN (SELECT account FROM test_shares)")
     total = db.dialect.sorted_sum
     if kind == "sync" and RATE_BIN_MS % int(round(window * 1000)) == 0:
         # sync: an object (a time bin) lies in one rate bin and its share is 1, so the objects
         # of an account with the same rate bin and number of actions give the same term: each
         # such group is one row, its term counted ``objects`` times
-        if c == 0:
-            db.materialise("test_terms", """
-                SELECT account, bin, n, count(*) AS objects FROM (
-                    SELECT account, object, bin, count(*) AS n FROM test_shares GROUP BY ALL) s
-                GROUP BY ALL""")
+        db.materialise("test_terms", """
+            SELECT account, bin, n, count(*) AS objects FROM (
+                SELECT account, object, bin, count(*) AS n FROM test_shares GROUP BY ALL) s
+            GROUP BY ALL""")
         directed = f"""
             SELECT c.a, c.b, {total('s.objects * (1 - exp(-' + str(span) + ' * s.n * r.rate))')}
                    AS mu
@@ -328,5 +339,5 @@ def pair_tests(db: Backend, kind: str, window: float,
                CAST(sum(partners) AS BIGINT) AS partners,
                CAST(sum(significant) AS BIGINT) AS significant
         FROM account_counts GROUP BY account""")
-    db.drop("account_counts")
+    db.drop("account_counts", "test_shares_all", "test_rates_all")
     _test_views(db, suffix, add=name)
